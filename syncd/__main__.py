@@ -1,0 +1,7 @@
+"""`python -m syncd`: the same entry point as the `syncd` console script."""
+
+import sys
+
+from syncd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""Client-side rate limit per DingTalk API, so syncd is not throttled in the first place.
+
+The standard edition allows 20 calls/s per app per API (dingtalk-api.md §9.3). A sliding
+window never lets more than `rate` calls start within any `window` seconds, which also
+satisfies a fixed one-second window on the server. A token bucket would not: it allows a
+full burst at the end of one second and another at the start of the next.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+
+class SlidingWindowLimiter:
+    """At most `rate` acquisitions in any `window`-second interval; thread-safe."""
+
+    def __init__(
+        self,
+        rate: float,
+        window: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limit = max(1, int(rate))
+        self.window = window * (self.limit / rate) if rate < 1 else window
+        self._clock = clock
+        self._sleep = sleep
+        self._starts: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take a slot; return how long the caller must wait before using it."""
+        with self._lock:
+            now = self._clock()
+            while self._starts and now - self._starts[0] >= self.window:
+                self._starts.popleft()
+            if len(self._starts) < self.limit:
+                self._starts.append(now)
+                return 0.0
+            # the slot opens when the oldest of the last `limit` starts leaves the window
+            start = self._starts[-self.limit] + self.window
+            self._starts.append(start)
+            return max(0.0, start - now)
+
+    def acquire(self) -> float:
+        """Block until a call may start; return the time waited."""
+        wait = self.reserve()
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+class PerApiLimiter:
+    """One sliding window per API name, created on first use."""
+
+    def __init__(self, rate: float, window: float = 1.02) -> None:
+        # 2 % margin: the server's clock and ours start their seconds at different instants
+        self.rate = rate
+        self.window = window
+        self._limiters: dict[str, SlidingWindowLimiter] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, api: str) -> float:
+        with self._lock:
+            limiter = self._limiters.get(api)
+            if limiter is None:
+                limiter = self._limiters[api] = SlidingWindowLimiter(self.rate, self.window)
+        return limiter.acquire()
