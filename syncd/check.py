@@ -1,0 +1,57 @@
+"""`syncd check` online: are the credentials accepted, and can each mapping be used?
+
+Gets a token, resolves each mapping's `parent_dentry_uuid` (queryDentryId, needed for
+subfolders) and asks for upload info (needs upload permission; the key is never used, so
+nothing is written remotely). Reports each mapping with the remote's code and message.
+"""
+
+from __future__ import annotations
+
+from syncd.client import DingTalkClient
+from syncd.config import Config
+from syncd.errors import CredentialsError, RemoteError
+
+CHECK_NAME = "syncd-check.txt"
+
+
+def check_remote(config: Config) -> int:
+    client = DingTalkClient(config.dingtalk, max_attempts=3)
+    try:
+        try:
+            client.token()
+        except CredentialsError as exc:
+            print(f"dingtalk.app_key/app_secret: rejected by DingTalk ({exc.code}: "
+                  f"{exc.message})")
+            return 3
+        except RemoteError as exc:
+            print(f"dingtalk.api_base: cannot get an access token from "
+                  f"{config.dingtalk.api_base} ({exc})")
+            return 1
+        print(f"credentials: OK (token from {config.dingtalk.api_base})")
+        failures = 0
+        for i, m in enumerate(config.mappings):
+            where = f"mappings[{i}] ({m.local} -> {m.parent_dentry_uuid})"
+            try:
+                client.query_dentry_id(m.parent_dentry_uuid)
+                client.upload_info(m.parent_dentry_uuid, CHECK_NAME, 0)
+            except RemoteError as exc:
+                failures += 1
+                print(f"{where}: FAILED: {exc.api} {exc.code}: {exc.message}"
+                      f"{_hint(exc.code)}")
+                continue
+            print(f"{where}: OK")
+        return 3 if failures else 0
+    finally:
+        client.close()
+
+
+def _hint(code: str) -> str:
+    hints = {
+        "permissionDenied": " (give dingtalk.union_id edit rights on the folder)",
+        "documentNotExist": " (check parent_dentry_uuid; a knowledge base's root is its "
+                            "rootNodeId)",
+        "paramError.parentDentryUuid": " (check parent_dentry_uuid)",
+        "Forbidden.AccessDenied.AccessTokenPermissionDenied":
+            " (grant the app the permission named above)",
+    }
+    return hints.get(code, "")

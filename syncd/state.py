@@ -1,0 +1,209 @@
+"""The state store: SQLite in WAL mode, in `state_dir/state.db`.
+
+Per file: what was committed (size, mtime_ns, inode, sha256, remote dentry). A file's record
+is written only after its commit succeeded, so the store never claims an upload that did not
+happen. Per file with a problem: an issue (failed with back-off, refused, held). Per remote
+folder: its `(id, uuid)`, so subfolders are created once. `syncd status` opens the same file
+read-only while the daemon runs (WAL lets readers and one writer work side by side).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from syncd.errors import StateError
+from syncd.model import Issue, IssueKind, Record
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    mapping TEXT NOT NULL, path TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, dentry_uuid TEXT NOT NULL, dentry_id TEXT NOT NULL,
+    version INTEGER NOT NULL, uploaded_at REAL NOT NULL,
+    PRIMARY KEY (mapping, path)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS issues (
+    mapping TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
+    attempts INTEGER NOT NULL, next_retry REAL NOT NULL, last_at REAL NOT NULL,
+    PRIMARY KEY (mapping, path)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS folders (
+    root TEXT NOT NULL, path TEXT NOT NULL,
+    space_id TEXT NOT NULL, dentry_id TEXT NOT NULL, dentry_uuid TEXT NOT NULL,
+    PRIMARY KEY (root, path)) WITHOUT ROWID;
+"""
+STATE_FILE = "state.db"
+
+
+class StateStore:
+    """Thread-safe access to the state database (one connection, one lock)."""
+
+    def __init__(self, state_dir: Path | None, *, readonly: bool = False) -> None:
+        """Open `state_dir/state.db`; `state_dir=None` is an empty in-memory store."""
+        self.path = Path(state_dir) / STATE_FILE if state_dir is not None else Path(":memory:")
+        self._lock = threading.RLock()
+        try:
+            if state_dir is None:
+                self._db = sqlite3.connect(":memory:", check_same_thread=False,
+                                           isolation_level=None)
+                self._db.executescript(_SCHEMA)
+            elif readonly:
+                uri = f"file:{self.path}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                           isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                self._check_version()
+            self._db.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot open state store {self.path}: {exc}") from exc
+        except OSError as exc:
+            raise StateError(f"cannot create state directory {self.path.parent}: "
+                             f"{exc.strerror}") from exc
+
+    @classmethod
+    def open(cls, state_dir: Path, *, dry_run: bool = False) -> StateStore:
+        """The store for a command; in dry-run, read-only (or empty when there is none yet)."""
+        if not dry_run:
+            return cls(state_dir)
+        return cls(state_dir, readonly=True) if (Path(state_dir) / STATE_FILE).exists() \
+            else cls(None)
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)",
+                             (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise StateError(f"state store {self.path} has schema {row[0]}, newer than this "
+                             f"syncd understands ({SCHEMA_VERSION}); upgrade syncd")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StateError(f"state store {self.path}: {exc}") from exc
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StateError(f"state store {self.path}: {exc}") from exc
+
+    # -- files -------------------------------------------------------------------------
+    def records(self, mapping: str) -> dict[str, Record]:
+        rows = self._query(
+            "SELECT path, size, mtime_ns, inode, sha256, dentry_uuid, dentry_id, version, "
+            "uploaded_at FROM files WHERE mapping=?", (mapping,))
+        return {r[0]: Record(*r) for r in rows}
+
+    def record(self, mapping: str, path: str) -> Record | None:
+        rows = self._query(
+            "SELECT path, size, mtime_ns, inode, sha256, dentry_uuid, dentry_id, version, "
+            "uploaded_at FROM files WHERE mapping=? AND path=?", (mapping, path))
+        return Record(*rows[0]) if rows else None
+
+    def put_record(self, mapping: str, rec: Record) -> None:
+        """Store `rec` (after a successful commit) and clear the file's issue, atomically."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (mapping, rec.rel_path, rec.size, rec.mtime_ns, rec.inode, rec.sha256,
+                 rec.dentry_uuid, rec.dentry_id, rec.version, rec.uploaded_at))
+            db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mapping, rec.rel_path))
+
+    # -- issues ------------------------------------------------------------------------
+    def issues(self, mapping: str) -> dict[str, Issue]:
+        rows = self._query(
+            "SELECT path, kind, reason, size, mtime_ns, code, message, attempts, next_retry, "
+            "last_at FROM issues WHERE mapping=?", (mapping,))
+        return {r[0]: Issue(r[0], IssueKind(r[1]), *r[2:]) for r in rows}
+
+    def issue(self, mapping: str, path: str) -> Issue | None:
+        rows = self._query(
+            "SELECT path, kind, reason, size, mtime_ns, code, message, attempts, next_retry, "
+            "last_at FROM issues WHERE mapping=? AND path=?", (mapping, path))
+        return Issue(rows[0][0], IssueKind(rows[0][1]), *rows[0][2:]) if rows else None
+
+    def put_issue(self, mapping: str, issue: Issue) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO issues VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (mapping, issue.rel_path, issue.kind.value, issue.reason, issue.size,
+                 issue.mtime_ns, issue.code, issue.message, issue.attempts, issue.next_retry,
+                 issue.last_at or time.time()))
+
+    def clear_issue(self, mapping: str, path: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mapping, path))
+
+    # -- folders -----------------------------------------------------------------------
+    def folder(self, root: str, path: str) -> tuple[str, str, str] | None:
+        """The cached `(space_id, dentry_id, dentry_uuid)` of folder `path` under `root`."""
+        rows = self._query("SELECT space_id, dentry_id, dentry_uuid FROM folders "
+                           "WHERE root=? AND path=?", (root, path))
+        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+    def folders(self, root: str) -> dict[str, tuple[str, str, str]]:
+        rows = self._query("SELECT path, space_id, dentry_id, dentry_uuid FROM folders "
+                           "WHERE root=?", (root,))
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def put_folder(self, root: str, path: str, space_id: str, dentry_id: str,
+                   dentry_uuid: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO folders VALUES (?,?,?,?,?)",
+                       (root, path, space_id, dentry_id, dentry_uuid))
+
+    def forget_folder(self, root: str, path: str) -> None:
+        """Forget `path` and every cached folder below it (the remote folder is gone)."""
+        with self._tx() as db:
+            if path:
+                db.execute("DELETE FROM folders WHERE root=? AND (path=? OR path LIKE ? ESCAPE '\\')",
+                           (root, path, _like_prefix(path)))
+            else:
+                db.execute("DELETE FROM folders WHERE root=?", (root,))
+
+    # -- summary for `status` ----------------------------------------------------------
+    def summary(self, mapping: str) -> dict[str, Any]:
+        row = self._query("SELECT COUNT(*), COALESCE(SUM(size),0), MAX(uploaded_at) "
+                          "FROM files WHERE mapping=?", (mapping,))[0]
+        return {"files": row[0], "bytes": row[1], "last_upload": row[2]}
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def meta(self, key: str) -> Any:
+        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+
+def _like_prefix(path: str) -> str:
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "/%"
