@@ -132,7 +132,7 @@ class StateStore:
         """Store `rec` (after a successful commit) and clear the file's issue, atomically."""
         with self._tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (mapping, rec.rel_path, rec.size, rec.mtime_ns, rec.inode, rec.sha256,
                  rec.dentry_uuid, rec.dentry_id, rec.version, rec.uploaded_at))
             db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mapping, rec.rel_path))
