@@ -106,6 +106,7 @@ class Engine:
         self._folders: FolderResolver | None = None
         self._setup_lock = threading.Lock()
         self._planned_dirs: set[tuple[str, str]] = set()
+        self._planned_files: dict[tuple[str, str], tuple[int, int]] = {}  # dry-run memo
         self.fatal: BaseException | None = None  # rejected credentials stop everything
         self.broken_roots: dict[str, str] = {}  # parent uuid -> why it cannot be used
 
@@ -170,6 +171,10 @@ class Engine:
         self.progress.planned(1, f.size)
         if not self.dry_run:
             return Job(mapping, f, d.reason)
+        memo = (mapping.key, f.rel_path)
+        if self._planned_files.get(memo) == (f.size, f.mtime_ns):
+            return None  # the daemon's rescans do not repeat a plan line for the same version
+        self._planned_files[memo] = (f.size, f.mtime_ns)
         self._plan_mkdirs(mapping, f.folder)
         log.info("plan.upload", mapping=str(mapping.local), path=f.rel_path,
                  remote_folder=remote_path(mapping, f.folder).rstrip("/"), reason=d.reason,

@@ -1,0 +1,263 @@
+"""The DingTalk client and uploader against the emulator over real HTTP (no mocks)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from syncd.client import DingTalkClient
+from syncd.config import DingTalkSettings
+from syncd.emulator import Emulator
+from syncd.errors import (
+    CredentialsError,
+    FileChangedError,
+    ParentMissingError,
+    PermanentError,
+    UploadExpiredError,
+)
+from syncd.folders import FolderResolver, RootMissingError
+from syncd.model import LocalFile
+from syncd.state import StateStore
+from syncd.uploader import HashingBody, Target, Uploader
+from tests.conftest import ROOT_UUID, UNION_ID
+
+pytestmark = pytest.mark.contract
+
+
+def settings(emu: Emulator, **kw) -> DingTalkSettings:
+    base = {"app_key": "emulator-app-key", "app_secret": "emulator-app-secret",
+            "union_id": UNION_ID, "api_base": emu.base_url, "qps": 1000.0,
+            "connect_timeout": 5.0, "read_timeout": 10.0}
+    return DingTalkSettings(**{**base, **kw})
+
+
+@pytest.fixture
+def client(emulator):
+    c = DingTalkClient(settings(emulator), sleep=lambda s: None)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = StateStore(tmp_path / "state")
+    yield s
+    s.close()
+
+
+def local_file(path, rel):
+    st = os.stat(path)
+    return LocalFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def make_uploader(client, store, **kw):
+    return Uploader(client, FolderResolver(client, store), store.put_record,
+                    sleep=lambda s: None, **kw)
+
+
+def upload_bytes(client, name, data, parent=ROOT_UUID, strategy="OVERWRITE", tmp=None):
+    info = client.upload_info(parent, name, len(data))
+    path = tmp / name
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        client.put(info, HashingBody(fd, len(data)))
+    finally:
+        os.close(fd)
+    return client.commit(parent, info.upload_key, name, len(data), strategy)
+
+
+def test_three_steps_store_the_exact_bytes(client, emulator, tmp_path):
+    """upload info -> PUT (empty Content-Type) -> commit lands the file with its bytes."""
+    data = os.urandom(300_000)
+    dentry = upload_bytes(client, "报告.bin", data, tmp=tmp_path)
+    assert dentry.version == 1
+    remote = emulator.files()["报告.bin"]
+    assert remote["sha256"] == hashlib.sha256(data).hexdigest()
+    assert remote["size"] == len(data)
+    assert emulator.content(dentry.uuid) == data
+
+
+def test_overwrite_makes_version_two_without_duplicate(client, emulator, tmp_path):
+    """Committing the same name with OVERWRITE bumps the version, no name(1) appears."""
+    upload_bytes(client, "a.txt", b"one", tmp=tmp_path)
+    d2 = upload_bytes(client, "a.txt", b"two!", tmp=tmp_path)
+    assert d2.version == 2
+    assert sorted(emulator.files()) == ["a.txt"]
+
+
+def test_zero_byte_file_uploads(client, emulator, tmp_path):
+    """An empty file goes up with Content-Length 0 (not chunked)."""
+    upload_bytes(client, "empty.txt", b"", tmp=tmp_path)
+    assert emulator.files()["empty.txt"]["size"] == 0
+
+
+def test_token_is_cached_and_refreshed_once_on_invalid_authentication(client, emulator, tmp_path):
+    """One token call for many requests; an expired token is refreshed once and the call retried."""
+    upload_bytes(client, "a.txt", b"1", tmp=tmp_path)
+    upload_bytes(client, "b.txt", b"2", tmp=tmp_path)
+    assert emulator.stats()["requests"]["token"] == 1
+    emulator.expire_tokens()
+    upload_bytes(client, "c.txt", b"3", tmp=tmp_path)
+    assert emulator.stats()["requests"]["token"] == 2
+    assert "c.txt" in emulator.files()
+
+
+def test_wrong_app_secret_is_a_credentials_error(emulator):
+    """invalidClientIdOrSecret becomes CredentialsError; the secret is not in the message."""
+    c = DingTalkClient(settings(emulator, app_secret="wrong-secret-value"))
+    with pytest.raises(CredentialsError) as info:
+        c.token()
+    assert info.value.code == "invalidClientIdOrSecret"
+    assert "wrong-secret-value" not in str(info.value)
+    c.close()
+
+
+def test_reused_upload_key_is_rejected_for_a_restart(client, emulator, tmp_path):
+    """An uploadKey is single-use: the second commit asks for a restart from step 1."""
+    info = client.upload_info(ROOT_UUID, "x.txt", 1)
+    (tmp_path / "x").write_bytes(b"x")
+    fd = os.open(tmp_path / "x", os.O_RDONLY)
+    client.put(info, HashingBody(fd, 1))
+    os.close(fd)
+    client.commit(ROOT_UUID, info.upload_key, "x.txt", 1, "OVERWRITE")
+    with pytest.raises(UploadExpiredError) as err:
+        client.commit(ROOT_UUID, info.upload_key, "x.txt", 1, "OVERWRITE")
+    assert err.value.restart_upload
+    assert err.value.code == "paramError.uploadKey"
+
+
+def test_commit_without_put_asks_for_restart(client):
+    """Committing a key whose object was never PUT restarts the file."""
+    info = client.upload_info(ROOT_UUID, "y.txt", 1)
+    with pytest.raises(UploadExpiredError):
+        client.commit(ROOT_UUID, info.upload_key, "y.txt", 1, "OVERWRITE")
+
+
+@pytest.mark.parametrize("kind", ["5xx", "throttle", "reset"])
+@pytest.mark.parametrize("endpoint", ["uploadInfo", "commit", "token"])
+def test_transient_faults_are_retried(client, emulator, tmp_path, kind, endpoint):
+    """5xx, 403 QpsLimit and connection resets are retried until the call succeeds."""
+    emulator.set_fault(endpoint, kind, count=2)
+    upload_bytes(client, "t.txt", b"data", tmp=tmp_path)
+    assert "t.txt" in emulator.files()
+    assert emulator.stats()["faults"] == 2
+
+
+def test_slow_answer_times_out_and_is_retried(emulator, tmp_path):
+    """A read timeout is a transient error: the call is retried."""
+    c = DingTalkClient(settings(emulator, read_timeout=0.3), sleep=lambda s: None)
+    emulator.set_fault("commit", "slow", count=1, delay=1.0)
+    upload_bytes(c, "s.txt", b"slow", tmp=tmp_path)
+    assert "s.txt" in emulator.files()
+    c.close()
+
+
+def test_throttling_is_retried_and_client_limit_prevents_it(emulator, tmp_path):
+    """With the emulator enforcing 5 calls/s and the client limited to 5/s, nothing is throttled."""
+    emu = Emulator(folders=[ROOT_UUID], qps=5).start()
+    try:
+        c = DingTalkClient(settings(emu, qps=5.0))
+        for i in range(12):
+            c.upload_info(ROOT_UUID, f"f{i}.txt", 1)
+        assert emu.stats()["throttled"] == 0
+        c.close()
+    finally:
+        emu.stop()
+
+
+def test_missing_parent_is_parent_missing(client):
+    """An unknown parentDentryUuid is reported as a missing parent."""
+    with pytest.raises(ParentMissingError):
+        client.upload_info("noSuchFolderUuid000000000000000000", "a.txt", 1)
+
+
+def test_invalid_name_is_a_permanent_refusal(client):
+    """A name the remote rejects is permanent, with the remote code."""
+    with pytest.raises(PermanentError) as err:
+        client.upload_info(ROOT_UUID, "bad|name.txt", 1)
+    assert err.value.code == "dentryNameIllegal"
+    assert not err.value.retryable
+
+
+def test_uploader_restarts_on_expired_signature(emulator, store, tmp_path):
+    """A PUT that arrives after expirationSeconds gets RequestTimeTooSkewed; the file restarts."""
+    emu = Emulator(folders=[ROOT_UUID], expiration_seconds=1).start()
+    try:
+        c = DingTalkClient(settings(emu), sleep=lambda s: None)
+        emu.set_fault("oss", "slow", count=1, delay=2.5)  # the delay outlives the signature
+        path = tmp_path / "late.txt"
+        path.write_bytes(b"late bytes")
+        up = make_uploader(c, store)
+        result = up.upload(Target("m", tmp_path, ROOT_UUID), local_file(path, "late.txt"))
+        assert result.attempts == 2
+        assert emu.stats()["status"]["oss"].get("403") == 1
+        assert emu.files()["late.txt"]["size"] == 10
+        c.close()
+    finally:
+        emu.stop()
+
+
+def test_uploader_creates_subfolders_once_and_recreates_deleted_ones(client, emulator, store,
+                                                                     tmp_path):
+    """Subfolders are created level by level, cached, and recreated when deleted remotely."""
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    p = tmp_path / "a" / "b" / "c.txt"
+    p.write_bytes(b"c")
+    up = make_uploader(client, store)
+    target = Target("m", tmp_path, ROOT_UUID)
+    up.upload(target, local_file(p, "a/b/c.txt"))
+    assert set(emulator.folders()) == {"a", "a/b"}
+    calls = emulator.stats()["requests"].get("addFolder", 0)
+    p2 = tmp_path / "a" / "b" / "d.txt"
+    p2.write_bytes(b"d")
+    up.upload(target, local_file(p2, "a/b/d.txt"))
+    assert emulator.stats()["requests"].get("addFolder", 0) == calls  # cached
+    emulator.remove(emulator.folders()["a"]["uuid"])
+    p3 = tmp_path / "a" / "b" / "e.txt"
+    p3.write_bytes(b"e")
+    up.upload(target, local_file(p3, "a/b/e.txt"))
+    assert "a/b/e.txt" in emulator.files()
+
+
+def test_missing_mapping_root_is_reported_as_such(client, store, tmp_path):
+    """A parent_dentry_uuid that does not exist is a RootMissingError for subfolders."""
+    (tmp_path / "sub").mkdir()
+    p = tmp_path / "sub" / "x.txt"
+    p.write_bytes(b"x")
+    up = make_uploader(client, store)
+    with pytest.raises(RootMissingError):
+        up.upload(Target("m", tmp_path, "noSuchRoot000000000000000000000000"),
+                  local_file(p, "sub/x.txt"))
+
+
+def test_file_changed_during_upload_is_not_committed(client, emulator, store, tmp_path):
+    """If the file changes while it is being sent, the commit is skipped."""
+    p = tmp_path / "grow.bin"
+    p.write_bytes(os.urandom(3 * 1024 * 1024))
+    f = local_file(p, "grow.bin")
+    calls = {"n": 0}
+
+    def on_bytes(n):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            with open(p, "ab") as fh:
+                fh.write(b"more")
+
+    with pytest.raises(FileChangedError):
+        make_uploader(client, store).upload(Target("m", tmp_path, ROOT_UUID), f, on_bytes)
+    assert "grow.bin" not in emulator.files()
+    assert store.record("m", "grow.bin") is None
+
+
+def test_record_written_after_commit(client, store, tmp_path, emulator):
+    """A successful upload leaves a record with the sha256 and the remote dentry."""
+    p = tmp_path / "r.txt"
+    p.write_bytes(b"record me")
+    make_uploader(client, store).upload(Target("m", tmp_path, ROOT_UUID), local_file(p, "r.txt"))
+    rec = store.record("m", "r.txt")
+    assert rec.sha256 == hashlib.sha256(b"record me").hexdigest()
+    assert rec.dentry_uuid == emulator.files()["r.txt"]["uuid"]
+    assert rec.version == 1
