@@ -82,15 +82,15 @@ def _scan_mapping(engine: Engine, pool: _Pool, mapping: Mapping) -> None:
     records = state.records(mapping.key)
     issues = state.issues(mapping.key)
     counters = ScanCounters()
-    changed = 0
+    planned_before = engine.counters.planned
     for entry in scan(scan_options(mapping, engine.config), counters=counters):
         if engine.fatal is not None:
             break
         rel = entry.rel_path
         job = engine.consider(mapping, entry, records.get(rel), issues.get(rel))
         if job is not None:
-            changed += 1
             pool.submit(job)
+    changed = engine.counters.planned - planned_before
     log.info("scan.finished", mapping=str(mapping.local), files=counters.files, changed=changed,
              ignored=counters.ignored, refused=counters.refused,
              seconds=round(time.monotonic() - started, 3))
