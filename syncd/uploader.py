@@ -160,7 +160,10 @@ class Uploader:
                         raise
                     log.debug("upload.retrying", path=f.rel_path, code=err.code, attempt=attempt)
                 except RemoteError as err:
-                    if not err.retryable or attempt >= self.max_attempts:
+                    # API calls were already retried by the client; restart the file only
+                    # for what a fresh upload key fixes, and for a failed PUT
+                    again = err.restart_upload or (err.retryable and err.api == "oss.put")
+                    if not again or attempt >= self.max_attempts:
                         raise
                     log.debug("upload.retrying", path=f.rel_path, code=err.code, attempt=attempt)
                     self._sleep(backoff_delay(attempt, retry_after=err.retry_after))
