@@ -84,7 +84,7 @@ class DingTalkClient:
         self._token_deadline = 0.0
         self._token_lock = threading.Lock()
         self.calls = 0  # API requests made (tests and stats)
-        register_secret(settings.app_secret)
+        register_secret(settings.app_secret, pinned=True)
 
     def close(self) -> None:
         self.session.close()
@@ -125,10 +125,8 @@ class DingTalkClient:
         if not data.get("uploadKey") or not urls:
             raise TransientError("upload info without uploadKey or resourceUrls",
                                  api="storage.uploadInfos")
+        # the OSS Authorization value is redacted by shape in logconfig; it is never logged
         headers = {str(k): str(v) for k, v in (info.get("headers") or {}).items()}
-        for k, v in headers.items():
-            if k.lower() == "authorization":
-                register_secret(v)
         expires = float(info.get("expirationSeconds") or 900)
         return UploadInfo(str(data["uploadKey"]), str(urls[0]), headers, started + expires)
 

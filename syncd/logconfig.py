@@ -20,24 +20,38 @@ import structlog
 from structlog.processors import ExceptionRenderer
 from structlog.tracebacks import ExceptionDictTransformer
 
-_secrets: set[str] = set()
+_pinned: set[str] = set()  # the app secret: kept for the life of the process
+_recent: dict[str, None] = {}  # access tokens, oldest first; bounded
 _secrets_lock = threading.Lock()
 _secret_re: re.Pattern[str] | None = None
 _QUERY_RE = re.compile(r"(https?://[^\s?#\"']+)\?[^\s\"']*")
+# OSS V1 Authorization values ("OSS <AccessKeyId>:<base64 signature>"): new for every upload,
+# so they are matched by shape instead of being registered one by one.
+_OSS_AUTH_RE = re.compile(r"OSS [A-Za-z0-9._-]{6,}:[A-Za-z0-9+/=]{8,}")
+MAX_RECENT = 16
 REDACTED = "<redacted>"
 
 
-def register_secret(value: str) -> None:
-    """Never let `value` reach a log line (min. 6 characters, shorter values are ignored)."""
+def register_secret(value: str, *, pinned: bool = False) -> None:
+    """Never let `value` reach a log line (values under 6 characters are ignored).
+
+    Pinned values (the app secret) stay for the life of the process; others (access
+    tokens, refreshed every two hours) are kept for the last MAX_RECENT of them.
+    """
     global _secret_re
     if not value or len(value) < 6:
         return
     with _secrets_lock:
-        if value in _secrets:
+        if value in _pinned or value in _recent:
             return
-        _secrets.add(value)
-        _secret_re = re.compile("|".join(re.escape(s) for s in sorted(_secrets, key=len,
-                                                                        reverse=True)))
+        if pinned:
+            _pinned.add(value)
+        else:
+            _recent[value] = None
+            while len(_recent) > MAX_RECENT:
+                del _recent[next(iter(_recent))]
+        every = sorted(_pinned | set(_recent), key=len, reverse=True)
+        _secret_re = re.compile("|".join(re.escape(s) for s in every))
 
 
 def redact_text(text: str) -> str:
@@ -45,6 +59,8 @@ def redact_text(text: str) -> str:
     pattern = _secret_re
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
+    if "OSS " in text:
+        text = _OSS_AUTH_RE.sub("OSS " + REDACTED, text)
     if "?" in text and "://" in text:
         text = _QUERY_RE.sub(r"\1?" + REDACTED, text)
     return text
