@@ -12,6 +12,7 @@ the reconcile scan runs, so nothing that changes during the scan is lost.
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 from collections import deque
@@ -415,20 +416,57 @@ def _log_thread_crash(args: threading.ExceptHookArgs) -> None:
               exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
+class SignalRelay:
+    """Turn SIGTERM/SIGINT/SIGHUP into daemon requests without running code in a handler.
+
+    A Python signal handler runs in the main thread at an arbitrary point, possibly while
+    that thread holds the hint queue's lock, so it must not touch the queue. The C-level
+    handler writes the signal number to a pipe (`signal.set_wakeup_fd`); a small thread
+    reads it and posts the request like any other thread would.
+    """
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)
+        self._previous = {sig: signal.signal(sig, lambda *_: None)
+                          for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        self._old_wakeup = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
+        self._thread = threading.Thread(target=self._relay, name="signals", daemon=True)
+        self._thread.start()
+
+    def _relay(self) -> None:
+        while True:
+            try:
+                data = os.read(self._read_fd, 16)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum == signal.SIGHUP:
+                    self.daemon.request_reload()
+                elif signum in (signal.SIGTERM, signal.SIGINT):
+                    self.daemon.request_stop()
+
+    def close(self) -> None:
+        signal.set_wakeup_fd(self._old_wakeup)
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        os.close(self._write_fd)  # ends the relay thread's read
+        self._thread.join(timeout=1)
+        os.close(self._read_fd)
+
+
 def run_daemon(config: Config, *, config_path: Path | None = None, dry_run: bool = False,
                reload_config: Callable[[], Config] | None = None) -> int:
     """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Returns the exit code."""
     threading.excepthook = _log_thread_crash
     state = StateStore.open(config.state_dir, dry_run=dry_run)
     daemon = Daemon(config, state, dry_run=dry_run, reload_config=reload_config)
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT,
-                                                       signal.SIGHUP)}
-    signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
-    signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
-    signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+    relay = SignalRelay(daemon)
     try:
         return daemon.run()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        relay.close()
         state.close()

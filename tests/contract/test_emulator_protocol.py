@@ -333,6 +333,13 @@ def test_large_body_and_reput(client: Client, emu: Emulator, root: str) -> None:
     assert emu.files()["big.bin"]["size"] == 5
 
 
+def test_empty_file(client: Client, emu: Emulator, root: str) -> None:
+    """A zero-byte PUT is stored and commits with size 0."""
+    r = client.upload(root, "empty.txt", b"", size=0)
+    assert r.json()["dentry"]["size"] == 0
+    assert emu.files()["empty.txt"]["md5"] == hashlib.md5(b"").hexdigest()
+
+
 # -- commit ------------------------------------------------------------------------------------
 
 
