@@ -79,7 +79,9 @@ class Daemon:
         self.dirty: set[tuple[str, str]] = set()
         self.claims_lock = threading.Lock()
         self.stopping = threading.Event()
-        self.retries: list[tuple[float, str, str]] = []
+        # (mapping key, path) -> (monotonic due time, transient?): quarantined files
+        self.retries: dict[tuple[str, str], tuple[float, bool]] = {}
+        self.forced: set[tuple[str, str]] = set()  # retries that are due: skip the quarantine
         self.ready: deque[tuple[str, str]] = deque()  # settled, waiting for a free uploader
         self.scanning = 0
         self.threads: list[threading.Thread] = []
@@ -174,17 +176,17 @@ class Daemon:
         if self.watchdog_every:
             candidates.append(self.next_ping)
         if self.retries:
-            candidates.append(min(r[0] for r in self.retries))
+            candidates.append(min(due for due, _ in self.retries.values()))
         return min(candidates)
 
     def _tick(self, now: float) -> None:
         self.ready.extend(self.gate.due(now, self._stat_key))  # type: ignore[arg-type]
         self._pump()
         if self.retries:
-            due = [r for r in self.retries if r[0] <= now]
-            self.retries = [r for r in self.retries if r[0] > now]
-            for _, mkey, rel in due:
-                self._touch(mkey, rel, now)
+            for k in [k for k, (due, _) in self.retries.items() if due <= now]:
+                del self.retries[k]
+                self.forced.add(k)
+                self._touch(k[0], k[1], now)
         if now >= self.next_rescan:
             self.next_rescan = now + self.config.sync.rescan_interval_seconds
             self._request_full_scan("interval")
@@ -270,7 +272,11 @@ class Daemon:
             record = self.state.record(m.key, rel)
         if issue is ...:
             issue = self.state.issue(m.key, rel)
-        job = self.engine.consider(m, entry, record, issue)
+        if (m.key, rel) in self.forced:  # our own retry timer fired: the back-off is over
+            self.forced.discard((m.key, rel))
+            if issue is not None and issue.kind.value == "failed":
+                issue = None
+        job = self.engine.consider(m, entry, record, issue, defer_hash=True)
         if job is None:
             self._schedule_retry(m.key, rel, issue)
             return True
@@ -291,7 +297,16 @@ class Daemon:
     def _schedule_retry(self, key: str, rel: str, issue: Any) -> None:
         if issue is not None and issue.kind.value == "failed" and issue.next_retry:
             delay = max(0.0, issue.next_retry - time.time())
-            self.retries.append((time.monotonic() + delay + 0.01, key, rel))
+            transient = issue.reason == "upload failed"
+            self.retries[(key, rel)] = (time.monotonic() + delay + 0.01, transient)
+
+    def _recovered(self) -> None:
+        """An upload succeeded: files that failed for transient reasons (an outage, most
+        likely) are tried again now instead of waiting out their back-off."""
+        now = time.monotonic()
+        for k, (due, transient) in list(self.retries.items()):
+            if transient and due > now:
+                self.retries[k] = (now, True)
 
     def _worker(self) -> None:
         while True:
@@ -314,6 +329,8 @@ class Daemon:
             self.inflight.discard((key, rel))
             again = (key, rel) in self.dirty
             self.dirty.discard((key, rel))
+        if outcome == "completed" and self.retries:
+            self._recovered()
         if again or outcome == "deferred":
             self._touch(key, rel, time.monotonic())
         elif outcome == "failed" and key in self.mappings:
@@ -321,6 +338,7 @@ class Daemon:
 
     # -- scanning ------------------------------------------------------------------------
     def _request_full_scan(self, reason: str) -> None:
+        self.engine.broken_roots.clear()  # a missing remote folder may have been restored
         for key in self.mappings:
             self.scans.put(ScanRequest(key, reason=reason))
 

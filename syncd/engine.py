@@ -37,6 +37,7 @@ from syncd.uploader import Target, Uploader, hash_file
 log = structlog.get_logger(__name__)
 
 PERMANENT_RETRY_FLOOR = 3600.0  # a permanent refusal is tried again at most hourly
+TRANSIENT_RETRY_CAP = 3600.0  # after transient failures, a file waits at most an hour
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,13 @@ class Engine:
 
     # -- deciding ------------------------------------------------------------------------
     def consider(self, mapping: Mapping, entry: LocalFile | Refusal, record: Record | None,
-                 issue: Issue | None, now: float | None = None) -> Job | None:
-        """Decide about one scanned entry; return the upload job, if one is needed."""
+                 issue: Issue | None, now: float | None = None, *,
+                 defer_hash: bool = False) -> Job | None:
+        """Decide about one scanned entry; return the upload job, if one is needed.
+
+        With `defer_hash`, a file that must be hashed to decide comes back as a "verify" job
+        so the hashing runs on an upload thread instead of the caller's.
+        """
         now = time.time() if now is None else now
         if isinstance(entry, Refusal):
             self._refuse(mapping, entry.rel_path, entry.reason, entry.detail, entry.size,
@@ -141,23 +147,11 @@ class Engine:
             return None
         d = decide(entry, record, issue, self.policy, now)
         if d.verdict is Verdict.HASH:
-            try:
-                sha = hash_file(mapping.local / entry.rel_path,
-                                follow_symlinks=self.config.sync.follow_symlinks)
-            except (FileVanishedError, FileChangedError):
+            if defer_hash and not self.dry_run:
+                return Job(mapping, entry, "verify")
+            d = self._verify(mapping, entry, record, issue, now)
+            if d is None:
                 return None
-            except PermissionError:
-                self._refuse(mapping, entry.rel_path, "permission denied", "", entry.size,
-                             entry.mtime_ns, decide_refusal(
-                                 Refusal(entry.rel_path, "permission denied", "", entry.size,
-                                         entry.mtime_ns), issue))
-                return None
-            d = decide(entry, record, issue, self.policy, now, sha256=sha)
-            if d.verdict is Verdict.TOUCH and record is not None and not self.dry_run:
-                self.state.put_record(mapping.key, Record(
-                    entry.rel_path, entry.size, entry.mtime_ns, entry.inode, sha,
-                    record.dentry_uuid, record.dentry_id, record.version, record.uploaded_at))
-                log.debug("record.refreshed", mapping=str(mapping.local), path=entry.rel_path)
         if d.verdict is Verdict.REFUSE:
             self._refuse(mapping, entry.rel_path, d.reason, "", entry.size, entry.mtime_ns, d)
         elif d.verdict is Verdict.HOLD:
@@ -165,6 +159,27 @@ class Engine:
         elif d.verdict is Verdict.UPLOAD:
             return self._plan_upload(mapping, entry, d)
         return None
+
+    def _verify(self, mapping: Mapping, entry: LocalFile, record: Record | None,
+                issue: Issue | None, now: float) -> Decision | None:
+        """Hash a file whose mtime changed; a `touch` only refreshes the record."""
+        try:
+            sha = hash_file(mapping.local / entry.rel_path,
+                            follow_symlinks=self.config.sync.follow_symlinks)
+        except (FileVanishedError, FileChangedError):
+            return None
+        except PermissionError:
+            refusal = Refusal(entry.rel_path, "permission denied", "", entry.size, entry.mtime_ns)
+            self._refuse(mapping, entry.rel_path, "permission denied", "", entry.size,
+                         entry.mtime_ns, decide_refusal(refusal, issue))
+            return None
+        d = decide(entry, record, issue, self.policy, now, sha256=sha)
+        if d.verdict is Verdict.TOUCH and record is not None and not self.dry_run:
+            self.state.put_record(mapping.key, Record(
+                entry.rel_path, entry.size, entry.mtime_ns, entry.inode, sha,
+                record.dentry_uuid, record.dentry_id, record.version, record.uploaded_at))
+            log.debug("record.refreshed", mapping=str(mapping.local), path=entry.rel_path)
+        return d
 
     def _plan_upload(self, mapping: Mapping, f: LocalFile, d: Decision) -> Job | None:
         self.counters.add(planned=1, planned_bytes=f.size)
@@ -225,6 +240,12 @@ class Engine:
                "remote_path": remote_path(m, f.rel_path), "size": f.size}
         if self.fatal is not None:
             return "failed"
+        if job.reason == "verify":  # hashing deferred from the deciding thread
+            follow = self.consider(m, f, self.state.record(m.key, f.rel_path),
+                                   self.state.issue(m.key, f.rel_path))
+            if follow is None:
+                return "unchanged"
+            job = follow
         if m.parent_dentry_uuid in self.broken_roots:
             self.counters.add(failed=1)
             return "failed"
@@ -273,9 +294,10 @@ class Engine:
         if previous is not None and previous.kind is IssueKind.FAILED and previous.matches(
                 f.size, f.mtime_ns):
             attempts = previous.attempts + 1
-        delay = quarantine_delay(attempts)
         if isinstance(exc, PermanentError):
-            delay = max(delay, PERMANENT_RETRY_FLOOR)
+            delay = max(quarantine_delay(attempts), PERMANENT_RETRY_FLOOR)
+        else:  # transient: probably an outage, not the file; `run` retries sooner on recovery
+            delay = quarantine_delay(attempts, cap=TRANSIENT_RETRY_CAP)
         now = time.time()
         log.error("upload.failed", **ctx, error_code=exc.code or type(exc).__name__,
                   error=exc.message, status=exc.status, attempts=attempts,

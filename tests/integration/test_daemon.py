@@ -287,3 +287,34 @@ def test_watch_limit_is_reported_once_and_rescans_keep_working(tmp_path, emulato
     assert failures[0]["max_user_watches"].isdigit()
     assert "sysctl fs.inotify.max_user_watches=" in failures[0]["hint"]
     assert time.process_time() - cpu < 1.0  # idle between rescans, not spinning
+
+
+def test_touch_is_verified_off_the_main_loop_without_upload(tmp_path, emulator, share, daemons):
+    """A new mtime with the same content is hashed by an upload thread, not uploaded."""
+    (share / "same.txt").write_bytes(b"same content")
+    d = start(daemons, config(tmp_path, emulator, share))
+    d.wait_event("upload.completed", path="same.txt")
+    later = time.time() + 50
+    os.utime(share / "same.txt", (later, later))
+    (share / "other.txt").write_bytes(b"other")  # a marker that the touch was processed before
+    d.wait_event("upload.completed", path="other.txt")
+    assert d.stop() == 0
+    assert d.count("upload.completed", path="same.txt") == 1
+    assert emulator.stats()["requests"]["commit"] == 2
+
+
+def test_failed_file_is_retried_as_soon_as_uploads_work_again(tmp_path, emulator, share,
+                                                             daemons):
+    """After an outage, a quarantined file does not wait out its back-off: the first
+    successful upload brings it forward."""
+    emulator.set_fault("commit", "5xx")
+    d = start(daemons, config(tmp_path, emulator, share))
+    d.wait_event("daemon.started")
+    (share / "during-outage.txt").write_bytes(b"x")
+    failed = d.wait_event("upload.failed", path="during-outage.txt", timeout=30)
+    assert failed["attempts"] == 1
+    emulator.clear_faults()
+    (share / "after-outage.txt").write_bytes(b"y")
+    d.wait_event("upload.completed", path="after-outage.txt")
+    d.wait_event("upload.completed", path="during-outage.txt", timeout=10)
+    assert d.stop() == 0
