@@ -20,12 +20,13 @@ def check_remote(config: Config) -> int:
         try:
             client.token()
         except CredentialsError as exc:
-            print(f"dingtalk.app_key/app_secret: rejected by DingTalk ({exc.code}: "
-                  f"{exc.message})")
+            print(f"dingtalk.app_key/app_secret: rejected by DingTalk ({exc.code}: {exc.message})")
             return 3
         except RemoteError as exc:
-            print(f"dingtalk.api_base: cannot get an access token from "
-                  f"{config.dingtalk.api_base} ({exc})")
+            print(
+                f"dingtalk.api_base: cannot get an access token from "
+                f"{config.dingtalk.api_base} ({exc})"
+            )
             return 1
         print(f"credentials: OK (token from {config.dingtalk.api_base})")
         failures = 0
@@ -36,8 +37,7 @@ def check_remote(config: Config) -> int:
                 client.upload_info(m.parent_dentry_uuid, CHECK_NAME, 0)
             except RemoteError as exc:
                 failures += 1
-                print(f"{where}: FAILED: {exc.api} {exc.code}: {exc.message}"
-                      f"{_hint(exc.code)}")
+                print(f"{where}: FAILED: {exc.api} {exc.code}: {exc.message}{_hint(exc.code)}")
                 continue
             print(f"{where}: OK")
         return 3 if failures else 0
@@ -49,9 +49,10 @@ def _hint(code: str) -> str:
     hints = {
         "permissionDenied": " (give dingtalk.union_id edit rights on the folder)",
         "documentNotExist": " (check parent_dentry_uuid; a knowledge base's root is its "
-                            "rootNodeId)",
+        "rootNodeId)",
         "paramError.parentDentryUuid": " (check parent_dentry_uuid)",
-        "Forbidden.AccessDenied.AccessTokenPermissionDenied":
-            " (grant the app the permission named above)",
+        "Forbidden.AccessDenied.AccessTokenPermissionDenied": (
+            " (grant the app the permission named above)"
+        ),
     }
     return hints.get(code, "")

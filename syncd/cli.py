@@ -19,51 +19,72 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
 
 def _common(p: argparse.ArgumentParser, *, config: bool = True) -> None:
     if config:
-        p.add_argument("-c", "--config", metavar="FILE",
-                       help="config file (default: $SYNCD_CONFIG, ./syncd.yaml, "
-                            "/etc/syncd/config.yaml)")
-    p.add_argument("--log-format", choices=("auto", "json", "console"),
-                   help="log rendering (default: the config's log.format, else auto: "
-                        "console on a terminal, JSON otherwise)")
-    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                   help="log level (default: the config's log.level, else info)")
+        p.add_argument(
+            "-c",
+            "--config",
+            metavar="FILE",
+            help="config file (default: $SYNCD_CONFIG, ./syncd.yaml, /etc/syncd/config.yaml)",
+        )
+    p.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        help="log rendering (default: the config's log.format, else auto: "
+        "console on a terminal, JSON otherwise)",
+    )
+    p.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="log level (default: the config's log.level, else info)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from syncd import __version__
 
     parser = argparse.ArgumentParser(
-        prog="syncd", description="Keep local folders uploaded to DingTalk storage.")
+        prog="syncd", description="Keep local folders uploaded to DingTalk storage."
+    )
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("sync", help="one pass: upload what is new or changed, then exit")
     _common(p)
-    p.add_argument("--dry-run", action="store_true",
-                   help="scan and plan only: no network request, no state write")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="scan and plan only: no network request, no state write",
+    )
     p = sub.add_parser("run", help="the daemon: watch and upload continuously")
     _common(p)
-    p.add_argument("--dry-run", action="store_true",
-                   help="watch and plan only: no network request, no state write")
-    p = sub.add_parser("check", help="validate the config (and, online, credentials and "
-                                     "folders)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="watch and plan only: no network request, no state write",
+    )
+    p = sub.add_parser("check", help="validate the config (and, online, credentials and folders)")
     _common(p)
     p.add_argument("--offline", action="store_true", help="only validate the config file")
     p = sub.add_parser("status", help="what the state store knows, per mapping")
     _common(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = sub.add_parser("emulator", help="a local stand-in for the DingTalk API (for trials "
-                                        "and tests)")
+    p = sub.add_parser(
+        "emulator", help="a local stand-in for the DingTalk API (for trials and tests)"
+    )
     _common(p, config=False)
     from syncd.emulator.cli import add_arguments
 
     add_arguments(p)
     p = sub.add_parser("demo", help="zero-setup trial: emulator + daemon on a demo folder")
     _common(p, config=False)
-    p.add_argument("dir", nargs="?", default="./syncd-demo", help="folder to sync "
-                                                                  "(default ./syncd-demo)")
-    p.add_argument("--settle-seconds", type=float, default=1.0,
-                   help="quiet time before a file is uploaded (default 1)")
+    p.add_argument(
+        "dir", nargs="?", default="./syncd-demo", help="folder to sync (default ./syncd-demo)"
+    )
+    p.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=1.0,
+        help="quiet time before a file is uploaded (default 1)",
+    )
     return parser
 
 
@@ -119,16 +140,20 @@ def _fatal_text(exc: BaseException) -> str:
     from syncd.errors import CredentialsError
 
     if isinstance(exc, CredentialsError):
-        return (f"DingTalk rejected the app credentials ({exc.code}: {exc.message}); "
-                "check dingtalk.app_key and dingtalk.app_secret")
+        return (
+            f"DingTalk rejected the app credentials ({exc.code}: {exc.message}); "
+            "check dingtalk.app_key and dingtalk.app_secret"
+        )
     return str(exc)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     config = _load_config(args)
     _setup_logging(args, config)
-    print(f"config {config.source}: OK ({len(config.mappings)} mapping"
-          f"{'s' if len(config.mappings) != 1 else ''})")
+    print(
+        f"config {config.source}: OK ({len(config.mappings)} mapping"
+        f"{'s' if len(config.mappings) != 1 else ''})"
+    )
     if args.offline:
         return EXIT_OK
     from syncd.check import check_remote
@@ -155,9 +180,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = _load_config(args, require_credentials=not args.dry_run)
     _setup_logging(args, config)
-    return run_daemon(config, config_path=config.source, dry_run=args.dry_run,
-                      reload_config=lambda: _load_config(args,
-                                                         require_credentials=not args.dry_run))
+    return run_daemon(
+        config,
+        config_path=config.source,
+        dry_run=args.dry_run,
+        reload_config=lambda: _load_config(args, require_credentials=not args.dry_run),
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -167,8 +195,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir), settle_seconds=args.settle_seconds)
 
 
-COMMANDS = {"sync": _cmd_sync, "run": _cmd_run, "check": _cmd_check, "status": _cmd_status,
-            "emulator": _cmd_emulator, "demo": _cmd_demo}
+COMMANDS = {
+    "sync": _cmd_sync,
+    "run": _cmd_run,
+    "check": _cmd_check,
+    "status": _cmd_status,
+    "emulator": _cmd_emulator,
+    "demo": _cmd_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -189,6 +223,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"syncd: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("syncd: interrupted; unfinished uploads are redone by the next run",
-              file=sys.stderr)
+        print("syncd: interrupted; unfinished uploads are redone by the next run", file=sys.stderr)
         return EXIT_OK

@@ -67,8 +67,14 @@ class Body(Protocol):
 
 
 class DingTalkClient:
-    def __init__(self, settings: Settings, *, max_attempts: int = 5, pool_size: int = 16,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_attempts: int = 5,
+        pool_size: int = 16,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.settings = settings
         self.base = settings.api_base.rstrip("/")
         self.max_attempts = max_attempts
@@ -98,9 +104,13 @@ class DingTalkClient:
                 return self._token
             if force and stale and self._token != stale:
                 return self._token  # another thread already refreshed it
-            data = self._call("oauth2.accessToken", "POST", "/v1.0/oauth2/accessToken",
-                              body={"appKey": self.settings.app_key,
-                                    "appSecret": self.settings.app_secret}, auth=False)
+            data = self._call(
+                "oauth2.accessToken",
+                "POST",
+                "/v1.0/oauth2/accessToken",
+                body={"appKey": self.settings.app_key, "appSecret": self.settings.app_secret},
+                auth=False,
+            )
             token = str(data.get("accessToken") or "")
             if not token:
                 raise TransientError("token response without accessToken", api="token")
@@ -114,17 +124,24 @@ class DingTalkClient:
     def upload_info(self, parent_uuid: str, name: str, size: int) -> UploadInfo:
         started = time.monotonic()
         data = self._call(
-            "storage.uploadInfos", "POST",
+            "storage.uploadInfos",
+            "POST",
             f"/v2.0/storage/spaces/files/{quote(parent_uuid, safe='')}/uploadInfos/query",
             params={"unionId": self.settings.union_id},
-            body={"protocol": "HEADER_SIGNATURE",
-                  "option": {"storageDriver": "DINGTALK",
-                             "preCheckParam": {"size": size, "name": name}}})
+            body={
+                "protocol": "HEADER_SIGNATURE",
+                "option": {
+                    "storageDriver": "DINGTALK",
+                    "preCheckParam": {"size": size, "name": name},
+                },
+            },
+        )
         info = data.get("headerSignatureInfo") or {}
         urls = info.get("resourceUrls") or []
         if not data.get("uploadKey") or not urls:
-            raise TransientError("upload info without uploadKey or resourceUrls",
-                                 api="storage.uploadInfos")
+            raise TransientError(
+                "upload info without uploadKey or resourceUrls", api="storage.uploadInfos"
+            )
         # the OSS Authorization value is redacted by shape in logconfig; it is never logged
         headers = {str(k): str(v) for k, v in (info.get("headers") or {}).items()}
         expires = float(info.get("expirationSeconds") or 900)
@@ -147,8 +164,9 @@ class DingTalkClient:
         except requests.Timeout:
             raise TransientError("timed out", code="timeout", api="oss.put") from None
         except requests.RequestException as exc:
-            raise TransientError(_transport_text(exc), code="connectionError",
-                                 api="oss.put") from None
+            raise TransientError(
+                _transport_text(exc), code="connectionError", api="oss.put"
+            ) from None
         with resp:
             if resp.status_code != 200:
                 raise oss_error(resp.status_code, resp.content, resp.headers)
@@ -156,45 +174,67 @@ class DingTalkClient:
         if etag:
             etag = etag.strip().strip('"').upper()
             if len(etag) == 32 and etag != body.md5_hex.upper():
-                raise CorruptTransferError("ETag does not match the MD5 of the bytes sent",
-                                           code="corruptTransfer", api="oss.put")
+                raise CorruptTransferError(
+                    "ETag does not match the MD5 of the bytes sent",
+                    code="corruptTransfer",
+                    api="oss.put",
+                )
         return etag
 
-    def commit(self, parent_uuid: str, upload_key: str, name: str, size: int,
-               strategy: str) -> Dentry:
+    def commit(
+        self, parent_uuid: str, upload_key: str, name: str, size: int, strategy: str
+    ) -> Dentry:
         data = self._call(
-            "storage.commit", "POST",
+            "storage.commit",
+            "POST",
             f"/v2.0/storage/spaces/files/{quote(parent_uuid, safe='')}/commit",
             params={"unionId": self.settings.union_id},
-            body={"uploadKey": upload_key, "name": name,
-                  "option": {"size": size, "conflictStrategy": strategy}})
+            body={
+                "uploadKey": upload_key,
+                "name": name,
+                "option": {"size": size, "conflictStrategy": strategy},
+            },
+        )
         return _dentry(data.get("dentry") or {}, "storage.commit")
 
     def query_dentry_id(self, dentry_uuid: str) -> tuple[str, str]:
         """`(spaceId, dentryId)` of a dentryUuid (needs Document.WorkspaceDocument.Read)."""
         data = self._call(
-            "doc.queryDentryId", "GET",
+            "doc.queryDentryId",
+            "GET",
             f"/v2.0/doc/dentries/{quote(dentry_uuid, safe='')}/queryDentryId",
-            params={"operatorId": self.settings.union_id})
+            params={"operatorId": self.settings.union_id},
+        )
         space_id, dentry_id = str(data.get("spaceId") or ""), str(data.get("dentryId") or "")
         if not space_id or not dentry_id:
-            raise TransientError("queryDentryId answer without spaceId/dentryId",
-                                 api="doc.queryDentryId")
+            raise TransientError(
+                "queryDentryId answer without spaceId/dentryId", api="doc.queryDentryId"
+            )
         return space_id, dentry_id
 
     def add_folder(self, space_id: str, parent_id: str, name: str) -> Dentry:
         """Create folder `name` under `parent_id`, or return it if it exists (mkdir -p)."""
         data = self._call(
-            "storage.addFolder", "POST",
+            "storage.addFolder",
+            "POST",
             f"/v1.0/storage/spaces/{quote(space_id, safe='')}/dentries/"
             f"{quote(parent_id, safe='')}/folders",
             params={"unionId": self.settings.union_id},
-            body={"name": name, "option": {"conflictStrategy": "RETURN_DENTRY_IF_EXISTS"}})
+            body={"name": name, "option": {"conflictStrategy": "RETURN_DENTRY_IF_EXISTS"}},
+        )
         return _dentry(data.get("dentry") or {}, "storage.addFolder")
 
     # -- plumbing ----------------------------------------------------------------------
-    def _call(self, api: str, method: str, path: str, *, params: dict[str, str] | None = None,
-              body: Any = None, auth: bool = True) -> dict[str, Any]:
+    def _call(
+        self,
+        api: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        auth: bool = True,
+    ) -> dict[str, Any]:
         """One API call with rate limit, timeouts, typed errors and transient retries."""
         refreshed = False
         attempt = 0
@@ -218,16 +258,34 @@ class DingTalkClient:
                     raise
                 floor = THROTTLE_FLOOR if isinstance(err, ThrottledError) else 0.0
                 delay = backoff_delay(attempt, retry_after=err.retry_after, floor=floor)
-                log.debug("request.retrying", api=api, code=err.code, attempt=attempt,
-                          delay=round(delay, 2))
+                log.debug(
+                    "request.retrying",
+                    api=api,
+                    code=err.code,
+                    attempt=attempt,
+                    delay=round(delay, 2),
+                )
                 self._sleep(delay)
 
-    def _send(self, api: str, method: str, path: str, params: dict[str, str] | None,
-              body: Any, headers: dict[str, str]) -> dict[str, Any]:
+    def _send(
+        self,
+        api: str,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        body: Any,
+        headers: dict[str, str],
+    ) -> dict[str, Any]:
         self.calls += 1
         try:
-            resp = self.session.request(method, self.base + path, params=params, json=body,
-                                        headers=headers, timeout=self.timeout)
+            resp = self.session.request(
+                method,
+                self.base + path,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=self.timeout,
+            )
         except requests.Timeout:
             raise TransientError("timed out", code="timeout", api=api) from None
         except requests.RequestException as exc:
@@ -238,8 +296,9 @@ class DingTalkClient:
             try:
                 data = resp.json()
             except ValueError:
-                raise TransientError("answer is not JSON", code="badResponse",
-                                     status=200, api=api) from None
+                raise TransientError(
+                    "answer is not JSON", code="badResponse", status=200, api=api
+                ) from None
         if not isinstance(data, dict):
             raise TransientError("answer is not a JSON object", code="badResponse", api=api)
         return data
@@ -248,9 +307,14 @@ class DingTalkClient:
 def _dentry(d: dict[str, Any], api: str) -> Dentry:
     if not d.get("uuid") or not d.get("id"):
         raise TransientError("answer without dentry uuid/id", code="badResponse", api=api)
-    return Dentry(uuid=str(d["uuid"]), id=str(d["id"]), name=str(d.get("name") or ""),
-                  version=int(d.get("version") or 0), size=int(d.get("size") or 0),
-                  space_id=str(d.get("spaceId") or ""))
+    return Dentry(
+        uuid=str(d["uuid"]),
+        id=str(d["id"]),
+        name=str(d.get("name") or ""),
+        version=int(d.get("version") or 0),
+        size=int(d.get("size") or 0),
+        space_id=str(d.get("spaceId") or ""),
+    )
 
 
 def _transport_text(exc: requests.RequestException) -> str:

@@ -95,11 +95,27 @@ class Config:
 
 
 _TOP_KEYS = ("dingtalk", "state_dir", "mappings", "sync", "log")
-_DINGTALK_KEYS = ("app_key", "app_secret", "app_secret_file", "union_id", "api_base", "qps",
-                  "connect_timeout_seconds", "read_timeout_seconds")
+_DINGTALK_KEYS = (
+    "app_key",
+    "app_secret",
+    "app_secret_file",
+    "union_id",
+    "api_base",
+    "qps",
+    "connect_timeout_seconds",
+    "read_timeout_seconds",
+)
 _MAPPING_KEYS = ("local", "parent_dentry_uuid", "exclude", "subfolders")
-_SYNC_KEYS = ("conflict_strategy", "settle_seconds", "rescan_interval_seconds", "workers",
-              "follow_symlinks", "allow_empty_overwrite", "shutdown_timeout_seconds", "max_queue")
+_SYNC_KEYS = (
+    "conflict_strategy",
+    "settle_seconds",
+    "rescan_interval_seconds",
+    "workers",
+    "follow_symlinks",
+    "allow_empty_overwrite",
+    "shutdown_timeout_seconds",
+    "max_queue",
+)
 _LOG_KEYS = ("format", "level")
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
@@ -110,8 +126,14 @@ _T = TypeVar("_T")
 
 
 def _kind(value: object) -> str:
-    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "a list", dict: "a mapping"}
+    kinds = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }
     return kinds.get(type(value), type(value).__name__)
 
 
@@ -157,8 +179,9 @@ def _scalar(text: str) -> object:
 class _Section:
     """One YAML mapping being read: typed getters that record problems under their key path."""
 
-    def __init__(self, data: dict[Any, Any], path: str, problems: list[str],
-                 environ: cabc.Mapping[str, str]) -> None:
+    def __init__(
+        self, data: dict[Any, Any], path: str, problems: list[str], environ: cabc.Mapping[str, str]
+    ) -> None:
         self.data, self.path, self.problems, self.environ = data, path, problems, environ
 
     def at(self, key: str) -> str:
@@ -198,8 +221,15 @@ class _Section:
     def raw(self, key: str, tolerate_unset: bool = False) -> tuple[Any, bool]:
         return self.expand(self.at(key), self.data.get(key), tolerate_unset)
 
-    def text(self, key: str, default: str | None = None, *, secret: bool = False,
-             tolerate: bool = False, check: Callable[[str], str | None] | None = None) -> str:
+    def text(
+        self,
+        key: str,
+        default: str | None = None,
+        *,
+        secret: bool = False,
+        tolerate: bool = False,
+        check: Callable[[str], str | None] | None = None,
+    ) -> str:
         """A string; required unless `default` is given or `tolerate` (then ""); "" = default."""
         value, _ = self.raw(key, tolerate_unset=tolerate)
         fallback = default if default is not None else ""
@@ -274,12 +304,16 @@ def _integer(low: int, high: int | None) -> tuple[Callable[[Any], int | None], s
 def _choice(choices: tuple[str, ...]) -> tuple[Callable[[Any], str | None], str]:
     """Matched case-insensitively, returned in the spelling of `choices`."""
     by_fold = {c.casefold(): c for c in choices}
-    return (lambda v: by_fold.get(v.casefold()) if isinstance(v, str) else None,
-            f"one of {', '.join(choices)}")
+    return (
+        lambda v: by_fold.get(v.casefold()) if isinstance(v, str) else None,
+        f"one of {', '.join(choices)}",
+    )
 
 
 _FLAG: tuple[Callable[[Any], bool | None], str] = (
-    lambda v: v if isinstance(v, bool) else None, "true or false")
+    lambda v: v if isinstance(v, bool) else None,
+    "true or false",
+)
 
 
 def _http_url_error(value: str) -> str | None:
@@ -386,8 +420,13 @@ def _overlap(i: int, a: Mapping, j: int, b: Mapping) -> str | None:
 def _mappings(root: _Section) -> tuple[Mapping, ...]:
     value = root.data.get("mappings")
     if not isinstance(value, list) or not value:
-        problem = ("required" if value is None else "must contain at least one mapping"
-                   if value == [] else f"must be a list of mappings, got {_show(value)}")
+        problem = (
+            "required"
+            if value is None
+            else "must contain at least one mapping"
+            if value == []
+            else f"must be a list of mappings, got {_show(value)}"
+        )
         root.report("mappings", problem)
         return ()
     found: list[tuple[int, Mapping]] = []
@@ -412,28 +451,38 @@ def _sync(sec: _Section) -> SyncSettings:
     sec.check_keys(_SYNC_KEYS)
     d = SyncSettings()
     return SyncSettings(
-        conflict_strategy=sec.value("conflict_strategy", d.conflict_strategy,
-                                    _choice(CONFLICT_STRATEGIES)),
+        conflict_strategy=sec.value(
+            "conflict_strategy", d.conflict_strategy, _choice(CONFLICT_STRATEGIES)
+        ),
         settle_seconds=sec.value("settle_seconds", d.settle_seconds, _number(0, strict=False)),
-        rescan_interval_seconds=sec.value("rescan_interval_seconds", d.rescan_interval_seconds,
-                                          _number(0, strict=True)),
+        rescan_interval_seconds=sec.value(
+            "rescan_interval_seconds", d.rescan_interval_seconds, _number(0, strict=True)
+        ),
         workers=sec.value("workers", d.workers, _integer(1, 64)),
         follow_symlinks=sec.value("follow_symlinks", d.follow_symlinks, _FLAG),
         allow_empty_overwrite=sec.value("allow_empty_overwrite", d.allow_empty_overwrite, _FLAG),
-        shutdown_timeout_seconds=sec.value("shutdown_timeout_seconds", d.shutdown_timeout_seconds,
-                                           _number(0, strict=False)),
+        shutdown_timeout_seconds=sec.value(
+            "shutdown_timeout_seconds", d.shutdown_timeout_seconds, _number(0, strict=False)
+        ),
         max_queue=sec.value("max_queue", d.max_queue, _integer(1, None)),
     )
 
 
 def _log(sec: _Section) -> LogSettings:
     sec.check_keys(_LOG_KEYS)
-    return LogSettings(format=sec.value("format", "auto", _choice(LOG_FORMATS)),
-                       level=sec.value("level", "info", _choice(LOG_LEVELS)))
+    return LogSettings(
+        format=sec.value("format", "auto", _choice(LOG_FORMATS)),
+        level=sec.value("level", "info", _choice(LOG_LEVELS)),
+    )
 
 
-def parse(data: object, *, source: str | None = None, require_credentials: bool = True,
-          environ: cabc.Mapping[str, str] | None = None) -> Config:
+def parse(
+    data: object,
+    *,
+    source: str | None = None,
+    require_credentials: bool = True,
+    environ: cabc.Mapping[str, str] | None = None,
+) -> Config:
     """Validate already-loaded YAML `data` into a `Config`; raise `ConfigError` with every problem.
 
     With ``require_credentials=False`` (dry-run) a missing or unset app key, secret or union id
@@ -471,7 +520,8 @@ class _Loader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, cabc.Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 

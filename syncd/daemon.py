@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 import queue
 import signal
-from collections import deque
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,12 +67,16 @@ class Daemon:
     hints: queue.Queue[Any] = field(default_factory=queue.Queue)
 
     def __post_init__(self) -> None:
-        self.engine = Engine(self.config, self.state, dry_run=self.dry_run,
-                             client_factory=self.client_factory)
+        self.engine = Engine(
+            self.config, self.state, dry_run=self.dry_run, client_factory=self.client_factory
+        )
         self.mappings: dict[str, Mapping] = {m.key: m for m in self.config.mappings}
         self.gate = SettleGate(self.config.sync.settle_seconds)
-        self.watches = (WatchSet(self.hints, self.observer_factory) if self.observer_factory
-                        else WatchSet(self.hints))
+        self.watches = (
+            WatchSet(self.hints, self.observer_factory)
+            if self.observer_factory
+            else WatchSet(self.hints)
+        )
         self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=self.config.sync.workers * 4)
         self.scans: queue.Queue[ScanRequest | None] = queue.Queue()
         self.inflight: set[tuple[str, str]] = set()
@@ -102,8 +106,13 @@ class Daemon:
         for key in self.mappings:
             self.scans.put(ScanRequest(key, reason="start"))
         sdnotify.notify("READY=1", f"STATUS={self._status_text()}")
-        log.info("daemon.started", mappings=len(self.mappings), dry_run=self.dry_run,
-                 watching=len(self.watches.watches), settle_seconds=self.gate.settle)
+        log.info(
+            "daemon.started",
+            mappings=len(self.mappings),
+            dry_run=self.dry_run,
+            watching=len(self.watches.watches),
+            settle_seconds=self.gate.settle,
+        )
         try:
             self._loop()
         finally:
@@ -123,8 +132,11 @@ class Daemon:
 
     def _shutdown(self) -> None:
         sdnotify.notify("STOPPING=1", "STATUS=stopping")
-        log.info("daemon.stopping", queued=self.jobs.qsize() + len(self.gate),
-                 in_flight=len(self.inflight))
+        log.info(
+            "daemon.stopping",
+            queued=self.jobs.qsize() + len(self.gate),
+            in_flight=len(self.inflight),
+        )
         self.stopping.set()
         self.watches.stop()
         self.gate.clear()
@@ -144,8 +156,11 @@ class Daemon:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
         abandoned = [t.name for t in self.threads if t.is_alive()]
         if abandoned:
-            log.warning("daemon.abandoned", threads=abandoned,
-                        reason="shutdown_timeout_seconds reached; redone at next start")
+            log.warning(
+                "daemon.abandoned",
+                threads=abandoned,
+                reason="shutdown_timeout_seconds reached; redone at next start",
+            )
         self._publish_status()
         self.engine.close()
         log.info("daemon.stopped", **self.engine.counters.as_dict())
@@ -195,8 +210,9 @@ class Daemon:
             self.next_ping = now + self.watchdog_every
         if now >= self.next_stats:
             self.next_stats = now + STATS_INTERVAL
-            self.watches.check_health({k: (m.local, m.subfolders)
-                                       for k, m in self.mappings.items()})
+            self.watches.check_health(
+                {k: (m.local, m.subfolders) for k, m in self.mappings.items()}
+            )
             self._publish_status()
 
     def _handle(self, item: Any) -> None:
@@ -224,8 +240,12 @@ class Daemon:
             # bounded: past the cap, forget the details and rescan the mapping instead
             self.gate.clear(lambda k: k[0] == key)
             self.ready = deque(r for r in self.ready if r[0] != key)
-            log.warning("queue.overflowed", mapping=str(self.mappings[key].local),
-                        limit=self.config.sync.max_queue, action="rescanning the mapping")
+            log.warning(
+                "queue.overflowed",
+                mapping=str(self.mappings[key].local),
+                limit=self.config.sync.max_queue,
+                action="rescanning the mapping",
+            )
             self.scans.put(ScanRequest(key, reason="queue overflow"))
             return
         self.gate.touch((key, rel), now, stat if stat is not None else self._stat_key((key, rel)))
@@ -262,8 +282,15 @@ class Daemon:
         if not self._offer(m, entry, blocking=False):
             self.ready.appendleft((key, rel))
 
-    def _offer(self, m: Mapping, entry: LocalFile | Refusal, *, blocking: bool,
-               record: Any = ..., issue: Any = ...) -> bool:
+    def _offer(
+        self,
+        m: Mapping,
+        entry: LocalFile | Refusal,
+        *,
+        blocking: bool,
+        record: Any = ...,
+        issue: Any = ...,
+    ) -> bool:
         """Plan `entry` and, when an upload is needed, queue it (one at a time per path).
 
         False when the upload queue is full (only with blocking=False)."""
@@ -316,7 +343,7 @@ class Daemon:
             outcome = "failed"
             try:
                 outcome = self.engine.execute(job)
-            except Exception as exc:  # noqa: BLE001 - one bad file must not kill a worker
+            except Exception as exc:
                 log.exception("upload.crashed", path=job.file.rel_path, error=repr(exc))
             finally:
                 self.hints.put(_Control("done", (job.mapping.key, job.file.rel_path, outcome)))
@@ -352,7 +379,7 @@ class Daemon:
                 continue
             try:
                 self._scan(m, req)
-            except Exception as exc:  # noqa: BLE001 - keep scanning other mappings
+            except Exception as exc:
                 log.exception("scan.failed", mapping=str(m.local), error=repr(exc))
 
     def _scan(self, m: Mapping, req: ScanRequest) -> None:
@@ -374,9 +401,15 @@ class Daemon:
             before = self.engine.counters.planned
             self._offer(m, entry, blocking=True, record=records.get(rel), issue=issues.get(rel))
             changed += self.engine.counters.planned - before
-        log.info("scan.finished", mapping=str(m.local), reason=req.reason,
-                 folder=req.start or None, files=counters.files, changed=changed,
-                 seconds=round(time.monotonic() - started, 3))
+        log.info(
+            "scan.finished",
+            mapping=str(m.local),
+            reason=req.reason,
+            folder=req.start or None,
+            files=counters.files,
+            changed=changed,
+            seconds=round(time.monotonic() - started, 3),
+        )
         sdnotify.notify(f"STATUS={self._status_text()}")
 
     # -- reload and status ---------------------------------------------------------------
@@ -387,8 +420,11 @@ class Daemon:
                 raise ConfigError(["no config file to reload"])
             new = self.reload_config()
         except ConfigError as exc:
-            log.error("config.reload_failed", problems=exc.problems,
-                      action="keeping the running configuration")
+            log.error(
+                "config.reload_failed",
+                problems=exc.problems,
+                action="keeping the running configuration",
+            )
             sdnotify.notify("READY=1", f"STATUS={self._status_text()}")
             return
         old_keys, new_keys = set(self.mappings), {m.key for m in new.mappings}
@@ -404,20 +440,32 @@ class Daemon:
             self.watches.add(key, m.local, m.subfolders)
         self.next_rescan = time.monotonic() + new.sync.rescan_interval_seconds
         self._request_full_scan("reload")
-        log.info("config.reloaded", mappings=len(new_keys), added=len(new_keys - old_keys),
-                 removed=len(old_keys - new_keys))
+        log.info(
+            "config.reloaded",
+            mappings=len(new_keys),
+            added=len(new_keys - old_keys),
+            removed=len(old_keys - new_keys),
+        )
         sdnotify.notify("READY=1", f"STATUS={self._status_text()}")
 
     def _status_text(self) -> str:
         c = self.engine.counters
-        return (f"watching {len(self.mappings)} folder{'s' if len(self.mappings) != 1 else ''}"
-                f"; queued {len(self.gate) + len(self.ready) + self.jobs.qsize()}, uploading {len(self.inflight)}"
-                f", uploaded {c.uploaded}, failed {c.failed}")
+        queued = len(self.gate) + len(self.ready) + self.jobs.qsize()
+        plural = "s" if len(self.mappings) != 1 else ""
+        return (
+            f"watching {len(self.mappings)} folder{plural}; queued {queued}, "
+            f"uploading {len(self.inflight)}, uploaded {c.uploaded}, failed {c.failed}"
+        )
 
     def _publish_status(self) -> None:
         c = self.engine.counters
-        stats = {"queued": len(self.gate) + len(self.ready) + self.jobs.qsize(), "in_flight": len(self.inflight),
-                 "uploaded": c.uploaded, "failed": c.failed, "bytes": c.bytes}
+        stats = {
+            "queued": len(self.gate) + len(self.ready) + self.jobs.qsize(),
+            "in_flight": len(self.inflight),
+            "uploaded": c.uploaded,
+            "failed": c.failed,
+            "bytes": c.bytes,
+        }
         log.info("stats", **stats)
         sdnotify.notify(f"STATUS={self._status_text()}")
         if not self.dry_run:
@@ -429,9 +477,12 @@ class Daemon:
 
 def _log_thread_crash(args: threading.ExceptHookArgs) -> None:
     """Uncaught errors in any thread (watchdog's included) become one JSON log line."""
-    log.error("thread.crashed", thread=args.thread.name if args.thread else None,
-              error=repr(args.exc_value),
-              exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+    log.error(
+        "thread.crashed",
+        thread=args.thread.name if args.thread else None,
+        error=repr(args.exc_value),
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
 
 
 class SignalRelay:
@@ -447,8 +498,10 @@ class SignalRelay:
         self.daemon = daemon
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._write_fd, False)
-        self._previous = {sig: signal.signal(sig, lambda *_: None)
-                          for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        self._previous = {
+            sig: signal.signal(sig, lambda *_: None)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        }
         self._old_wakeup = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
         self._thread = threading.Thread(target=self._relay, name="signals", daemon=True)
         self._thread.start()
@@ -476,8 +529,13 @@ class SignalRelay:
         os.close(self._read_fd)
 
 
-def run_daemon(config: Config, *, config_path: Path | None = None, dry_run: bool = False,
-               reload_config: Callable[[], Config] | None = None) -> int:
+def run_daemon(
+    config: Config,
+    *,
+    config_path: Path | None = None,
+    dry_run: bool = False,
+    reload_config: Callable[[], Config] | None = None,
+) -> int:
     """Run until SIGTERM/SIGINT; SIGHUP reloads the config. Returns the exit code."""
     threading.excepthook = _log_thread_crash
     state = StateStore.open(config.state_dir, dry_run=dry_run)

@@ -43,8 +43,11 @@ def _landed(emu: Emulator, root: str, stop: threading.Event, out: Any) -> None:
         for path, f in sorted(files.items()):
             if seen.get(path) != f["version"]:
                 seen[path] = f["version"]
-                print(f"  landed: {path}  ({f['size']} bytes, version {f['version']})",
-                      file=out, flush=True)
+                print(
+                    f"  landed: {path}  ({f['size']} bytes, version {f['version']})",
+                    file=out,
+                    flush=True,
+                )
 
 
 def run_demo(directory: Path, *, settle_seconds: float = 1.0) -> int:
@@ -57,20 +60,32 @@ def run_demo(directory: Path, *, settle_seconds: float = 1.0) -> int:
     stop = threading.Event()
     with Emulator() as emu:
         root = emu.root_uuids[0]
-        config = parse({
-            "dingtalk": {"app_key": emu.app_key, "app_secret": emu.app_secret,
-                         "union_id": emu.union_ids[0], "api_base": emu.base_url},
-            "state_dir": str(state_dir),
-            "mappings": [{"local": str(directory), "parent_dentry_uuid": root}],
-            "sync": {"settle_seconds": settle_seconds, "rescan_interval_seconds": 600},
-        }, source="syncd demo", environ=dict(os.environ))
-        print(f"syncd demo: watching {directory}\n"
-              f"  emulated DingTalk API at {emu.base_url} (folder {root});\n"
-              f"  remote tree: {emu.base_url}/_emulator/tree\n"
-              f"  drop files into the folder and watch them land; Ctrl-C stops.",
-              file=sys.stdout, flush=True)
-        printer = threading.Thread(target=_landed, args=(emu, root, stop, sys.stdout),
-                                   name="demo-landed", daemon=True)
+        config = parse(
+            {
+                "dingtalk": {
+                    "app_key": emu.app_key,
+                    "app_secret": emu.app_secret,
+                    "union_id": emu.union_ids[0],
+                    "api_base": emu.base_url,
+                },
+                "state_dir": str(state_dir),
+                "mappings": [{"local": str(directory), "parent_dentry_uuid": root}],
+                "sync": {"settle_seconds": settle_seconds, "rescan_interval_seconds": 600},
+            },
+            source="syncd demo",
+            environ=dict(os.environ),
+        )
+        print(
+            f"syncd demo: watching {directory}\n"
+            f"  emulated DingTalk API at {emu.base_url} (folder {root});\n"
+            f"  remote tree: {emu.base_url}/_emulator/tree\n"
+            f"  drop files into the folder and watch them land; Ctrl-C stops.",
+            file=sys.stdout,
+            flush=True,
+        )
+        printer = threading.Thread(
+            target=_landed, args=(emu, root, stop, sys.stdout), name="demo-landed", daemon=True
+        )
         printer.start()
         try:
             return run_daemon(config)

@@ -84,21 +84,32 @@ def remote_path(mapping: Mapping, rel_path: str) -> str:
 
 
 def scan_options(mapping: Mapping, config: Config) -> ScanOptions:
-    return ScanOptions(root=mapping.local, excludes=ExcludeRules(mapping.exclude),
-                       subfolders=mapping.subfolders,
-                       follow_symlinks=config.sync.follow_symlinks)
+    return ScanOptions(
+        root=mapping.local,
+        excludes=ExcludeRules(mapping.exclude),
+        subfolders=mapping.subfolders,
+        follow_symlinks=config.sync.follow_symlinks,
+    )
 
 
 class Engine:
-    def __init__(self, config: Config, state: StateStore, *, dry_run: bool = False,
-                 honour_quarantine: bool = True,
-                 client_factory: Callable[[], Any] | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        state: StateStore,
+        *,
+        dry_run: bool = False,
+        honour_quarantine: bool = True,
+        client_factory: Callable[[], Any] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.config = config
         self.state = state
         self.dry_run = dry_run
-        self.policy = Policy(allow_empty_overwrite=config.sync.allow_empty_overwrite,
-                             honour_quarantine=honour_quarantine)
+        self.policy = Policy(
+            allow_empty_overwrite=config.sync.allow_empty_overwrite,
+            honour_quarantine=honour_quarantine,
+        )
         self.progress = progress or Progress()
         self.counters = Counters()
         self._client_factory = client_factory
@@ -118,13 +129,18 @@ class Engine:
                 if self._client_factory is None:
                     from syncd.client import DingTalkClient
 
-                    self._client = DingTalkClient(self.config.dingtalk,
-                                                  pool_size=self.config.sync.workers * 2)
+                    self._client = DingTalkClient(
+                        self.config.dingtalk, pool_size=self.config.sync.workers * 2
+                    )
                 else:
                     self._client = self._client_factory()
                 self._folders = FolderResolver(self._client, self.state)
-                self._uploader = Uploader(self._client, self._folders, self.state.put_record,
-                                          strategy=self.config.sync.conflict_strategy)
+                self._uploader = Uploader(
+                    self._client,
+                    self._folders,
+                    self.state.put_record,
+                    strategy=self.config.sync.conflict_strategy,
+                )
             return self._uploader
 
     def close(self) -> None:
@@ -132,9 +148,16 @@ class Engine:
             self._client.close()
 
     # -- deciding ------------------------------------------------------------------------
-    def consider(self, mapping: Mapping, entry: LocalFile | Refusal, record: Record | None,
-                 issue: Issue | None, now: float | None = None, *,
-                 defer_hash: bool = False) -> Job | None:
+    def consider(
+        self,
+        mapping: Mapping,
+        entry: LocalFile | Refusal,
+        record: Record | None,
+        issue: Issue | None,
+        now: float | None = None,
+        *,
+        defer_hash: bool = False,
+    ) -> Job | None:
         """Decide about one scanned entry; return the upload job, if one is needed.
 
         With `defer_hash`, a file that must be hashed to decide comes back as a "verify" job
@@ -142,8 +165,15 @@ class Engine:
         """
         now = time.time() if now is None else now
         if isinstance(entry, Refusal):
-            self._refuse(mapping, entry.rel_path, entry.reason, entry.detail, entry.size,
-                         entry.mtime_ns, decide_refusal(entry, issue))
+            self._refuse(
+                mapping,
+                entry.rel_path,
+                entry.reason,
+                entry.detail,
+                entry.size,
+                entry.mtime_ns,
+                decide_refusal(entry, issue),
+            )
             return None
         d = decide(entry, record, issue, self.policy, now)
         if d.verdict is Verdict.HASH:
@@ -160,24 +190,49 @@ class Engine:
             return self._plan_upload(mapping, entry, d)
         return None
 
-    def _verify(self, mapping: Mapping, entry: LocalFile, record: Record | None,
-                issue: Issue | None, now: float) -> Decision | None:
+    def _verify(
+        self,
+        mapping: Mapping,
+        entry: LocalFile,
+        record: Record | None,
+        issue: Issue | None,
+        now: float,
+    ) -> Decision | None:
         """Hash a file whose mtime changed; a `touch` only refreshes the record."""
         try:
-            sha = hash_file(mapping.local / entry.rel_path,
-                            follow_symlinks=self.config.sync.follow_symlinks)
+            sha = hash_file(
+                mapping.local / entry.rel_path, follow_symlinks=self.config.sync.follow_symlinks
+            )
         except (FileVanishedError, FileChangedError):
             return None
         except PermissionError:
             refusal = Refusal(entry.rel_path, "permission denied", "", entry.size, entry.mtime_ns)
-            self._refuse(mapping, entry.rel_path, "permission denied", "", entry.size,
-                         entry.mtime_ns, decide_refusal(refusal, issue))
+            self._refuse(
+                mapping,
+                entry.rel_path,
+                "permission denied",
+                "",
+                entry.size,
+                entry.mtime_ns,
+                decide_refusal(refusal, issue),
+            )
             return None
         d = decide(entry, record, issue, self.policy, now, sha256=sha)
         if d.verdict is Verdict.TOUCH and record is not None and not self.dry_run:
-            self.state.put_record(mapping.key, Record(
-                entry.rel_path, entry.size, entry.mtime_ns, entry.inode, sha,
-                record.dentry_uuid, record.dentry_id, record.version, record.uploaded_at))
+            self.state.put_record(
+                mapping.key,
+                Record(
+                    entry.rel_path,
+                    entry.size,
+                    entry.mtime_ns,
+                    entry.inode,
+                    sha,
+                    record.dentry_uuid,
+                    record.dentry_id,
+                    record.version,
+                    record.uploaded_at,
+                ),
+            )
             log.debug("record.refreshed", mapping=str(mapping.local), path=entry.rel_path)
         return d
 
@@ -191,9 +246,14 @@ class Engine:
             return None  # the daemon's rescans do not repeat a plan line for the same version
         self._planned_files[memo] = (f.size, f.mtime_ns)
         self._plan_mkdirs(mapping, f.folder)
-        log.info("plan.upload", mapping=str(mapping.local), path=f.rel_path,
-                 remote_folder=remote_path(mapping, f.folder).rstrip("/"), reason=d.reason,
-                 size=f.size)
+        log.info(
+            "plan.upload",
+            mapping=str(mapping.local),
+            path=f.rel_path,
+            remote_folder=remote_path(mapping, f.folder).rstrip("/"),
+            reason=d.reason,
+            size=f.size,
+        )
         return None
 
     def _plan_mkdirs(self, mapping: Mapping, folder: str) -> None:
@@ -207,42 +267,67 @@ class Engine:
             if sub in cached or key in self._planned_dirs:
                 continue
             self._planned_dirs.add(key)
-            log.info("plan.mkdir", mapping=str(mapping.local),
-                     remote_folder=remote_path(mapping, sub))
+            log.info(
+                "plan.mkdir", mapping=str(mapping.local), remote_folder=remote_path(mapping, sub)
+            )
 
-    def _refuse(self, mapping: Mapping, rel: str, reason: str, detail: str, size: int,
-                mtime_ns: int, d: Decision) -> None:
+    def _refuse(
+        self,
+        mapping: Mapping,
+        rel: str,
+        reason: str,
+        detail: str,
+        size: int,
+        mtime_ns: int,
+        d: Decision,
+    ) -> None:
         self.counters.add(refused=1)
         if not d.report:
             return
-        log.warning("upload.skipped", mapping=str(mapping.local), path=rel, reason=reason,
-                    **({"rule": detail} if detail else {}))
+        log.warning(
+            "upload.skipped",
+            mapping=str(mapping.local),
+            path=rel,
+            reason=reason,
+            **({"rule": detail} if detail else {}),
+        )
         if not self.dry_run:
-            self.state.put_issue(mapping.key, Issue(rel, IssueKind.REFUSED, reason, size,
-                                                    mtime_ns, message=detail))
+            self.state.put_issue(
+                mapping.key, Issue(rel, IssueKind.REFUSED, reason, size, mtime_ns, message=detail)
+            )
 
     def _hold(self, mapping: Mapping, f: LocalFile, d: Decision) -> None:
         self.counters.add(held=1)
         if not d.report:
             return
-        log.warning("upload.skipped", mapping=str(mapping.local), path=f.rel_path,
-                    reason="empty file would overwrite remote content",
-                    hint="set sync.allow_empty_overwrite: true to upload it")
+        log.warning(
+            "upload.skipped",
+            mapping=str(mapping.local),
+            path=f.rel_path,
+            reason="empty file would overwrite remote content",
+            hint="set sync.allow_empty_overwrite: true to upload it",
+        )
         if not self.dry_run:
-            self.state.put_issue(mapping.key, Issue(f.rel_path, IssueKind.HELD, d.reason, 0,
-                                                    f.mtime_ns))
+            self.state.put_issue(
+                mapping.key, Issue(f.rel_path, IssueKind.HELD, d.reason, 0, f.mtime_ns)
+            )
 
     # -- doing ---------------------------------------------------------------------------
     def execute(self, job: Job) -> str:
         """Upload one file; return the outcome: completed|deferred|vanished|failed|refused."""
         m, f = job.mapping, job.file
-        ctx = {"mapping": str(m.local), "path": f.rel_path,
-               "remote_path": remote_path(m, f.rel_path), "size": f.size}
+        ctx = {
+            "mapping": str(m.local),
+            "path": f.rel_path,
+            "remote_path": remote_path(m, f.rel_path),
+            "size": f.size,
+        }
         if self.fatal is not None:
             return "failed"
         if job.reason == "verify":  # hashing deferred from the deciding thread
-            follow = self.consider(m, f, self.state.record(m.key, f.rel_path),
-                                   self.state.issue(m.key, f.rel_path))
+            follow = self.consider(
+                m, f, self.state.record(m.key, f.rel_path), self.state.issue(m.key, f.rel_path)
+            )
             if follow is None:
                 return "unchanged"
             job = follow
@@ -262,8 +347,15 @@ class Engine:
             self.counters.add(deferred=1)
             return "deferred"
         except PermissionError:
-            self._refuse(m, f.rel_path, "permission denied", "", f.size, f.mtime_ns,
-                         Decision(Verdict.REFUSE, "permission denied"))
+            self._refuse(
+                m,
+                f.rel_path,
+                "permission denied",
+                "",
+                f.size,
+                f.mtime_ns,
+                Decision(Verdict.REFUSE, "permission denied"),
+            )
             return "refused"
         except CredentialsError as exc:
             self.fatal = exc
@@ -280,32 +372,61 @@ class Engine:
         finally:
             self.progress.file_done()
         self.counters.add(uploaded=1, bytes=f.size)
-        log.info("upload.completed", **ctx, duration_ms=int((time.monotonic() - started) * 1000),
-                 attempts=result.attempts, dentry_uuid=result.dentry.uuid,
-                 version=result.dentry.version, reason=job.reason,
-                 **({"remote_name": result.dentry.name}
-                    if result.dentry.name and result.dentry.name != f.name else {}))
+        log.info(
+            "upload.completed",
+            **ctx,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            attempts=result.attempts,
+            dentry_uuid=result.dentry.uuid,
+            version=result.dentry.version,
+            reason=job.reason,
+            **(
+                {"remote_name": result.dentry.name}
+                if result.dentry.name and result.dentry.name != f.name
+                else {}
+            ),
+        )
         return "completed"
 
     def _failed(self, m: Mapping, f: LocalFile, exc: RemoteError, ctx: dict[str, Any]) -> None:
         self.counters.add(failed=1)
         previous = self.state.issue(m.key, f.rel_path)
         attempts = 1
-        if previous is not None and previous.kind is IssueKind.FAILED and previous.matches(
-                f.size, f.mtime_ns):
+        if (
+            previous is not None
+            and previous.kind is IssueKind.FAILED
+            and previous.matches(f.size, f.mtime_ns)
+        ):
             attempts = previous.attempts + 1
         if isinstance(exc, PermanentError):
             delay = max(quarantine_delay(attempts), PERMANENT_RETRY_FLOOR)
         else:  # transient: probably an outage, not the file; `run` retries sooner on recovery
             delay = quarantine_delay(attempts, cap=TRANSIENT_RETRY_CAP)
         now = time.time()
-        log.error("upload.failed", **ctx, error_code=exc.code or type(exc).__name__,
-                  error=exc.message, status=exc.status, attempts=attempts,
-                  next_retry=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + delay)))
-        self.state.put_issue(m.key, Issue(f.rel_path, IssueKind.FAILED,
-                                          "remote refused" if isinstance(exc, PermanentError)
-                                          else "upload failed", f.size, f.mtime_ns,
-                                          exc.code, exc.message, attempts, now + delay, now))
+        log.error(
+            "upload.failed",
+            **ctx,
+            error_code=exc.code or type(exc).__name__,
+            error=exc.message,
+            status=exc.status,
+            attempts=attempts,
+            next_retry=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + delay)),
+        )
+        self.state.put_issue(
+            m.key,
+            Issue(
+                f.rel_path,
+                IssueKind.FAILED,
+                "remote refused" if isinstance(exc, PermanentError) else "upload failed",
+                f.size,
+                f.mtime_ns,
+                exc.code,
+                exc.message,
+                attempts,
+                now + delay,
+                now,
+            ),
+        )
 
 
 def mapping_label(mapping: Mapping) -> str:

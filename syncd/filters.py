@@ -37,7 +37,7 @@ _FORBIDDEN_CHARS = {"\t": "tab", "*": "'*'", '"': "'\"'", "<": "'<'", ">": "'>'"
 
 _IGNORE_RE = re.compile("|".join(f"(?:{translate(p)})" for p in BUILTIN_IGNORES))
 # one pass over the name finds every candidate problem; the slow path says which rule
-_SUSPECT_RE = re.compile("[\t*\"<>|\x00-\x1f\x7f\udc80-\udcff]|\\.\\Z|\\A | \\Z")
+_SUSPECT_RE = re.compile('[\t*"<>|\x00-\x1f\x7f\udc80-\udcff]|\\.\\Z|\\A | \\Z')
 
 
 def is_builtin_ignored(name: str) -> bool:

@@ -29,8 +29,9 @@ class FolderApi(Protocol):
 
 class FolderStore(Protocol):
     def folders(self, root: str) -> dict[str, Folder]: ...
-    def put_folder(self, root: str, path: str, space_id: str, dentry_id: str,
-                   dentry_uuid: str) -> None: ...
+    def put_folder(
+        self, root: str, path: str, space_id: str, dentry_id: str, dentry_uuid: str
+    ) -> None: ...
     def forget_folder(self, root: str, path: str) -> None: ...
 
 
@@ -94,8 +95,11 @@ class FolderResolver:
                 space_id, dentry_id = self._api.query_dentry_id(root)
             except ParentMissingError as err:
                 raise RootMissingError(
-                    f"parent_dentry_uuid {root} not found or not visible to this app "
-                    f"({err.code})", code=err.code, status=err.status, api=err.api) from None
+                    f"parent_dentry_uuid {root} not found or not visible to this app ({err.code})",
+                    code=err.code,
+                    status=err.status,
+                    api=err.api,
+                ) from None
             hit = cache[""] = (space_id, dentry_id, root)
             self._store.put_folder(root, "", space_id, dentry_id, root)
         return hit

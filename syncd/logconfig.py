@@ -78,7 +78,9 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
-def redact(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: scrub secrets from every value (runs after exceptions render)."""
     for key, value in list(event_dict.items()):
         event_dict[key] = _redact_value(value)
@@ -90,7 +92,8 @@ class _RedactingConsoleRenderer:
 
     def __init__(self, colors: bool) -> None:
         self._inner = structlog.dev.ConsoleRenderer(
-            colors=colors, exception_formatter=structlog.dev.plain_traceback)
+            colors=colors, exception_formatter=structlog.dev.plain_traceback
+        )
 
     def __call__(self, logger: Any, name: str, event_dict: MutableMapping[str, Any]) -> str:
         return redact_text(self._inner(logger, name, event_dict))
@@ -102,8 +105,7 @@ def resolve_format(fmt: str) -> str:
     return fmt
 
 
-def configure_logging(*, level: str = "info", fmt: str = "auto",
-                      stream: Any = None) -> str:
+def configure_logging(*, level: str = "info", fmt: str = "auto", stream: Any = None) -> str:
     """Route structlog and stdlib logging through one formatter; return the format used."""
     fmt = resolve_format(fmt)
     stream = stream if stream is not None else sys.stderr

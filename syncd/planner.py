@@ -59,8 +59,12 @@ def decide(
     if record is None:
         return Decision(Verdict.UPLOAD, "new")
     if f.size == 0 and record.size > 0 and not policy.allow_empty_overwrite:
-        already = issue is not None and issue.kind is IssueKind.HELD and issue.matches(0, f.mtime_ns)
-        return Decision(Verdict.HOLD, "empty file would overwrite remote content", report=not already)
+        already = (
+            issue is not None and issue.kind is IssueKind.HELD and issue.matches(0, f.mtime_ns)
+        )
+        return Decision(
+            Verdict.HOLD, "empty file would overwrite remote content", report=not already
+        )
     if f.size != record.size:
         return Decision(Verdict.UPLOAD, "changed")
     if f.mtime_ns == record.mtime_ns and f.inode == record.inode:
@@ -87,8 +91,9 @@ def _refuse(reason: str, issue: Issue | None, f: LocalFile | Refusal) -> Decisio
     return Decision(Verdict.REFUSE, reason, report=not already)
 
 
-def quarantine_delay(attempts: int, *, base: float = 30.0, factor: float = 5.0,
-                     cap: float = 24 * 3600.0) -> float:
+def quarantine_delay(
+    attempts: int, *, base: float = 30.0, factor: float = 5.0, cap: float = 24 * 3600.0
+) -> float:
     """Seconds to leave a file alone after its `attempts`-th failed pass (Nextcloud blacklist).
 
     30 s, 2.5 min, 12.5 min, ~1 h, ~5 h, then 24 h.

@@ -19,10 +19,19 @@ class BarProgress(Progress):
         from tqdm import tqdm
 
         self._lock = threading.Lock()
-        self.files = tqdm(total=0, unit="file", desc="files", position=0, leave=True,
-                          dynamic_ncols=True)
-        self.bytes = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc="bytes",
-                          position=1, leave=True, dynamic_ncols=True)
+        self.files = tqdm(
+            total=0, unit="file", desc="files", position=0, leave=True, dynamic_ncols=True
+        )
+        self.bytes = tqdm(
+            total=0,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc="bytes",
+            position=1,
+            leave=True,
+            dynamic_ncols=True,
+        )
 
     def planned(self, files: int, size: int) -> None:
         with self._lock:

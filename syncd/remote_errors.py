@@ -25,13 +25,30 @@ from syncd.errors import (
 _AUTH = {"InvalidAuthentication"}
 _CREDENTIALS = {"invalidClientIdOrSecret"}
 _UPLOAD_RESTART = {"paramError.uploadKey", "dentryStoreError"}
-_PARENT_MISSING = {"dentryNotExist", "paramError.parentDentryUuid", "documentNotExist",
-                   "parentNodeNotExist"}
-_TRANSIENT = {"operationTimeout", "systemError", "unknownError", "operationConcurrentControl",
-              "system.busy", "systemBusy", "ServiceUnavailable", "InternalError"}
+_PARENT_MISSING = {
+    "dentryNotExist",
+    "paramError.parentDentryUuid",
+    "documentNotExist",
+    "parentNodeNotExist",
+}
+_TRANSIENT = {
+    "operationTimeout",
+    "systemError",
+    "unknownError",
+    "operationConcurrentControl",
+    "system.busy",
+    "systemBusy",
+    "ServiceUnavailable",
+    "InternalError",
+}
 _THROTTLE_RE = re.compile(r"^Forbidden\.AccessDenied\.Qp[sm]Limit")
-_OSS_RESTART = {"RequestTimeTooSkewed", "SignatureDoesNotMatch", "AccessDenied",
-                "NoSuchUpload", "InvalidAccessKeyId"}
+_OSS_RESTART = {
+    "RequestTimeTooSkewed",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+    "NoSuchUpload",
+    "InvalidAccessKeyId",
+}
 _OSS_CODE_RE = re.compile(r"<Code>([^<]*)</Code>")
 _OSS_MSG_RE = re.compile(r"<Message>([^<]*)</Message>")
 _OSS_REQ_RE = re.compile(r"<RequestId>([^<]*)</RequestId>")
@@ -58,14 +75,18 @@ def api_error(status: int, body: bytes, headers: Mapping[str, str], api: str) ->
         text = body[:200].decode("utf-8", "replace").strip() or f"HTTP {status}"
         if status == 429 or status >= 500:
             cls = ThrottledError if status == 429 else TransientError
-            return cls(text, code=f"http{status}", status=status, api=api,
-                       retry_after=retry_after)
+            return cls(text, code=f"http{status}", status=status, api=api, retry_after=retry_after)
         return PermanentError(text, code=f"http{status}", status=status, api=api)
     code = str(data.get("code") or data.get("Code") or "")
     message = str(data.get("message") or data.get("Message") or "")
     request_id = str(data.get("requestid") or data.get("RequestId") or "")
-    kw = {"code": code, "status": status, "request_id": request_id, "api": api,
-          "retry_after": retry_after}
+    kw = {
+        "code": code,
+        "status": status,
+        "request_id": request_id,
+        "api": api,
+        "retry_after": retry_after,
+    }
     if "wait" in data and "punish" in data:  # the per-IP ban page (§9.3): minutes to wait
         kw["code"] = "ipBanned"
         kw["retry_after"] = float(data.get("wait") or 5) * 60
@@ -93,9 +114,13 @@ def oss_error(status: int, body: bytes, headers: Mapping[str, str]) -> RemoteErr
     code_m, msg_m, req_m = (r.search(text) for r in (_OSS_CODE_RE, _OSS_MSG_RE, _OSS_REQ_RE))
     code = code_m.group(1) if code_m else f"http{status}"
     message = msg_m.group(1) if msg_m else (text.strip()[:200] or f"HTTP {status}")
-    kw = {"code": code, "status": status, "api": "oss.put",
-          "request_id": req_m.group(1) if req_m else headers.get("x-oss-request-id", ""),
-          "retry_after": retry_after_seconds(headers)}
+    kw = {
+        "code": code,
+        "status": status,
+        "api": "oss.put",
+        "request_id": req_m.group(1) if req_m else headers.get("x-oss-request-id", ""),
+        "retry_after": retry_after_seconds(headers),
+    }
     if code in _OSS_RESTART:
         return UploadExpiredError(message, **kw)
     if code in {"InvalidDigest", "BadDigest"}:

@@ -59,8 +59,9 @@ def _special_kind(mode: int) -> str:
     return "special file"
 
 
-def _skip_name(opts: ScanOptions, rel: str, name: str, is_dir: bool,
-               counters: ScanCounters) -> bool:
+def _skip_name(
+    opts: ScanOptions, rel: str, name: str, is_dir: bool, counters: ScanCounters
+) -> bool:
     if is_builtin_ignored(name) or (opts.excludes and opts.excludes.excluded(rel, is_dir=is_dir)):
         counters.ignored += 1
         log.debug("scan.ignored", path=display(rel))
@@ -68,8 +69,9 @@ def _skip_name(opts: ScanOptions, rel: str, name: str, is_dir: bool,
     return False
 
 
-def scan(opts: ScanOptions, start: str = "",
-         counters: ScanCounters | None = None) -> Iterator[LocalFile | Refusal]:
+def scan(
+    opts: ScanOptions, start: str = "", counters: ScanCounters | None = None
+) -> Iterator[LocalFile | Refusal]:
     """Yield every candidate file and every refused entry under `start` (relative dir)."""
     counters = counters if counters is not None else ScanCounters()
     root = str(opts.root)
@@ -109,8 +111,7 @@ def scan(opts: ScanOptions, start: str = "",
                 problem = name_problem(name)
                 if problem is not None:
                     counters.refused += 1
-                    yield Refusal(display(rel), "invalid name", problem, st.st_size,
-                                  st.st_mtime_ns)
+                    yield Refusal(display(rel), "invalid name", problem, st.st_size, st.st_mtime_ns)
                     continue
                 if stat.S_ISLNK(mode):
                     target = _follow(opts, real_root, entry.path, rel, seen_dirs)
@@ -139,8 +140,9 @@ def scan(opts: ScanOptions, start: str = "",
             stack.extend(reversed(subdirs))
 
 
-def _follow(opts: ScanOptions, real_root: str, path: str, rel: str,
-            seen_dirs: set[tuple[int, int]]) -> os.stat_result | Refusal | None:
+def _follow(
+    opts: ScanOptions, real_root: str, path: str, rel: str, seen_dirs: set[tuple[int, int]]
+) -> os.stat_result | Refusal | None:
     """The stat of a symlink's target when it may be followed, else a Refusal."""
     if not opts.follow_symlinks:
         return Refusal(display(rel), "symlink", "not followed (sync.follow_symlinks: false)")

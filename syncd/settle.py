@@ -50,8 +50,7 @@ class SettleGate:
         """When the earliest pending key may become due (None when nothing is pending)."""
         if not self._pending:
             return None
-        return min(max(p.last_event, p.snapshot_at) + self.settle
-                   for p in self._pending.values())
+        return min(max(p.last_event, p.snapshot_at) + self.settle for p in self._pending.values())
 
     def due(self, now: float, stat: Callable[[Hashable], Stat | None]) -> list[Hashable]:
         """Keys that are settled now; they leave the gate. Vanished keys are dropped."""

@@ -52,16 +52,16 @@ class StateStore:
         self._lock = threading.RLock()
         try:
             if state_dir is None:
-                self._db = sqlite3.connect(":memory:", check_same_thread=False,
-                                           isolation_level=None)
+                self._db = sqlite3.connect(
+                    ":memory:", check_same_thread=False, isolation_level=None
+                )
                 self._db.executescript(_SCHEMA)
             elif readonly:
                 uri = f"file:{self.path}?mode=ro"
                 self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._db = sqlite3.connect(self.path, check_same_thread=False,
-                                           isolation_level=None)
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
@@ -70,25 +70,30 @@ class StateStore:
         except sqlite3.Error as exc:
             raise StateError(f"cannot open state store {self.path}: {exc}") from exc
         except OSError as exc:
-            raise StateError(f"cannot create state directory {self.path.parent}: "
-                             f"{exc.strerror}") from exc
+            raise StateError(
+                f"cannot create state directory {self.path.parent}: {exc.strerror}"
+            ) from exc
 
     @classmethod
     def open(cls, state_dir: Path, *, dry_run: bool = False) -> StateStore:
         """The store for a command; in dry-run, read-only (or empty when there is none yet)."""
         if not dry_run:
             return cls(state_dir)
-        return cls(state_dir, readonly=True) if (Path(state_dir) / STATE_FILE).exists() \
-            else cls(None)
+        return (
+            cls(state_dir, readonly=True) if (Path(state_dir) / STATE_FILE).exists() else cls(None)
+        )
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)",
-                             (str(SCHEMA_VERSION),))
+            self._db.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
         elif int(row[0]) > SCHEMA_VERSION:
-            raise StateError(f"state store {self.path} has schema {row[0]}, newer than this "
-                             f"syncd understands ({SCHEMA_VERSION}); upgrade syncd")
+            raise StateError(
+                f"state store {self.path} has schema {row[0]}, newer than this "
+                f"syncd understands ({SCHEMA_VERSION}); upgrade syncd"
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -119,13 +124,17 @@ class StateStore:
     def records(self, mapping: str) -> dict[str, Record]:
         rows = self._query(
             "SELECT path, size, mtime_ns, inode, sha256, dentry_uuid, dentry_id, version, "
-            "uploaded_at FROM files WHERE mapping=?", (mapping,))
+            "uploaded_at FROM files WHERE mapping=?",
+            (mapping,),
+        )
         return {r[0]: Record(*r) for r in rows}
 
     def record(self, mapping: str, path: str) -> Record | None:
         rows = self._query(
             "SELECT path, size, mtime_ns, inode, sha256, dentry_uuid, dentry_id, version, "
-            "uploaded_at FROM files WHERE mapping=? AND path=?", (mapping, path))
+            "uploaded_at FROM files WHERE mapping=? AND path=?",
+            (mapping, path),
+        )
         return Record(*rows[0]) if rows else None
 
     def put_record(self, mapping: str, rec: Record) -> None:
@@ -133,30 +142,56 @@ class StateStore:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (mapping, rec.rel_path, rec.size, rec.mtime_ns, rec.inode, rec.sha256,
-                 rec.dentry_uuid, rec.dentry_id, rec.version, rec.uploaded_at))
+                (
+                    mapping,
+                    rec.rel_path,
+                    rec.size,
+                    rec.mtime_ns,
+                    rec.inode,
+                    rec.sha256,
+                    rec.dentry_uuid,
+                    rec.dentry_id,
+                    rec.version,
+                    rec.uploaded_at,
+                ),
+            )
             db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mapping, rec.rel_path))
 
     # -- issues ------------------------------------------------------------------------
     def issues(self, mapping: str) -> dict[str, Issue]:
         rows = self._query(
             "SELECT path, kind, reason, size, mtime_ns, code, message, attempts, next_retry, "
-            "last_at FROM issues WHERE mapping=?", (mapping,))
+            "last_at FROM issues WHERE mapping=?",
+            (mapping,),
+        )
         return {r[0]: Issue(r[0], IssueKind(r[1]), *r[2:]) for r in rows}
 
     def issue(self, mapping: str, path: str) -> Issue | None:
         rows = self._query(
             "SELECT path, kind, reason, size, mtime_ns, code, message, attempts, next_retry, "
-            "last_at FROM issues WHERE mapping=? AND path=?", (mapping, path))
+            "last_at FROM issues WHERE mapping=? AND path=?",
+            (mapping, path),
+        )
         return Issue(rows[0][0], IssueKind(rows[0][1]), *rows[0][2:]) if rows else None
 
     def put_issue(self, mapping: str, issue: Issue) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO issues VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (mapping, issue.rel_path, issue.kind.value, issue.reason, issue.size,
-                 issue.mtime_ns, issue.code, issue.message, issue.attempts, issue.next_retry,
-                 issue.last_at or time.time()))
+                (
+                    mapping,
+                    issue.rel_path,
+                    issue.kind.value,
+                    issue.reason,
+                    issue.size,
+                    issue.mtime_ns,
+                    issue.code,
+                    issue.message,
+                    issue.attempts,
+                    issue.next_retry,
+                    issue.last_at or time.time(),
+                ),
+            )
 
     def clear_issue(self, mapping: str, path: str) -> None:
         with self._tx() as db:
@@ -165,34 +200,44 @@ class StateStore:
     # -- folders -----------------------------------------------------------------------
     def folder(self, root: str, path: str) -> tuple[str, str, str] | None:
         """The cached `(space_id, dentry_id, dentry_uuid)` of folder `path` under `root`."""
-        rows = self._query("SELECT space_id, dentry_id, dentry_uuid FROM folders "
-                           "WHERE root=? AND path=?", (root, path))
+        rows = self._query(
+            "SELECT space_id, dentry_id, dentry_uuid FROM folders WHERE root=? AND path=?",
+            (root, path),
+        )
         return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
     def folders(self, root: str) -> dict[str, tuple[str, str, str]]:
-        rows = self._query("SELECT path, space_id, dentry_id, dentry_uuid FROM folders "
-                           "WHERE root=?", (root,))
+        rows = self._query(
+            "SELECT path, space_id, dentry_id, dentry_uuid FROM folders WHERE root=?", (root,)
+        )
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
-    def put_folder(self, root: str, path: str, space_id: str, dentry_id: str,
-                   dentry_uuid: str) -> None:
+    def put_folder(
+        self, root: str, path: str, space_id: str, dentry_id: str, dentry_uuid: str
+    ) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO folders VALUES (?,?,?,?,?)",
-                       (root, path, space_id, dentry_id, dentry_uuid))
+            db.execute(
+                "INSERT OR REPLACE INTO folders VALUES (?,?,?,?,?)",
+                (root, path, space_id, dentry_id, dentry_uuid),
+            )
 
     def forget_folder(self, root: str, path: str) -> None:
         """Forget `path` and every cached folder below it (the remote folder is gone)."""
         with self._tx() as db:
             if path:
-                db.execute("DELETE FROM folders WHERE root=? AND (path=? OR path LIKE ? ESCAPE '\\')",
-                           (root, path, _like_prefix(path)))
+                db.execute(
+                    "DELETE FROM folders WHERE root=? AND (path=? OR path LIKE ? ESCAPE '\\')",
+                    (root, path, _like_prefix(path)),
+                )
             else:
                 db.execute("DELETE FROM folders WHERE root=?", (root,))
 
     # -- summary for `status` ----------------------------------------------------------
     def summary(self, mapping: str) -> dict[str, Any]:
-        row = self._query("SELECT COUNT(*), COALESCE(SUM(size),0), MAX(uploaded_at) "
-                          "FROM files WHERE mapping=?", (mapping,))[0]
+        row = self._query(
+            "SELECT COUNT(*), COALESCE(SUM(size),0), MAX(uploaded_at) FROM files WHERE mapping=?",
+            (mapping,),
+        )[0]
         return {"files": row[0], "bytes": row[1], "last_upload": row[2]}
 
     def set_meta(self, key: str, value: Any) -> None:

@@ -16,19 +16,32 @@ def collect(config: Config) -> dict[str, Any]:
     if not path.exists():
         out["note"] = "no state yet: nothing has been synced with this state_dir"
         for m in config.mappings:
-            out["mappings"].append({"local": str(m.local), "parent_dentry_uuid":
-                                    m.parent_dentry_uuid, "files": 0, "bytes": 0,
-                                    "last_upload": None, "failing": [], "refused": [],
-                                    "held": []})
+            out["mappings"].append(
+                {
+                    "local": str(m.local),
+                    "parent_dentry_uuid": m.parent_dentry_uuid,
+                    "files": 0,
+                    "bytes": 0,
+                    "last_upload": None,
+                    "failing": [],
+                    "refused": [],
+                    "held": [],
+                }
+            )
         return out
     state = StateStore(config.state_dir, readonly=True)
     try:
         out["daemon"] = state.meta("daemon.status")
         for m in config.mappings:
             summary = state.summary(m.key)
-            entry: dict[str, Any] = {"local": str(m.local),
-                                     "parent_dentry_uuid": m.parent_dentry_uuid, **summary,
-                                     "failing": [], "refused": [], "held": []}
+            entry: dict[str, Any] = {
+                "local": str(m.local),
+                "parent_dentry_uuid": m.parent_dentry_uuid,
+                **summary,
+                "failing": [],
+                "refused": [],
+                "held": [],
+            }
             for issue in sorted(state.issues(m.key).values(), key=lambda i: i.rel_path):
                 item = {"path": issue.rel_path, "reason": issue.reason}
                 if issue.code or issue.message:
@@ -62,11 +75,15 @@ def show_status(config: Config, *, as_json: bool = False) -> int:
         print("daemon: " + ", ".join(f"{k} {v}" for k, v in daemon.items()))
     for m in data["mappings"]:
         print(f"\n{m['local']} -> {m['parent_dentry_uuid']}")
-        print(f"  synced: {m['files']} files, {m['bytes']} bytes, last upload "
-              f"{_when(m['last_upload'])}")
+        print(
+            f"  synced: {m['files']} files, {m['bytes']} bytes, last upload "
+            f"{_when(m['last_upload'])}"
+        )
         for item in m["failing"]:
-            print(f"  failing: {item['path']}: {item.get('error', item['reason'])} "
-                  f"(attempts {item['attempts']}, next retry {_when(item['next_retry'])})")
+            print(
+                f"  failing: {item['path']}: {item.get('error', item['reason'])} "
+                f"(attempts {item['attempts']}, next retry {_when(item['next_retry'])})"
+            )
         for kind in ("refused", "held"):
             for item in m[kind]:
                 extra = f" ({item['error']})" if item.get("error") else ""

@@ -66,8 +66,7 @@ class _Pool:
 
     def drain(self) -> list[Job]:
         self.executor.shutdown(wait=True)
-        self.executor = ThreadPoolExecutor(max_workers=self.workers,
-                                           thread_name_prefix="upload")
+        self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="upload")
         with self._lock:
             jobs, self.deferred = self.deferred, []
         return jobs
@@ -91,9 +90,15 @@ def _scan_mapping(engine: Engine, pool: _Pool, mapping: Mapping) -> None:
         if job is not None:
             pool.submit(job)
     changed = engine.counters.planned - planned_before
-    log.info("scan.finished", mapping=str(mapping.local), files=counters.files, changed=changed,
-             ignored=counters.ignored, refused=counters.refused,
-             seconds=round(time.monotonic() - started, 3))
+    log.info(
+        "scan.finished",
+        mapping=str(mapping.local),
+        files=counters.files,
+        changed=changed,
+        ignored=counters.ignored,
+        refused=counters.refused,
+        seconds=round(time.monotonic() - started, 3),
+    )
 
 
 def _retry_deferred(engine: Engine, pool: _Pool, jobs: list[Job]) -> None:
@@ -108,22 +113,42 @@ def _retry_deferred(engine: Engine, pool: _Pool, jobs: list[Job]) -> None:
             entry = stat_path(scan_options(m, engine.config), job.file.rel_path)
             if entry is None:
                 continue
-            nxt = engine.consider(m, entry, engine.state.record(m.key, entry.rel_path),
-                                  engine.state.issue(m.key, entry.rel_path))
+            nxt = engine.consider(
+                m,
+                entry,
+                engine.state.record(m.key, entry.rel_path),
+                engine.state.issue(m.key, entry.rel_path),
+            )
             if nxt is not None:
                 pool.submit(nxt)
         jobs = pool.drain()
     for job in jobs:
-        log.warning("upload.deferred", mapping=str(job.mapping.local), path=job.file.rel_path,
-                    reason="still changing; the next run uploads it")
+        log.warning(
+            "upload.deferred",
+            mapping=str(job.mapping.local),
+            path=job.file.rel_path,
+            reason="still changing; the next run uploads it",
+        )
 
 
-def run_sync(config: Config, state: StateStore, *, dry_run: bool = False,
-             progress: Progress | None = None, client_factory=None) -> SyncResult:  # type: ignore[no-untyped-def]
+def run_sync(
+    config: Config,
+    state: StateStore,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    client_factory=None,
+) -> SyncResult:  # type: ignore[no-untyped-def]
     """One pass over every mapping; returns the counters and the exit code."""
     started = time.monotonic()
-    engine = Engine(config, state, dry_run=dry_run, honour_quarantine=False,
-                    client_factory=client_factory, progress=progress)
+    engine = Engine(
+        config,
+        state,
+        dry_run=dry_run,
+        honour_quarantine=False,
+        client_factory=client_factory,
+        progress=progress,
+    )
     pool = _Pool(engine, config.sync.workers)
     try:
         for mapping in config.mappings:

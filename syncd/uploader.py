@@ -129,9 +129,16 @@ def _same(f: LocalFile, st: os.stat_result) -> bool:
 
 
 class Uploader:
-    def __init__(self, client: DingTalkClient, folders: FolderResolver, record: Callable[
-                 [str, Record], None], *, strategy: str = "OVERWRITE", max_attempts: int = 4,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        client: DingTalkClient,
+        folders: FolderResolver,
+        record: Callable[[str, Record], None],
+        *,
+        strategy: str = "OVERWRITE",
+        max_attempts: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.client = client
         self.folders = folders
         self.record = record
@@ -139,8 +146,9 @@ class Uploader:
         self.max_attempts = max_attempts
         self._sleep = sleep
 
-    def upload(self, target: Target, f: LocalFile,
-               on_bytes: Callable[[int], None] | None = None) -> Uploaded:
+    def upload(
+        self, target: Target, f: LocalFile, on_bytes: Callable[[int], None] | None = None
+    ) -> Uploaded:
         path = target.root / f.rel_path
         fd = _open_regular(path, target.follow_symlinks)
         try:
@@ -169,13 +177,28 @@ class Uploader:
                     self._sleep(backoff_delay(attempt, retry_after=err.retry_after))
         finally:
             os.close(fd)
-        rec = Record(f.rel_path, f.size, f.mtime_ns, f.inode, body.sha256.hexdigest(),
-                     dentry.uuid, dentry.id, dentry.version, time.time())
+        rec = Record(
+            f.rel_path,
+            f.size,
+            f.mtime_ns,
+            f.inode,
+            body.sha256.hexdigest(),
+            dentry.uuid,
+            dentry.id,
+            dentry.version,
+            time.time(),
+        )
         self.record(target.key, rec)
         return Uploaded(dentry, rec, attempt)
 
-    def _attempt(self, target: Target, f: LocalFile, fd: int, path: Path,
-                 on_bytes: Callable[[int], None] | None) -> tuple[Dentry, HashingBody]:
+    def _attempt(
+        self,
+        target: Target,
+        f: LocalFile,
+        fd: int,
+        path: Path,
+        on_bytes: Callable[[int], None] | None,
+    ) -> tuple[Dentry, HashingBody]:
         parent = self.folders.ensure(target.parent_uuid, f.folder)
         info = self.client.upload_info(parent, f.name, f.size)
         body = HashingBody(fd, f.size, on_bytes)

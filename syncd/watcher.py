@@ -32,8 +32,15 @@ from watchdog.observers import Observer
 log = structlog.get_logger(__name__)
 
 # Our own reads open and close files: opened/closed-no-write events must not be watched.
-WATCHED_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent,
-                  FileDeletedEvent, DirCreatedEvent, DirMovedEvent]
+WATCHED_EVENTS = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileClosedEvent,
+    FileDeletedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+]
 WATCHES_SYSCTL = "/proc/sys/fs/inotify/max_user_watches"
 
 
@@ -53,7 +60,7 @@ def _relative(root: str, path: str) -> str | None:
         return None
     if not path.startswith(root + os.sep):
         return None
-    return path[len(root) + 1:].replace(os.sep, "/")
+    return path[len(root) + 1 :].replace(os.sep, "/")
 
 
 class HintHandler(FileSystemEventHandler):
@@ -71,8 +78,9 @@ class HintHandler(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if isinstance(event, DirMovedEvent | DirCreatedEvent):
-            self._put(event.dest_path if isinstance(event, DirMovedEvent) else event.src_path,
-                      "dir")
+            self._put(
+                event.dest_path if isinstance(event, DirMovedEvent) else event.src_path, "dir"
+            )
         elif isinstance(event, FileMovedEvent):
             self._put(event.src_path, "gone")
             self._put(event.dest_path, "file")  # an atomic save: the destination changed
@@ -101,8 +109,11 @@ class WatchSet:
         """Watch `root`; False (after one clear error) when the kernel refuses watches."""
         try:
             self.watches[key] = self.observer.schedule(
-                HintHandler(key, root, self.hints), str(root), recursive=recursive,
-                event_filter=WATCHED_EVENTS)
+                HintHandler(key, root, self.hints),
+                str(root),
+                recursive=recursive,
+                event_filter=WATCHED_EVENTS,
+            )
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EMFILE, errno.ENOMEM):
                 raise
@@ -154,10 +165,16 @@ def report_watch_limit(root: Path, recursive: bool, exc: OSError) -> None:
     dirs = count_dirs(root, recursive)
     suggested = max(524288, dirs * 2)
     log.error(
-        "watch.failed", mapping=str(root), error=os.strerror(exc.errno or 0),
-        directories=dirs, max_user_watches=limit,
-        hint=(f"inotify watch limit reached: {dirs} folders need watching and "
-              f"fs.inotify.max_user_watches is {limit}; raise it with "
-              f"`sysctl fs.inotify.max_user_watches={suggested}` (persist it in "
-              f"/etc/sysctl.d/90-syncd.conf). Until then changes are picked up by the "
-              f"periodic rescan only."))
+        "watch.failed",
+        mapping=str(root),
+        error=os.strerror(exc.errno or 0),
+        directories=dirs,
+        max_user_watches=limit,
+        hint=(
+            f"inotify watch limit reached: {dirs} folders need watching and "
+            f"fs.inotify.max_user_watches is {limit}; raise it with "
+            f"`sysctl fs.inotify.max_user_watches={suggested}` (persist it in "
+            f"/etc/sysctl.d/90-syncd.conf). Until then changes are picked up by the "
+            f"periodic rescan only."
+        ),
+    )

@@ -20,8 +20,12 @@ ROOT_UUID = "rootFolderUuid0000000000000000001"
 UNION_ID = "emulator-union-id"
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02,
-               message: str = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    message: str = "condition",
+) -> Any:
     """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -40,9 +44,15 @@ def emulator():
     emu.stop()
 
 
-def write_config(tmp_path: Path, emu: Emulator | None, mappings: list[dict[str, Any]],
-                 *, sync: dict[str, Any] | None = None, dingtalk: dict[str, Any] | None = None,
-                 name: str = "syncd.yaml") -> Path:
+def write_config(
+    tmp_path: Path,
+    emu: Emulator | None,
+    mappings: list[dict[str, Any]],
+    *,
+    sync: dict[str, Any] | None = None,
+    dingtalk: dict[str, Any] | None = None,
+    name: str = "syncd.yaml",
+) -> Path:
     """Write a syncd config for `emu` (api_base, credentials) and return its path."""
     cfg: dict[str, Any] = {
         "dingtalk": {
@@ -67,16 +77,24 @@ def load_config(path: Path, **kw: Any):
     return load(path, **kw)
 
 
-def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
-            check: bool = False) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m syncd ARGS` as a subprocess and capture its output."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("NOTIFY_SOCKET", None)
-    proc = subprocess.run([sys.executable, "-m", "syncd", *args], capture_output=True,
-                          text=True, timeout=timeout, env=full_env, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "syncd", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        check=False,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"syncd {' '.join(args)} exited {proc.returncode}:\n"
-                             f"{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"syncd {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 

@@ -29,8 +29,14 @@ def _instance(tmp_path: Path, unit: str) -> Path:
 def test_unit_verifies_cleanly(tmp_path, unit):
     """systemd-analyze verify reports nothing for the unit."""
     path = _instance(tmp_path, unit)
-    proc = subprocess.run([ANALYZE, "verify", str(path)], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=60, check=False)
+    proc = subprocess.run(
+        [ANALYZE, "verify", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert path.name not in proc.stderr, proc.stderr
 
@@ -39,8 +45,14 @@ def test_unit_verifies_cleanly(tmp_path, unit):
 def test_unit_exposure_is_at_most_2(tmp_path, unit):
     """systemd-analyze security --offline=true rates the unit 2.0 or better."""
     path = _instance(tmp_path, unit)
-    proc = subprocess.run([ANALYZE, "security", "--offline=true", str(path)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False)
+    proc = subprocess.run(
+        [ANALYZE, "security", "--offline=true", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout)
     assert match, proc.stdout + proc.stderr
     assert float(match.group(1)) <= 2.0, proc.stdout
@@ -50,7 +62,13 @@ def test_unit_exposure_is_at_most_2(tmp_path, unit):
 def test_unit_has_the_required_settings(unit):
     """Type=notify, restart policy, exit 3 not restarted, state dir and credential."""
     text = (UNITS / unit).read_text()
-    for line in ("Type=notify", "Restart=on-failure", "RestartPreventExitStatus=3",
-                 "WatchdogSec=", "LoadCredential=dingtalk-app-secret:", "StateDirectory=syncd",
-                 "ExecReload=/bin/kill -HUP $MAINPID"):
+    for line in (
+        "Type=notify",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=3",
+        "WatchdogSec=",
+        "LoadCredential=dingtalk-app-secret:",
+        "StateDirectory=syncd",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ):
         assert line in text, line

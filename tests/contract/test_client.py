@@ -27,9 +27,15 @@ pytestmark = pytest.mark.contract
 
 
 def settings(emu: Emulator, **kw) -> DingTalkSettings:
-    base = {"app_key": "emulator-app-key", "app_secret": "emulator-app-secret",
-            "union_id": UNION_ID, "api_base": emu.base_url, "qps": 1000.0,
-            "connect_timeout": 5.0, "read_timeout": 10.0}
+    base = {
+        "app_key": "emulator-app-key",
+        "app_secret": "emulator-app-secret",
+        "union_id": UNION_ID,
+        "api_base": emu.base_url,
+        "qps": 1000.0,
+        "connect_timeout": 5.0,
+        "read_timeout": 10.0,
+    }
     return DingTalkSettings(**{**base, **kw})
 
 
@@ -53,8 +59,9 @@ def local_file(path, rel):
 
 
 def make_uploader(client, store, **kw):
-    return Uploader(client, FolderResolver(client, store), store.put_record,
-                    sleep=lambda s: None, **kw)
+    return Uploader(
+        client, FolderResolver(client, store), store.put_record, sleep=lambda s: None, **kw
+    )
 
 
 def upload_bytes(client, name, data, parent=ROOT_UUID, strategy="OVERWRITE", tmp=None):
@@ -200,8 +207,9 @@ def test_uploader_restarts_on_expired_signature(emulator, store, tmp_path):
         emu.stop()
 
 
-def test_uploader_creates_subfolders_once_and_recreates_deleted_ones(client, emulator, store,
-                                                                     tmp_path):
+def test_uploader_creates_subfolders_once_and_recreates_deleted_ones(
+    client, emulator, store, tmp_path
+):
     """Subfolders are created level by level, cached, and recreated when deleted remotely."""
     (tmp_path / "a" / "b").mkdir(parents=True)
     p = tmp_path / "a" / "b" / "c.txt"
@@ -229,8 +237,9 @@ def test_missing_mapping_root_is_reported_as_such(client, store, tmp_path):
     p.write_bytes(b"x")
     up = make_uploader(client, store)
     with pytest.raises(RootMissingError):
-        up.upload(Target("m", tmp_path, "noSuchRoot000000000000000000000000"),
-                  local_file(p, "sub/x.txt"))
+        up.upload(
+            Target("m", tmp_path, "noSuchRoot000000000000000000000000"), local_file(p, "sub/x.txt")
+        )
 
 
 def test_file_changed_during_upload_is_not_committed(client, emulator, store, tmp_path):

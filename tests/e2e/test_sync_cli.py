@@ -45,18 +45,34 @@ def test_sync_uploads_tree_then_does_nothing_then_uploads_one_change(tmp_path, e
     """Every file lands byte-identical in the right folder; a rerun makes zero requests;
     one changed file gives exactly one upload, version 2, and no name(1) duplicate."""
     root, files = tree
-    cfg = write_config(tmp_path, emulator, [{"local": str(root),
-                                             "parent_dentry_uuid": ROOT_UUID}])
+    cfg = write_config(tmp_path, emulator, [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}])
     proc = run_cli("sync", "-c", str(cfg), check=True)
     assert remote_hashes(emulator) == {rel: sha(data) for rel, data in files.items()}
     for rel, data in files.items():
         assert emulator.content(emulator.files()[rel]["uuid"]) == data
-    assert set(emulator.folders()) == {"报告", "报告/深层", "media", "a", "a/b", "a/b/c",
-                                       "a/b/c/d", "a/b/c/d/e"}
+    assert set(emulator.folders()) == {
+        "报告",
+        "报告/深层",
+        "media",
+        "a",
+        "a/b",
+        "a/b/c",
+        "a/b/c/d",
+        "a/b/c/d/e",
+    }
     completed = [e for e in events(proc.stderr) if e["event"] == "upload.completed"]
     assert len(completed) == len(files)
-    assert {"mapping", "path", "remote_path", "size", "duration_ms", "attempts", "dentry_uuid",
-            "version", "reason"} <= set(completed[0])
+    assert {
+        "mapping",
+        "path",
+        "remote_path",
+        "size",
+        "duration_ms",
+        "attempts",
+        "dentry_uuid",
+        "version",
+        "reason",
+    } <= set(completed[0])
 
     emulator.reset_stats()
     run_cli("sync", "-c", str(cfg), check=True)
@@ -98,8 +114,16 @@ def test_dry_run_makes_no_request_and_writes_no_state(tmp_path, emulator, tree):
     evs = events(proc.stderr)
     planned = {e["path"] for e in evs if e["event"] == "plan.upload"}
     assert planned == set(files)
-    assert {e["remote_folder"].split("/", 1)[1] for e in evs if e["event"] == "plan.mkdir"} \
-        == {"报告", "报告/深层", "media", "a", "a/b", "a/b/c", "a/b/c/d", "a/b/c/d/e"}
+    assert {e["remote_folder"].split("/", 1)[1] for e in evs if e["event"] == "plan.mkdir"} == {
+        "报告",
+        "报告/深层",
+        "media",
+        "a",
+        "a/b",
+        "a/b/c",
+        "a/b/c/d",
+        "a/b/c/d/e",
+    }
     assert emulator.stats()["total"] == 0
     assert not (tmp_path / "state").exists()
 
@@ -115,7 +139,7 @@ dingtalk:
   app_key: ${{NO_SUCH_KEY_VAR}}
   app_secret: ${{NO_SUCH_SECRET_VAR}}
   union_id: ${{NO_SUCH_UNION_VAR}}
-state_dir: {tmp_path / 'state'}
+state_dir: {tmp_path / "state"}
 mappings:
   - local: {root}
     parent_dentry_uuid: {ROOT_UUID}
@@ -144,11 +168,16 @@ def test_bad_input_is_refused_with_reasons_and_listed_in_status(tmp_path, emulat
     cfg = write_config(tmp_path, emulator, [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}])
     proc = run_cli("sync", "-c", str(cfg))
     assert proc.returncode == 0, proc.stderr  # refusals by policy do not fail the run
-    skipped = {e["path"]: e["reason"] for e in events(proc.stderr)
-               if e["event"] == "upload.skipped"}
-    assert skipped == {"bad|name.txt": "invalid name", "trailing.": "invalid name",
-                       "pipe": "special file", "link": "symlink",
-                       "huge.iso": "too large for single upload (limit 5 GiB)"}
+    skipped = {
+        e["path"]: e["reason"] for e in events(proc.stderr) if e["event"] == "upload.skipped"
+    }
+    assert skipped == {
+        "bad|name.txt": "invalid name",
+        "trailing.": "invalid name",
+        "pipe": "special file",
+        "link": "symlink",
+        "huge.iso": "too large for single upload (limit 5 GiB)",
+    }
     assert set(emulator.files()) == {"ok.txt"}
     proc = run_cli("sync", "-c", str(cfg), check=True)  # reported once per file per change
     assert not [e for e in events(proc.stderr) if e["event"] == "upload.skipped"]
@@ -171,8 +200,12 @@ def test_empty_file_guard_holds_a_truncated_file(tmp_path, emulator):
     held = [e for e in events(proc.stderr) if e["event"] == "upload.skipped"]
     assert held and held[0]["reason"] == "empty file would overwrite remote content"
     assert emulator.files()["data.csv"]["size"] == 6
-    cfg = write_config(tmp_path, emulator, [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}],
-                       sync={"allow_empty_overwrite": True})
+    cfg = write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}],
+        sync={"allow_empty_overwrite": True},
+    )
     run_cli("sync", "-c", str(cfg), check=True)
     assert emulator.files()["data.csv"]["size"] == 0
 
@@ -189,8 +222,12 @@ def test_injected_faults_converge_without_loss_or_duplicates(tmp_path, emulator)
         expected[rel] = sha(data)
     for kind in ("5xx", "throttle", "reset"):
         emulator.set_fault("*", kind, rate=0.1)
-    cfg = write_config(tmp_path, emulator, [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}],
-                       sync={"workers": 4})
+    cfg = write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}],
+        sync={"workers": 4},
+    )
     codes = []
     for _ in range(4):
         proc = run_cli("sync", "-c", str(cfg))
@@ -229,8 +266,12 @@ def test_rejected_credentials_exit_3(tmp_path, emulator):
     root = tmp_path / "share"
     root.mkdir()
     (root / "x.txt").write_text("x")
-    cfg = write_config(tmp_path, emulator, [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}],
-                       dingtalk={"app_secret": "not-the-secret-123"})
+    cfg = write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}],
+        dingtalk={"app_secret": "not-the-secret-123"},
+    )
     proc = run_cli("sync", "-c", str(cfg))
     assert proc.returncode == 3
     assert "rejected the app credentials" in proc.stderr
@@ -241,9 +282,11 @@ def test_rejected_credentials_exit_3(tmp_path, emulator):
 def test_invalid_config_lists_every_problem_and_exits_3(tmp_path):
     """Every config problem is printed with its key path; exit 3; no traceback."""
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("dingtalk: {app_key: k, app_secret: s, union_id: u}\n"
-                   "mappings:\n  - local: /no/such/dir\n    parent_dentry_uuid: x\n"
-                   "sync: {workers: many, colour: blue}\n")
+    cfg.write_text(
+        "dingtalk: {app_key: k, app_secret: s, union_id: u}\n"
+        "mappings:\n  - local: /no/such/dir\n    parent_dentry_uuid: x\n"
+        "sync: {workers: many, colour: blue}\n"
+    )
     proc = run_cli("sync", "-c", str(cfg))
     assert proc.returncode == 3
     assert "mappings[0].local" in proc.stderr
@@ -274,9 +317,14 @@ def test_check_reports_per_mapping(tmp_path, emulator):
     good, bad = tmp_path / "good", tmp_path / "bad"
     good.mkdir()
     bad.mkdir()
-    cfg = write_config(tmp_path, emulator, [
-        {"local": str(good), "parent_dentry_uuid": ROOT_UUID},
-        {"local": str(bad), "parent_dentry_uuid": "noSuchFolder0000000000000000000000"}])
+    cfg = write_config(
+        tmp_path,
+        emulator,
+        [
+            {"local": str(good), "parent_dentry_uuid": ROOT_UUID},
+            {"local": str(bad), "parent_dentry_uuid": "noSuchFolder0000000000000000000000"},
+        ],
+    )
     proc = run_cli("check", "-c", str(cfg))
     assert proc.returncode == 3
     assert "mappings[0]" in proc.stdout and "OK" in proc.stdout

@@ -20,8 +20,22 @@ class DaemonProc:
         if not env or "NOTIFY_SOCKET" not in env:
             full_env.pop("NOTIFY_SOCKET", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "syncd", "run", "-c", str(config), "--log-format", "json",
-             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env)
+            [
+                sys.executable,
+                "-m",
+                "syncd",
+                "run",
+                "-c",
+                str(config),
+                "--log-format",
+                "json",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=full_env,
+        )
         self.events: list[dict[str, Any]] = []
         self.raw: list[str] = []
         self._cond = threading.Condition()
@@ -42,8 +56,12 @@ class DaemonProc:
         with self._cond:
             self._cond.notify_all()
 
-    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], Any], timeout: float = 15,
-                 what: str = "event") -> Any:
+    def wait_for(
+        self,
+        predicate: Callable[[list[dict[str, Any]]], Any],
+        timeout: float = 15,
+        what: str = "event",
+    ) -> Any:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -55,8 +73,10 @@ class DaemonProc:
                     tail = "".join(self.raw[-15:])
                     raise AssertionError(f"timed out waiting for {what}; last output:\n{tail}")
                 if self.proc.poll() is not None and not self._reader.is_alive():
-                    raise AssertionError(f"daemon exited ({self.proc.returncode}) while "
-                                         f"waiting for {what}:\n{''.join(self.raw[-30:])}")
+                    raise AssertionError(
+                        f"daemon exited ({self.proc.returncode}) while "
+                        f"waiting for {what}:\n{''.join(self.raw[-30:])}"
+                    )
                 self._cond.wait(min(left, 0.2))
 
     def wait_event(self, name: str, timeout: float = 15, **fields: Any) -> dict[str, Any]:
@@ -65,12 +85,16 @@ class DaemonProc:
                 if e.get("event") == name and all(e.get(k) == v for k, v in fields.items()):
                     return e
             return None
+
         return self.wait_for(pred, timeout, f"{name} {fields}")
 
     def count(self, name: str, **fields: Any) -> int:
         with self._cond:
-            return sum(1 for e in self.events if e.get("event") == name
-                       and all(e.get(k) == v for k, v in fields.items()))
+            return sum(
+                1
+                for e in self.events
+                if e.get("event") == name and all(e.get(k) == v for k, v in fields.items())
+            )
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import threading
 import shutil
 import signal
 import socket
+import threading
 import time
 
 import pytest
-
 from structlog.testing import capture_logs
 from watchdog.observers import Observer
 
@@ -54,9 +53,12 @@ def start(daemons, cfg, *args, **kw) -> DaemonProc:
 
 
 def config(tmp_path, emulator, share, **sync):
-    return write_config(tmp_path, emulator, [{"local": str(share),
-                                              "parent_dentry_uuid": ROOT_UUID}],
-                        sync={"settle_seconds": 0.3, **sync})
+    return write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
+        sync={"settle_seconds": 0.3, **sync},
+    )
 
 
 def remote(emulator, rel):
@@ -157,8 +159,9 @@ def test_burst_gives_exactly_one_commit_each(tmp_path, emulator, share, daemons)
     assert all(f["version"] == 1 for f in emulator.files().values())
 
 
-def test_sigterm_during_uploads_exits_0_in_time_and_next_start_finishes(tmp_path, emulator,
-                                                                       share, daemons):
+def test_sigterm_during_uploads_exits_0_in_time_and_next_start_finishes(
+    tmp_path, emulator, share, daemons
+):
     """SIGTERM while PUTs hang: exit 0 within shutdown_timeout; the next start uploads the rest."""
     for i in range(8):
         (share / f"f{i}.bin").write_bytes(os.urandom(1000) + bytes([i]))
@@ -166,8 +169,11 @@ def test_sigterm_during_uploads_exits_0_in_time_and_next_start_finishes(tmp_path
     emulator.set_fault("oss", "slow", delay=5.0)
     cfg = config(tmp_path, emulator, share, workers=2, shutdown_timeout_seconds=1)
     d = start(daemons, cfg)
-    wait_until(lambda: emulator.stats()["requests"].get("oss", 0) >= 1, timeout=15,
-               message="a PUT in flight")
+    wait_until(
+        lambda: emulator.stats()["requests"].get("oss", 0) >= 1,
+        timeout=15,
+        message="a PUT in flight",
+    )
     t0 = time.monotonic()
     d.signal(signal.SIGTERM)
     assert d.proc.wait(timeout=10) == 0
@@ -194,10 +200,15 @@ def test_sighup_adds_a_mapping_and_bad_config_keeps_the_old(tmp_path, emulator, 
     d.signal(signal.SIGHUP)
     failed = d.wait_event("config.reload_failed")
     assert any("syncc" in p for p in failed["problems"])
-    write_config(tmp_path, emulator, [
-        {"local": str(share), "parent_dentry_uuid": ROOT_UUID},
-        {"local": str(second), "parent_dentry_uuid": ROOT_UUID}],
-        sync={"settle_seconds": 0.3})
+    write_config(
+        tmp_path,
+        emulator,
+        [
+            {"local": str(share), "parent_dentry_uuid": ROOT_UUID},
+            {"local": str(second), "parent_dentry_uuid": ROOT_UUID},
+        ],
+        sync={"settle_seconds": 0.3},
+    )
     d.signal(signal.SIGHUP)
     d.wait_event("config.reloaded")
     d.wait_event("upload.completed", path="b.txt")
@@ -214,8 +225,11 @@ def test_notify_protocol(tmp_path, emulator, share, daemons):
     server.bind(sock_path)
     server.settimeout(10)
     try:
-        d = start(daemons, config(tmp_path, emulator, share),
-                  env={"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "400000"})
+        d = start(
+            daemons,
+            config(tmp_path, emulator, share),
+            env={"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "400000"},
+        )
         seen: list[str] = []
 
         def receive_until(pred):
@@ -270,12 +284,18 @@ def test_watch_limit_is_reported_once_and_rescans_keep_working(tmp_path, emulato
         runner.start()
         try:
             (share / "d3" / "late.txt").write_bytes(b"found by the rescan")
-            wait_until(lambda: "d3/late.txt" in emulator.files(), timeout=15,
-                       message="the rescan to upload d3/late.txt")
+            wait_until(
+                lambda: "d3/late.txt" in emulator.files(),
+                timeout=15,
+                message="the rescan to upload d3/late.txt",
+            )
             cpu = time.process_time()
             scans = sum(1 for e in logs if e["event"] == "scan.finished")
-            wait_until(lambda: sum(1 for e in logs if e["event"] == "scan.finished") >= scans + 2,
-                       timeout=10, message="two more rescans")
+            wait_until(
+                lambda: sum(1 for e in logs if e["event"] == "scan.finished") >= scans + 2,
+                timeout=10,
+                message="two more rescans",
+            )
         finally:
             daemon.request_stop()
             runner.join(timeout=30)
@@ -303,8 +323,7 @@ def test_touch_is_verified_off_the_main_loop_without_upload(tmp_path, emulator, 
     assert emulator.stats()["requests"]["commit"] == 2
 
 
-def test_failed_file_is_retried_as_soon_as_uploads_work_again(tmp_path, emulator, share,
-                                                             daemons):
+def test_failed_file_is_retried_as_soon_as_uploads_work_again(tmp_path, emulator, share, daemons):
     """After an outage, a quarantined file does not wait out its back-off: the first
     successful upload brings it forward."""
     emulator.set_fault("commit", "5xx")

@@ -19,9 +19,13 @@ def test_demo_shows_files_landing_and_stops_on_ctrl_c(tmp_path):
     folder = tmp_path / "demo"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("NOTIFY_SOCKET", None)
-    proc = subprocess.Popen([sys.executable, "-m", "syncd", "demo", str(folder),
-                             "--settle-seconds", "0.3"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "demo", str(folder), "--settle-seconds", "0.3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     lines: list[str] = []
     cond = threading.Condition()
 

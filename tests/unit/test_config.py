@@ -69,8 +69,14 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
     """Only credentials and one mapping are needed; everything else has its documented default."""
     config = parse(valid(tmp_path), environ={})
     assert config.dingtalk == DingTalkSettings(
-        app_key="key", app_secret=SECRET, union_id="union", api_base="https://api.dingtalk.com",
-        qps=20.0, connect_timeout=10.0, read_timeout=60.0)
+        app_key="key",
+        app_secret=SECRET,
+        union_id="union",
+        api_base="https://api.dingtalk.com",
+        qps=20.0,
+        connect_timeout=10.0,
+        read_timeout=60.0,
+    )
     assert config.mappings == (Mapping(make_dir(tmp_path).resolve(), UUID, (), True),)
     assert config.sync == SyncSettings("OVERWRITE", 2, 3600, 4, False, False, 25, 10000)
     assert config.log == LogSettings("auto", "info")
@@ -82,13 +88,24 @@ def test_every_key_is_read(tmp_path: Path) -> None:
     data = valid(
         tmp_path,
         state_dir=str(tmp_path / "state"),
-        sync={"conflict_strategy": "AUTO_RENAME", "settle_seconds": 0.5,
-              "rescan_interval_seconds": 60, "workers": 8, "follow_symlinks": True,
-              "allow_empty_overwrite": True, "shutdown_timeout_seconds": 0, "max_queue": 5},
+        sync={
+            "conflict_strategy": "AUTO_RENAME",
+            "settle_seconds": 0.5,
+            "rescan_interval_seconds": 60,
+            "workers": 8,
+            "follow_symlinks": True,
+            "allow_empty_overwrite": True,
+            "shutdown_timeout_seconds": 0,
+            "max_queue": 5,
+        },
         log={"format": "json", "level": "debug"},
     )
-    data["dingtalk"].update(api_base="http://127.0.0.1:8080", qps=5.5,
-                            connect_timeout_seconds=3, read_timeout_seconds=7.5)
+    data["dingtalk"].update(
+        api_base="http://127.0.0.1:8080",
+        qps=5.5,
+        connect_timeout_seconds=3,
+        read_timeout_seconds=7.5,
+    )
     data["mappings"][0].update(exclude=["*.bak", "drafts/"], subfolders=False)
     config = parse(data, source="/etc/syncd/config.yaml", environ={})
     assert (config.dingtalk.api_base, config.dingtalk.qps) == ("http://127.0.0.1:8080", 5.5)
@@ -110,8 +127,10 @@ def test_integers_are_accepted_for_float_keys(tmp_path: Path) -> None:
 
 def test_null_values_mean_the_default(tmp_path: Path) -> None:
     """A key or section written with no value gets its default."""
-    config = parse(valid(tmp_path, sync=None, log={"level": None}, state_dir=None),
-                   environ={"STATE_DIRECTORY": "/var/lib/syncd"})
+    config = parse(
+        valid(tmp_path, sync=None, log={"level": None}, state_dir=None),
+        environ={"STATE_DIRECTORY": "/var/lib/syncd"},
+    )
     assert config.sync == SyncSettings()
     assert config.log.level == "info"
     assert config.state_dir == Path("/var/lib/syncd")
@@ -146,8 +165,14 @@ def test_api_base_trailing_slash_is_stripped(tmp_path: Path) -> None:
 
 def test_choices_are_case_insensitive(tmp_path: Path) -> None:
     """Log format/level are stored lower case, conflict_strategy upper case, however written."""
-    config = parse(valid(tmp_path, log={"format": "JSON", "level": "Warning"},
-                         sync={"conflict_strategy": "auto_rename"}), environ={})
+    config = parse(
+        valid(
+            tmp_path,
+            log={"format": "JSON", "level": "Warning"},
+            sync={"conflict_strategy": "auto_rename"},
+        ),
+        environ={},
+    )
     assert config.log == LogSettings("json", "warning")
     assert config.sync.conflict_strategy == "AUTO_RENAME"
 
@@ -189,8 +214,12 @@ def test_vars_are_expanded_inside_longer_strings(tmp_path: Path) -> None:
     """Several ${VAR}s in one string are all expanded, wherever they sit."""
     env = {"HOST": "127.0.0.1", "PORT": "8080", "ROOT": str(tmp_path)}
     make_dir(tmp_path, "share")
-    data = valid(tmp_path, mappings=[{"local": "${ROOT}/share", "parent_dentry_uuid": "u",
-                                      "exclude": ["${PORT}.bak"]}])
+    data = valid(
+        tmp_path,
+        mappings=[
+            {"local": "${ROOT}/share", "parent_dentry_uuid": "u", "exclude": ["${PORT}.bak"]}
+        ],
+    )
     data["dingtalk"]["api_base"] = "http://${HOST}:${PORT}/api"
     config = parse(data, environ=env)
     assert config.dingtalk.api_base == "http://127.0.0.1:8080/api"
@@ -210,7 +239,8 @@ def test_unset_var_is_reported_at_its_key_path(tmp_path: Path) -> None:
     """An unset ${VAR} without default names the variable at the key that uses it."""
     data = with_dingtalk(tmp_path, app_secret="${DINGTALK_APP_SECRET}")
     assert problems(data) == [
-        "dingtalk.app_secret: environment variable DINGTALK_APP_SECRET is not set"]
+        "dingtalk.app_secret: environment variable DINGTALK_APP_SECRET is not set"
+    ]
 
 
 def test_unset_var_in_a_list_item_is_reported_with_its_index(tmp_path: Path) -> None:
@@ -227,7 +257,8 @@ def test_expanded_value_of_a_numeric_key_is_read_as_a_number(tmp_path: Path) -> 
     config = parse(data, environ={"F": "true"})
     assert (config.sync.workers, config.sync.follow_symlinks) == (8, True)
     assert problems(data, environ={"W": "many", "F": "true"}) == [
-        "sync.workers: must be an integer between 1 and 64, got 'many'"]
+        "sync.workers: must be an integer between 1 and 64, got 'many'"
+    ]
 
 
 @pytest.mark.parametrize("text", ["${1BAD}", "${}", "${A:-${B}}", "x${UNCLOSED"])
@@ -264,14 +295,22 @@ def test_missing_credentials_are_tolerated_without_require(tmp_path: Path) -> No
     """With require_credentials=False absent credentials become empty strings."""
     config = parse(valid(tmp_path, dingtalk=None), require_credentials=False, environ={})
     assert (config.dingtalk.app_key, config.dingtalk.app_secret, config.dingtalk.union_id) == (
-        "", "", "")
+        "",
+        "",
+        "",
+    )
 
 
 def test_unset_credential_vars_are_tolerated_without_require(tmp_path: Path) -> None:
     """With require_credentials=False unset credential variables and secret files become ""."""
-    data = valid(tmp_path, dingtalk={
-        "app_key": "${DINGTALK_APP_KEY}", "union_id": "${DINGTALK_UNION_ID}",
-        "app_secret_file": "${CREDENTIALS_DIRECTORY}/dingtalk-app-secret"})
+    data = valid(
+        tmp_path,
+        dingtalk={
+            "app_key": "${DINGTALK_APP_KEY}",
+            "union_id": "${DINGTALK_UNION_ID}",
+            "app_secret_file": "${CREDENTIALS_DIRECTORY}/dingtalk-app-secret",
+        },
+    )
     config = parse(data, require_credentials=False, environ={})
     assert dataclasses.astuple(config.dingtalk)[:3] == ("", "", "")
     data["dingtalk"]["app_secret_file"] = str(tmp_path / "not-yet-created")
@@ -299,8 +338,11 @@ def test_secret_file_is_read_and_stripped(tmp_path: Path) -> None:
     (tmp_path / "creds").mkdir()
     (tmp_path / "creds" / "dingtalk-app-secret").write_text(f"  {SECRET}\n")
     data = valid(tmp_path)
-    data["dingtalk"] = {"app_key": "k", "union_id": "u",
-                        "app_secret_file": "${CREDENTIALS_DIRECTORY}/dingtalk-app-secret"}
+    data["dingtalk"] = {
+        "app_key": "k",
+        "union_id": "u",
+        "app_secret_file": "${CREDENTIALS_DIRECTORY}/dingtalk-app-secret",
+    }
     config = parse(data, environ={"CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
     assert config.dingtalk.app_secret == SECRET
 
@@ -308,10 +350,12 @@ def test_secret_file_is_read_and_stripped(tmp_path: Path) -> None:
 def test_unreadable_secret_file_names_file_and_reason(tmp_path: Path) -> None:
     """A missing secret file is reported with its path and the OS's reason."""
     missing = tmp_path / "nope"
-    data = valid(tmp_path, dingtalk={"app_key": "k", "union_id": "u",
-                                     "app_secret_file": str(missing)})
+    data = valid(
+        tmp_path, dingtalk={"app_key": "k", "union_id": "u", "app_secret_file": str(missing)}
+    )
     assert problems(data) == [
-        f"dingtalk.app_secret_file: cannot read {missing}: No such file or directory"]
+        f"dingtalk.app_secret_file: cannot read {missing}: No such file or directory"
+    ]
     data["dingtalk"]["app_secret_file"] = str(tmp_path)
     assert problems(data) == [f"dingtalk.app_secret_file: cannot read {tmp_path}: Is a directory"]
 
@@ -319,8 +363,10 @@ def test_unreadable_secret_file_names_file_and_reason(tmp_path: Path) -> None:
 def test_empty_secret_file_is_a_problem(tmp_path: Path) -> None:
     """A secret file holding only whitespace is reported."""
     (tmp_path / "secret").write_text("\n")
-    data = valid(tmp_path, dingtalk={"app_key": "k", "union_id": "u",
-                                     "app_secret_file": str(tmp_path / "secret")})
+    data = valid(
+        tmp_path,
+        dingtalk={"app_key": "k", "union_id": "u", "app_secret_file": str(tmp_path / "secret")},
+    )
     assert problems(data) == [f"dingtalk.app_secret_file: file is empty: {tmp_path / 'secret'}"]
 
 
@@ -348,7 +394,8 @@ def test_secret_is_never_in_repr_or_messages(
 def test_secret_of_wrong_type_is_not_quoted(tmp_path: Path) -> None:
     """A non-string secret is reported by type, without its value."""
     assert problems(with_dingtalk(tmp_path, app_secret=987654321)) == [
-        "dingtalk.app_secret: must be a string, got an integer"]
+        "dingtalk.app_secret: must be a string, got an integer"
+    ]
 
 
 def test_yaml_error_on_the_secret_line_does_not_quote_it(tmp_path: Path) -> None:
@@ -367,8 +414,13 @@ def test_yaml_error_on_the_secret_line_does_not_quote_it(tmp_path: Path) -> None
 def test_every_problem_is_reported_together(tmp_path: Path) -> None:
     """One ConfigError lists every problem in the file, each with its key path."""
     data = {
-        "dingtalk": {"app_key": "k", "app_secret": "${UNSET_SECRET}", "union_id": "u",
-                     "api_base": "ftp://example.com", "qps": -1},
+        "dingtalk": {
+            "app_key": "k",
+            "app_secret": "${UNSET_SECRET}",
+            "union_id": "u",
+            "api_base": "ftp://example.com",
+            "qps": -1,
+        },
         "mappings": [
             {"local": str(tmp_path / "missing"), "parent_dentry_uuid": "a/b"},
             {"local": str(make_dir(tmp_path)), "parent_dentry_uuid": UUID, "subfolders": "yes"},
@@ -399,14 +451,24 @@ def test_every_problem_is_reported_together(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("where", "path"),
-    [("top", "colour"), ("dingtalk", "dingtalk.colour"), ("mapping", "mappings[0].colour"),
-     ("sync", "sync.colour"), ("log", "log.colour")],
+    [
+        ("top", "colour"),
+        ("dingtalk", "dingtalk.colour"),
+        ("mapping", "mappings[0].colour"),
+        ("sync", "sync.colour"),
+        ("log", "log.colour"),
+    ],
 )
 def test_unknown_keys_are_reported_everywhere(tmp_path: Path, where: str, path: str) -> None:
     """An unknown key is reported at its path with the list of known keys."""
     data = valid(tmp_path, sync={}, log={})
-    target = {"top": data, "dingtalk": data["dingtalk"], "mapping": data["mappings"][0],
-              "sync": data["sync"], "log": data["log"]}[where]
+    target = {
+        "top": data,
+        "dingtalk": data["dingtalk"],
+        "mapping": data["mappings"][0],
+        "sync": data["sync"],
+        "log": data["log"],
+    }[where]
     target["colour"] = "blue"
     [problem] = problems(data)
     assert problem.startswith(f"{path}: unknown key (known keys: ")
@@ -432,8 +494,12 @@ def test_unknown_keys_are_reported_everywhere(tmp_path: Path, where: str, path: 
         ("dingtalk", "connect_timeout_seconds", 0, "must be a number > 0, got 0"),
         ("dingtalk", "read_timeout_seconds", [1], "must be a number > 0, got a list"),
         ("dingtalk", "union_id", 42, "must be a string, got 42"),
-        ("dingtalk", "api_base", "api.dingtalk.com",
-         "must be an http:// or https:// URL, got 'api.dingtalk.com'"),
+        (
+            "dingtalk",
+            "api_base",
+            "api.dingtalk.com",
+            "must be an http:// or https:// URL, got 'api.dingtalk.com'",
+        ),
     ],
 )
 def test_wrong_values_are_reported_with_their_key_path(
@@ -448,13 +514,18 @@ def test_wrong_values_are_reported_with_their_key_path(
 def test_sections_must_be_mappings(tmp_path: Path) -> None:
     """A section that is not a mapping is reported."""
     assert problems(valid(tmp_path, sync=[1], log="debug")) == [
-        "sync: must be a mapping, got a list", "log: must be a mapping, got a string"]
+        "sync: must be a mapping, got a list",
+        "log: must be a mapping, got a string",
+    ]
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(None, "mappings: required"), ([], "mappings: must contain at least one mapping"),
-     ({"local": "/x"}, "mappings: must be a list of mappings, got a mapping")],
+    [
+        (None, "mappings: required"),
+        ([], "mappings: must contain at least one mapping"),
+        ({"local": "/x"}, "mappings: must be a list of mappings, got a mapping"),
+    ],
 )
 def test_at_least_one_mapping_is_required(tmp_path: Path, value: object, message: str) -> None:
     """mappings must be a non-empty list."""
@@ -473,9 +544,13 @@ def test_mapping_items_are_checked(tmp_path: Path) -> None:
 def test_local_must_be_an_existing_directory(tmp_path: Path) -> None:
     """A missing local folder or a file in its place is reported."""
     (tmp_path / "file").write_text("x")
-    data = valid(tmp_path, mappings=[
-        {"local": str(tmp_path / "srv" / "x"), "parent_dentry_uuid": "u1"},
-        {"local": str(tmp_path / "file"), "parent_dentry_uuid": "u2"}])
+    data = valid(
+        tmp_path,
+        mappings=[
+            {"local": str(tmp_path / "srv" / "x"), "parent_dentry_uuid": "u1"},
+            {"local": str(tmp_path / "file"), "parent_dentry_uuid": "u2"},
+        ],
+    )
     assert problems(data) == [
         f"mappings[0].local: folder does not exist: {tmp_path / 'srv' / 'x'}",
         f"mappings[1].local: not a directory: {(tmp_path / 'file').resolve()}",
@@ -484,8 +559,12 @@ def test_local_must_be_an_existing_directory(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("uuid", "message"),
-    [("", "must not be empty"), ("a b", "must not contain '/' or whitespace, got 'a b'"),
-     ("x/y", "must not contain '/' or whitespace, got 'x/y'"), (123, "must be a string, got 123")],
+    [
+        ("", "must not be empty"),
+        ("a b", "must not contain '/' or whitespace, got 'a b'"),
+        ("x/y", "must not contain '/' or whitespace, got 'x/y'"),
+        (123, "must be a string, got 123"),
+    ],
 )
 def test_parent_dentry_uuid_rules(tmp_path: Path, uuid: object, message: str) -> None:
     """parent_dentry_uuid must be a non-empty string without '/' or whitespace."""
@@ -500,19 +579,23 @@ def test_exclude_must_be_a_list_of_strings(tmp_path: Path) -> None:
     data["mappings"][0]["exclude"] = "*.bak"
     assert problems(data) == ["mappings[0].exclude: must be a list of strings, got a string"]
     data["mappings"][0]["exclude"] = ["*.bak", "", 3]
-    assert problems(data) == ["mappings[0].exclude[1]: must be a non-empty string, got ''",
-                              "mappings[0].exclude[2]: must be a non-empty string, got 3"]
+    assert problems(data) == [
+        "mappings[0].exclude[1]: must be a non-empty string, got ''",
+        "mappings[0].exclude[2]: must be a non-empty string, got 3",
+    ]
 
 
 def two_mappings(outer: Path, inner: Path, **second: Any) -> list[dict[str, Any]]:
-    return [{"local": str(outer), "parent_dentry_uuid": "U1"},
-            {"local": str(inner), "parent_dentry_uuid": "U2", **second}]
+    return [
+        {"local": str(outer), "parent_dentry_uuid": "U1"},
+        {"local": str(inner), "parent_dentry_uuid": "U2", **second},
+    ]
 
 
 def test_same_local_folder_twice_is_an_overlap(tmp_path: Path) -> None:
     """Two mappings of the same folder (even spelled differently) are reported with both indices."""
     share = make_dir(tmp_path).resolve()
-    data = valid(tmp_path, mappings=two_mappings(share, tmp_path / "share" / "." ))
+    data = valid(tmp_path, mappings=two_mappings(share, tmp_path / "share" / "."))
     assert problems(data) == [f"mappings[1].local: same folder as mappings[0].local: {share}"]
 
 
@@ -520,9 +603,11 @@ def test_nested_local_folders_are_an_overlap(tmp_path: Path) -> None:
     """A folder inside another mapping's folder is reported, whichever comes first."""
     outer, inner = make_dir(tmp_path).resolve(), make_dir(tmp_path, "share/sub").resolve()
     assert problems(valid(tmp_path, mappings=two_mappings(outer, inner))) == [
-        f"mappings[1].local: {inner} is inside mappings[0].local {outer}"]
+        f"mappings[1].local: {inner} is inside mappings[0].local {outer}"
+    ]
     assert problems(valid(tmp_path, mappings=two_mappings(inner, outer))) == [
-        f"mappings[1].local: {outer} contains mappings[0].local {inner}"]
+        f"mappings[1].local: {outer} contains mappings[0].local {inner}"
+    ]
 
 
 def test_folder_inside_a_top_level_only_mapping_is_allowed(tmp_path: Path) -> None:
@@ -537,22 +622,30 @@ def test_duplicate_mapping_is_reported(tmp_path: Path) -> None:
     data = valid(tmp_path)
     data["mappings"].append(dict(data["mappings"][0]))
     assert problems(data) == [
-        "mappings[1]: duplicate of mappings[0] (same local and parent_dentry_uuid)"]
+        "mappings[1]: duplicate of mappings[0] (same local and parent_dentry_uuid)"
+    ]
 
 
 def test_different_folders_may_share_a_remote_folder(tmp_path: Path) -> None:
     """Two separate local folders may upload into the same parent uuid."""
     a, b = make_dir(tmp_path, "a"), make_dir(tmp_path, "b")
-    data = valid(tmp_path, mappings=[{"local": str(a), "parent_dentry_uuid": "U"},
-                                     {"local": str(b), "parent_dentry_uuid": "U"}])
+    data = valid(
+        tmp_path,
+        mappings=[
+            {"local": str(a), "parent_dentry_uuid": "U"},
+            {"local": str(b), "parent_dentry_uuid": "U"},
+        ],
+    )
     assert len(parse(data, environ={}).mappings) == 2
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [(None, "the configuration is empty"),
-     ([1, 2], "the top level must be a mapping of keys, got a list"),
-     ("text", "the top level must be a mapping of keys, got a string")],
+    [
+        (None, "the configuration is empty"),
+        ([1, 2], "the top level must be a mapping of keys, got a list"),
+        ("text", "the top level must be a mapping of keys, got a string"),
+    ],
 )
 def test_top_level_must_be_a_mapping(data: object, message: str) -> None:
     """An empty document or a non-mapping top level is reported."""
@@ -572,11 +665,14 @@ def test_load_reads_and_validates_a_file(tmp_path: Path, monkeypatch: pytest.Mon
     """load() parses the file, expands variables from the environment and records the source."""
     monkeypatch.setenv("SECRET_FOR_TEST", SECRET)
     share = make_dir(tmp_path)
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 dingtalk: {{app_key: k, app_secret: "${{SECRET_FOR_TEST}}", union_id: u}}
 mappings:
   - {{local: {share}, parent_dentry_uuid: {UUID}}}
-""")
+""",
+    )
     config = load(path)
     assert isinstance(config, Config)
     assert (config.source, config.dingtalk.app_secret) == (path, SECRET)
@@ -623,12 +719,15 @@ def test_load_rejects_duplicate_keys(tmp_path: Path) -> None:
 def test_load_accepts_yaml_merge_keys(tmp_path: Path) -> None:
     """YAML anchors and merge keys work (a merged key is not a duplicate)."""
     share = make_dir(tmp_path)
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 dingtalk: {{app_key: k, app_secret: s, union_id: u}}
 mappings:
   - &m {{local: {share}, parent_dentry_uuid: U1, subfolders: false}}
 sync: {{<<: {{workers: 2, settle_seconds: 1}}, workers: 3}}
-""")
+""",
+    )
     assert load(path).sync.workers == 3
 
 
@@ -637,8 +736,7 @@ def test_load_unreadable_file(tmp_path: Path) -> None:
     error = error_of(load, tmp_path / "missing.yaml")
     assert error.problems == ["cannot read config file: No such file or directory"]
     assert error.source == str(tmp_path / "missing.yaml")
-    assert error_of(load, tmp_path).problems == [
-        "cannot read config file: Is a directory"]
+    assert error_of(load, tmp_path).problems == ["cannot read config file: Is a directory"]
 
 
 # --- find_config() ---------------------------------------------------------------------------
@@ -703,8 +801,11 @@ def test_find_config_names_every_place_looked(
 
 # --- config.example.yaml ---------------------------------------------------------------------
 
-EXAMPLE_ENV = {"DINGTALK_APP_KEY": "key", "DINGTALK_APP_SECRET": SECRET,
-               "DINGTALK_UNION_ID": "union"}
+EXAMPLE_ENV = {
+    "DINGTALK_APP_KEY": "key",
+    "DINGTALK_APP_SECRET": SECRET,
+    "DINGTALK_UNION_ID": "union",
+}
 
 
 def test_example_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -723,8 +824,13 @@ def test_example_config_documents_every_key() -> None:
     """Every dataclass field has its key in config.example.yaml, each preceded by a comment."""
     raw = yaml.safe_load(EXAMPLE.read_text())
     renamed = {"connect_timeout": "connect_timeout_seconds", "read_timeout": "read_timeout_seconds"}
-    sections = {DingTalkSettings: raw["dingtalk"], Mapping: raw["mappings"][0],
-                SyncSettings: raw["sync"], LogSettings: raw["log"], Config: raw}
+    sections = {
+        DingTalkSettings: raw["dingtalk"],
+        Mapping: raw["mappings"][0],
+        SyncSettings: raw["sync"],
+        LogSettings: raw["log"],
+        Config: raw,
+    }
     for cls, section in sections.items():
         for f in dataclasses.fields(cls):
             if f.name != "source":

@@ -5,37 +5,73 @@ import pytest
 from syncd.filters import ExcludeRules, is_builtin_ignored, name_problem
 
 
-@pytest.mark.parametrize("name", [
-    "notes.txt~", ".~lock.report.odt#", "~$budget.xlsx", ".main.c.swp", ".x.swo", "a.swp",
-    "download.tmp", "movie.mkv.part", "x.partial", "setup.exe.crdownload", ".DS_Store",
-    "Thumbs.db", "desktop.ini", ".fuse_hidden000123", ".nfs0000000001",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "notes.txt~",
+        ".~lock.report.odt#",
+        "~$budget.xlsx",
+        ".main.c.swp",
+        ".x.swo",
+        "a.swp",
+        "download.tmp",
+        "movie.mkv.part",
+        "x.partial",
+        "setup.exe.crdownload",
+        ".DS_Store",
+        "Thumbs.db",
+        "desktop.ini",
+        ".fuse_hidden000123",
+        ".nfs0000000001",
+    ],
+)
 def test_builtin_ignores_match_temp_and_lock_files(name):
     """Office, editor, browser and file-system temp files are ignored."""
     assert is_builtin_ignored(name)
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "budget.xlsx", "a.swap", "tmp", "lock.odt",
-                                  "part1.zip", "my~file.txt", "DS_Store"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "report.pdf",
+        "budget.xlsx",
+        "a.swap",
+        "tmp",
+        "lock.odt",
+        "part1.zip",
+        "my~file.txt",
+        "DS_Store",
+    ],
+)
 def test_builtin_ignores_leave_ordinary_files(name):
     """Ordinary names are not caught by the ignore list."""
     assert not is_builtin_ignored(name)
 
 
-@pytest.mark.parametrize(("name", "rule"), [
-    ("a\tb.txt", "contains tab"), ("a*b", "contains '*'"), ('say"hi".txt', "contains '\"'"),
-    ("a<b", "contains '<'"), ("a>b", "contains '>'"), ("a|b", "contains '|'"),
-    ("ends.", "ends with '.'"), (" lead.txt", "leading or trailing space"),
-    ("trail.txt ", "leading or trailing space"), ("bell\x07.txt", "contains a control character"),
-    ("bad\udcff.txt", "not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("a\tb.txt", "contains tab"),
+        ("a*b", "contains '*'"),
+        ('say"hi".txt', "contains '\"'"),
+        ("a<b", "contains '<'"),
+        ("a>b", "contains '>'"),
+        ("a|b", "contains '|'"),
+        ("ends.", "ends with '.'"),
+        (" lead.txt", "leading or trailing space"),
+        ("trail.txt ", "leading or trailing space"),
+        ("bell\x07.txt", "contains a control character"),
+        ("bad\udcff.txt", "not valid UTF-8"),
+    ],
+)
 def test_name_rules_name_the_broken_rule(name, rule):
     """Each remote naming rule is reported by name."""
     assert name_problem(name) == rule
 
 
-@pytest.mark.parametrize("name", ["報告 2024.docx", "a b.txt", "naïve.md", ".hidden", "x..y",
-                                  "emoji-😀.png", "a'b.txt"])
+@pytest.mark.parametrize(
+    "name", ["報告 2024.docx", "a b.txt", "naïve.md", ".hidden", "x..y", "emoji-😀.png", "a'b.txt"]
+)
 def test_valid_names_pass(name):
     """Non-ASCII, inner spaces and inner dots are fine."""
     assert name_problem(name) is None

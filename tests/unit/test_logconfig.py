@@ -30,8 +30,10 @@ def test_registered_secrets_and_oss_signatures_are_redacted():
     """App secret, tokens, OSS Authorization values and URL queries never reach a line."""
     register_secret("app-secret-value-123", pinned=True)
     register_secret("token-abcdef-987")
-    text = ("secret=app-secret-value-123 token=token-abcdef-987 "
-            "auth=OSS LTAIdeadbeef01:Zm9vYmFyYmF6cXV4== url=https://h/a/b?Signature=xyz&k=v")
+    text = (
+        "secret=app-secret-value-123 token=token-abcdef-987 "
+        "auth=OSS LTAIdeadbeef01:Zm9vYmFyYmF6cXV4== url=https://h/a/b?Signature=xyz&k=v"
+    )
     out = redact_text(text)
     for leak in ("app-secret-value-123", "token-abcdef-987", "Zm9vYmFyYmF6cXV4", "Signature=xyz"):
         assert leak not in out

@@ -16,15 +16,18 @@ def d(f=F, rec=REC, issue=None, policy=POLICY, sha=None):
     return str(decide(f, rec, issue, policy, NOW, sha256=sha))
 
 
-@pytest.mark.parametrize(("f", "rec", "sha", "expected"), [
-    (F, None, None, "upload(new)"),
-    (LocalFile("a/b.txt", 11, 5_000, 77), REC, None, "upload(changed)"),
-    (F, REC, None, "skip(unchanged)"),
-    (LocalFile("a/b.txt", 10, 6_000, 77), REC, None, "hash(mtime changed)"),
-    (LocalFile("a/b.txt", 10, 5_000, 78), REC, None, "hash(mtime changed)"),
-    (LocalFile("a/b.txt", 10, 6_000, 77), REC, "s" * 64, "touch(content unchanged)"),
-    (LocalFile("a/b.txt", 10, 6_000, 77), REC, "t" * 64, "upload(changed)"),
-])
+@pytest.mark.parametrize(
+    ("f", "rec", "sha", "expected"),
+    [
+        (F, None, None, "upload(new)"),
+        (LocalFile("a/b.txt", 11, 5_000, 77), REC, None, "upload(changed)"),
+        (F, REC, None, "skip(unchanged)"),
+        (LocalFile("a/b.txt", 10, 6_000, 77), REC, None, "hash(mtime changed)"),
+        (LocalFile("a/b.txt", 10, 5_000, 78), REC, None, "hash(mtime changed)"),
+        (LocalFile("a/b.txt", 10, 6_000, 77), REC, "s" * 64, "touch(content unchanged)"),
+        (LocalFile("a/b.txt", 10, 6_000, 77), REC, "t" * 64, "upload(changed)"),
+    ],
+)
 def test_change_detection_ladder(f, rec, sha, expected):
     """No record -> new; size -> changed; same stat -> unchanged; else hash decides."""
     assert d(f, rec, sha=sha) == expected
@@ -55,13 +58,18 @@ def test_too_large_file_is_refused():
 
 def test_quarantined_file_waits_until_next_retry():
     """A failed file is left alone until next_retry, unless it changed meanwhile."""
-    issue = Issue("a/b.txt", IssueKind.FAILED, "upload failed", 10, 5_000, attempts=2,
-                  next_retry=NOW + 60)
+    issue = Issue(
+        "a/b.txt", IssueKind.FAILED, "upload failed", 10, 5_000, attempts=2, next_retry=NOW + 60
+    )
     assert d(F, None, issue) == "skip(quarantined)"
     assert d(F, None, issue, policy=Policy(honour_quarantine=False)) == "upload(new)"
-    later = Issue(**{**issue.__dict__, "next_retry": NOW - 1}) if hasattr(issue, "__dict__") \
-        else Issue("a/b.txt", IssueKind.FAILED, "upload failed", 10, 5_000, attempts=2,
-                   next_retry=NOW - 1)
+    later = (
+        Issue(**{**issue.__dict__, "next_retry": NOW - 1})
+        if hasattr(issue, "__dict__")
+        else Issue(
+            "a/b.txt", IssueKind.FAILED, "upload failed", 10, 5_000, attempts=2, next_retry=NOW - 1
+        )
+    )
     assert d(F, None, later) == "upload(new)"
     changed = LocalFile("a/b.txt", 12, 5_000, 77)
     assert d(changed, None, issue) == "upload(new)"

@@ -26,8 +26,9 @@ def test_database_is_wal_and_private(tmp_path, store):
 
 def test_record_roundtrip_and_issue_cleared_atomically(store):
     """Writing a record after a commit also clears the file's open issue."""
-    store.put_issue("m", Issue("a.txt", IssueKind.FAILED, "upload failed", 1, 2, "x", "y", 3,
-                               9.0, 8.0))
+    store.put_issue(
+        "m", Issue("a.txt", IssueKind.FAILED, "upload failed", 1, 2, "x", "y", 3, 9.0, 8.0)
+    )
     assert store.issue("m", "a.txt").attempts == 3
     rec = Record("a.txt", 1, 2, 3, "h" * 64, "uuid", "42", 2, 5.0)
     store.put_record("m", rec)
