@@ -120,6 +120,7 @@ class Engine:
         self._planned_dirs: set[tuple[str, str]] = set()
         self._planned_files: dict[tuple[str, str], tuple[int, int]] = {}  # dry-run memo
         self.fatal: BaseException | None = None  # rejected credentials stop everything
+        self.stopping = threading.Event()  # a stop was requested: queued jobs are abandoned
         self.broken_roots: dict[str, str] = {}  # parent uuid -> why it cannot be used
 
     # -- lazily built remote side (a pass with nothing to upload makes no request) ------
@@ -324,6 +325,8 @@ class Engine:
         }
         if self.fatal is not None:
             return "failed"
+        if self.stopping.is_set():
+            return "abandoned"
         if job.reason == "verify":  # hashing deferred from the deciding thread
             follow = self.consider(
                 m, f, self.state.record(m.key, f.rel_path), self.state.issue(m.key, f.rel_path)

@@ -156,6 +156,10 @@ def run_sync(
                 break
             _scan_mapping(engine, pool, mapping)
         _retry_deferred(engine, pool, pool.drain())
+    except KeyboardInterrupt:  # SIGINT/SIGTERM: finish what is in flight, drop the queue
+        engine.stopping.set()
+        log.warning("sync.interrupted", in_flight="finishing", queued="left for the next run")
+        raise
     finally:
         pool.close()
         engine.close()

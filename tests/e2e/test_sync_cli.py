@@ -330,3 +330,44 @@ def test_check_reports_per_mapping(tmp_path, emulator):
     assert "mappings[0]" in proc.stdout and "OK" in proc.stdout
     assert "mappings[1]" in proc.stdout and "FAILED" in proc.stdout
     assert run_cli("check", "-c", str(cfg), "--offline").returncode == 0
+
+
+def test_sigterm_stops_sync_cleanly_and_the_next_run_finishes(tmp_path, emulator):
+    """SIGTERM during a sync: exit 0 soon (in-flight uploads finish, the queue is dropped);
+    the next run uploads the rest, each file once."""
+    import signal
+    import subprocess
+    import sys
+
+    root = tmp_path / "share"
+    root.mkdir()
+    for i in range(30):
+        (root / f"f{i}.txt").write_text(f"file {i}")
+    emulator.set_fault("oss", "slow", delay=1.0)
+    cfg = write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}],
+        sync={"workers": 2},
+    )
+    env = {**os.environ}
+    env.pop("NOTIFY_SOCKET", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "sync", "-c", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    from tests.conftest import wait_until
+
+    wait_until(lambda: emulator.stats()["requests"].get("oss", 0) >= 1, timeout=20)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "next run" in err
+    emulator.clear_faults()
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert len(emulator.files()) == 30
+    assert all(f["version"] == 1 for f in emulator.files().values())
