@@ -363,7 +363,7 @@ def test_sigterm_stops_sync_cleanly_and_the_next_run_finishes(tmp_path, emulator
 
     wait_until(lambda: emulator.stats()["requests"].get("oss", 0) >= 1, timeout=20)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=20)
+    _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "next run" in err
