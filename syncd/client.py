@@ -168,7 +168,7 @@ class DingTalkClient:
                 _transport_text(exc), code="connectionError", api="oss.put"
             ) from None
         with resp:
-            if resp.status_code != 200:
+            if not 200 <= resp.status_code < 300:
                 raise oss_error(resp.status_code, resp.content, resp.headers)
             etag = resp.headers.get("ETag")
         if etag:
@@ -291,7 +291,7 @@ class DingTalkClient:
         except requests.RequestException as exc:
             raise TransientError(_transport_text(exc), code="connectionError", api=api) from None
         with resp:
-            if resp.status_code != 200:
+            if not 200 <= resp.status_code < 300:
                 raise api_error(resp.status_code, resp.content, resp.headers, api)
             try:
                 data = resp.json()
