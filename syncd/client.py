@@ -254,7 +254,9 @@ class DingTalkClient:
                 attempt -= 1
                 self.token(force=True, stale=token)
             except RemoteError as err:
-                if not err.retryable or attempt >= self.max_attempts:
+                # a rejected upload key is the uploader's business (restart from step 1):
+                # retrying the same dead key here only wastes calls
+                if not err.retryable or err.restart_upload or attempt >= self.max_attempts:
                     raise
                 floor = THROTTLE_FLOOR if isinstance(err, ThrottledError) else 0.0
                 delay = backoff_delay(attempt, retry_after=err.retry_after, floor=floor)

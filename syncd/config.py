@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from syncd.errors import ConfigError
+from syncd.filters import ExcludeRules
 
 DEFAULT_API_BASE = "https://api.dingtalk.com"
 SYSTEM_CONFIG = Path("/etc/syncd/config.yaml")
@@ -382,8 +383,8 @@ def _folder(sec: _Section, raw: str) -> Path | None:
     except FileNotFoundError:
         sec.report("local", f"folder does not exist: {Path(raw).expanduser().absolute()}")
         return None
-    except (OSError, RuntimeError) as exc:
-        sec.report("local", f"cannot access {raw}: {getattr(exc, 'strerror', None) or exc}")
+    except (OSError, RuntimeError, ValueError) as exc:  # ValueError: an embedded NUL
+        sec.report("local", f"cannot access {raw!r}: {getattr(exc, 'strerror', None) or exc}")
         return None
     if not stat.S_ISDIR(mode):
         sec.report("local", f"not a directory: {path}")
@@ -397,6 +398,11 @@ def _mapping(sec: _Section) -> Mapping | None:
     local = _folder(sec, raw) if raw else None
     uuid = sec.text("parent_dentry_uuid", check=_uuid_error)
     exclude = sec.text_list("exclude")
+    for i, pattern in enumerate(exclude):
+        try:
+            ExcludeRules([pattern])
+        except re.error as exc:
+            sec.report(f"exclude[{i}]", f"invalid pattern {pattern!r}: {exc}")
     subfolders = sec.value("subfolders", True, _FLAG)
     return Mapping(local, uuid, exclude, subfolders) if local and uuid else None
 

@@ -30,6 +30,7 @@ from syncd.config import Config, Mapping
 from syncd.engine import Engine, Job, scan_options
 from syncd.errors import ConfigError
 from syncd.model import LocalFile, Refusal
+from syncd.retries import RetryTimers
 from syncd.scanner import ScanCounters, scan, stat_path
 from syncd.settle import SettleGate, Stat
 from syncd.state import StateStore
@@ -83,9 +84,10 @@ class Daemon:
         self.dirty: set[tuple[str, str]] = set()
         self.claims_lock = threading.Lock()
         self.stopping = threading.Event()
-        # (mapping key, path) -> (monotonic due time, transient?): quarantined files
-        self.retries: dict[tuple[str, str], tuple[float, bool]] = {}
+        self.retries = RetryTimers()  # quarantined files (monotonic due times)
         self.forced: set[tuple[str, str]] = set()  # retries that are due: skip the quarantine
+        self.scan_pending: set[tuple[str, str]] = set()  # queued scans, deduplicated
+        self.scan_lock = threading.Lock()
         self.ready: deque[tuple[str, str]] = deque()  # settled, waiting for a free uploader
         self.scanning = 0
         self.threads: list[threading.Thread] = []
@@ -104,7 +106,7 @@ class Daemon:
             self._thread(self._worker, f"upload-{i}")
         self._thread(self._scanner, "scanner")
         for key in self.mappings:
-            self.scans.put(ScanRequest(key, reason="start"))
+            self._request_scan(key, "", "start")
         sdnotify.notify("READY=1", f"STATUS={self._status_text()}")
         log.info(
             "daemon.started",
@@ -190,18 +192,16 @@ class Daemon:
             candidates.append(deadline)
         if self.watchdog_every:
             candidates.append(self.next_ping)
-        if self.retries:
-            candidates.append(min(due for due, _ in self.retries.values()))
+        if (due := self.retries.next_due()) is not None:
+            candidates.append(due)
         return min(candidates)
 
     def _tick(self, now: float) -> None:
         self.ready.extend(self.gate.due(now, self._stat_key))  # type: ignore[arg-type]
         self._pump()
-        if self.retries:
-            for k in [k for k, (due, _) in self.retries.items() if due <= now]:
-                del self.retries[k]
-                self.forced.add(k)
-                self._touch(k[0], k[1], now)
+        for k in self.retries.pop_due(now):
+            self.forced.add(k)  # type: ignore[arg-type]
+            self._touch(k[0], k[1], now)  # type: ignore[index]
         if now >= self.next_rescan:
             self.next_rescan = now + self.config.sync.rescan_interval_seconds
             self._request_full_scan("interval")
@@ -223,7 +223,7 @@ class Daemon:
             if item.kind == "gone":
                 self.gate.discard((item.key, item.rel))
             elif item.kind == "dir":
-                self.scans.put(ScanRequest(item.key, item.rel, "folder appeared"))
+                self._request_scan(item.key, item.rel, "folder appeared")
             else:
                 self._touch(item.key, item.rel, now)
         elif isinstance(item, _Control):
@@ -246,7 +246,7 @@ class Daemon:
                 limit=self.config.sync.max_queue,
                 action="rescanning the mapping",
             )
-            self.scans.put(ScanRequest(key, reason="queue overflow"))
+            self._request_scan(key, "", "queue overflow")
             return
         self.gate.touch((key, rel), now, stat if stat is not None else self._stat_key((key, rel)))
 
@@ -325,15 +325,7 @@ class Daemon:
         if issue is not None and issue.kind.value == "failed" and issue.next_retry:
             delay = max(0.0, issue.next_retry - time.time())
             transient = issue.reason == "upload failed"
-            self.retries[(key, rel)] = (time.monotonic() + delay + 0.01, transient)
-
-    def _recovered(self) -> None:
-        """An upload succeeded: files that failed for transient reasons (an outage, most
-        likely) are tried again now instead of waiting out their back-off."""
-        now = time.monotonic()
-        for k, (due, transient) in list(self.retries.items()):
-            if transient and due > now:
-                self.retries[k] = (now, True)
+            self.retries.schedule((key, rel), time.monotonic() + delay + 0.01, transient=transient)
 
     def _worker(self) -> None:
         while True:
@@ -356,24 +348,40 @@ class Daemon:
             self.inflight.discard((key, rel))
             again = (key, rel) in self.dirty
             self.dirty.discard((key, rel))
-        if outcome == "completed" and self.retries:
-            self._recovered()
+        if outcome == "completed":
+            for k in self.retries.succeeded((key, rel), time.monotonic()):
+                log.debug("retry.fast_tracked", path=k[1])  # type: ignore[index]
         if again or outcome == "deferred":
             self._touch(key, rel, time.monotonic())
         elif outcome == "failed" and key in self.mappings:
-            self._schedule_retry(key, rel, self.state.issue(key, rel))
+            issue = self.state.issue(key, rel)
+            self.retries.failed(
+                (key, rel), transient=issue is not None and issue.reason == "upload failed"
+            )
+            self._schedule_retry(key, rel, issue)
 
     # -- scanning ------------------------------------------------------------------------
     def _request_full_scan(self, reason: str) -> None:
         self.engine.broken_roots.clear()  # a missing remote folder may have been restored
         for key in self.mappings:
-            self.scans.put(ScanRequest(key, reason=reason))
+            self._request_scan(key, "", reason)
+
+    def _request_scan(self, key: str, start: str, reason: str) -> None:
+        """Queue a scan unless an equal or wider one is already waiting (bounded: at most
+        one queued full scan per mapping, however many events overflow the queue)."""
+        with self.scan_lock:
+            if (key, "") in self.scan_pending or (key, start) in self.scan_pending:
+                return
+            self.scan_pending.add((key, start))
+        self.scans.put(ScanRequest(key, start, reason))
 
     def _scanner(self) -> None:
         while True:
             req = self.scans.get()
             if req is None or self.stopping.is_set():
                 return
+            with self.scan_lock:
+                self.scan_pending.discard((req.key, req.start))
             m = self.mappings.get(req.key)
             if m is None:
                 continue
@@ -431,13 +439,18 @@ class Daemon:
         for key in old_keys - new_keys:
             self.watches.remove(key)
             self.gate.clear(lambda k, key=key: k[0] == key)
+        restart_needed = ["sync.workers"] if new.sync.workers != self.config.sync.workers else []
+        old_mappings = self.mappings
         self.config = new
-        self.engine.config = new
+        self.engine.reconfigure(new)
         self.mappings = {m.key: m for m in new.mappings}
         self.gate.settle = new.sync.settle_seconds
-        for key in new_keys - old_keys:
-            m = self.mappings[key]
-            self.watches.add(key, m.local, m.subfolders)
+        for key, m in self.mappings.items():
+            before = old_mappings.get(key)
+            if before is not None and before.subfolders != m.subfolders:
+                self.watches.remove(key)  # recursive or not: schedule the watch again
+            if before is None or before.subfolders != m.subfolders:
+                self.watches.add(key, m.local, m.subfolders)
         self.next_rescan = time.monotonic() + new.sync.rescan_interval_seconds
         self._request_full_scan("reload")
         log.info(
@@ -445,6 +458,7 @@ class Daemon:
             mappings=len(new_keys),
             added=len(new_keys - old_keys),
             removed=len(old_keys - new_keys),
+            **({"restart_needed": restart_needed} if restart_needed else {}),
         )
         sdnotify.notify("READY=1", f"STATUS={self._status_text()}")
 

@@ -9,6 +9,7 @@ Dry-run is one switch here: the plan is logged, nothing is sent and nothing is w
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from syncd.errors import (
     FileVanishedError,
     PermanentError,
     RemoteError,
+    TransientError,
 )
 from syncd.filters import ExcludeRules
 from syncd.folders import FolderResolver, RootMissingError
@@ -148,6 +150,20 @@ class Engine:
         if self._client is not None:
             self._client.close()
 
+    def reconfigure(self, config: Config) -> None:
+        """Apply a reloaded config: policy, conflict strategy, and a new client when the
+        DingTalk settings changed (uploads in flight finish on the old one)."""
+        old, self.config = self.config, config
+        self.policy = Policy(
+            allow_empty_overwrite=config.sync.allow_empty_overwrite,
+            honour_quarantine=self.policy.honour_quarantine,
+        )
+        with self._setup_lock:
+            if config.dingtalk != old.dingtalk:
+                self._client = self._uploader = self._folders = None
+            elif self._uploader is not None:
+                self._uploader.strategy = config.sync.conflict_strategy
+
     # -- deciding ------------------------------------------------------------------------
     def consider(
         self,
@@ -208,14 +224,17 @@ class Engine:
             return None
         except PermissionError:
             refusal = Refusal(entry.rel_path, "permission denied", "", entry.size, entry.mtime_ns)
+            d = decide_refusal(refusal, issue)
             self._refuse(
-                mapping,
-                entry.rel_path,
-                "permission denied",
-                "",
-                entry.size,
-                entry.mtime_ns,
-                decide_refusal(refusal, issue),
+                mapping, entry.rel_path, "permission denied", "", entry.size, entry.mtime_ns, d
+            )
+            return None
+        except OSError as exc:  # EIO, ESTALE…: leave it to the next look
+            log.warning(
+                "hash.failed",
+                mapping=str(mapping.local),
+                path=entry.rel_path,
+                error=exc.strerror or str(exc),
             )
             return None
         d = decide(entry, record, issue, self.policy, now, sha256=sha)
@@ -334,6 +353,13 @@ class Engine:
             if follow is None:
                 return "unchanged"
             job = follow
+        current = self.state.record(m.key, f.rel_path)
+        if current is not None and (current.size, current.mtime_ns, current.inode) == (
+            f.size,
+            f.mtime_ns,
+            f.inode,
+        ):
+            return "unchanged"  # decided from an older view; another upload already did it
         if m.parent_dentry_uuid in self.broken_roots:
             self.counters.add(failed=1)
             return "failed"
@@ -371,6 +397,18 @@ class Engine:
             return "failed"
         except RemoteError as exc:
             self._failed(m, f, exc, ctx)
+            return "failed"
+        except OSError as exc:  # EIO, ESTALE, ENOTDIR…: the file system, not the remote
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                log.debug("upload.vanished", **ctx)
+                self.counters.add(vanished=1)
+                return "vanished"
+            err = TransientError(
+                exc.strerror or str(exc),
+                code=errno.errorcode.get(exc.errno or 0, "OSError"),
+                api="local",
+            )
+            self._failed(m, f, err, ctx)
             return "failed"
         finally:
             self.progress.file_done()

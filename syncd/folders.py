@@ -50,8 +50,8 @@ class FolderResolver:
 
     def _folders(self, root: str) -> dict[str, Folder]:
         cache = self._cache.get(root)
-        if cache is None:
-            cache = self._cache[root] = dict(self._store.folders(root))
+        if cache is None:  # two threads may both load it: the same rows, harmless
+            cache = self._cache.setdefault(root, dict(self._store.folders(root)))
         return cache
 
     def cached(self, root: str, path: str) -> bool:
@@ -62,6 +62,9 @@ class FolderResolver:
         """The dentry uuid of folder `path` under `root` ("" is the root itself)."""
         if not path:
             return root
+        hit = self._folders(root).get(path)  # cache hits never wait for a creation in flight
+        if hit is not None:
+            return hit[2]
         with self._lock:
             hit = self._folders(root).get(path)
             if hit is not None:

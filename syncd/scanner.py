@@ -74,6 +74,8 @@ def scan(
 ) -> Iterator[LocalFile | Refusal]:
     """Yield every candidate file and every refused entry under `start` (relative dir)."""
     counters = counters if counters is not None else ScanCounters()
+    if start and not folder_allowed(opts, start):
+        return
     root = str(opts.root)
     real_root = os.path.realpath(root)
     seen_dirs: set[tuple[int, int]] = set()
@@ -91,6 +93,9 @@ def scan(
             continue
         except NotADirectoryError:
             continue
+        except OSError as exc:  # EIO, ESTALE on a network share…: try again at the next scan
+            log.warning("scan.folder_failed", folder=display(rel_dir), error=exc.strerror)
+            continue
         counters.dirs += 1
         with it:
             subdirs = []
@@ -103,6 +108,9 @@ def scan(
                     continue
                 except PermissionError:
                     yield Refusal(display(rel), "permission denied")
+                    continue
+                except OSError as exc:
+                    log.warning("scan.entry_failed", path=display(rel), error=exc.strerror)
                     continue
                 mode = st.st_mode
                 is_dir = stat.S_ISDIR(mode)
@@ -161,6 +169,24 @@ def _follow(
     elif not stat.S_ISREG(st.st_mode):
         return Refusal(display(rel), "special file", _special_kind(st.st_mode))
     return st
+
+
+def folder_allowed(opts: ScanOptions, rel_dir: str) -> bool:
+    """True when files under folder `rel_dir` belong to the mapping at all: subfolders are
+    mirrored, and neither the folder nor any above it is ignored, excluded or badly named
+    (a badly named folder is reported by the scan of its parent)."""
+    if not rel_dir:
+        return True
+    if not opts.subfolders:
+        return False
+    parts = rel_dir.split("/")
+    for i, part in enumerate(parts):
+        sub = "/".join(parts[: i + 1])
+        if is_builtin_ignored(part) or name_problem(part) is not None:
+            return False
+        if opts.excludes and opts.excludes.excluded(sub, is_dir=True):
+            return False
+    return True
 
 
 def stat_path(opts: ScanOptions, rel: str) -> LocalFile | Refusal | None:

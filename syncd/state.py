@@ -46,7 +46,9 @@ STATE_FILE = "state.db"
 class StateStore:
     """Thread-safe access to the state database (one connection, one lock)."""
 
-    def __init__(self, state_dir: Path | None, *, readonly: bool = False) -> None:
+    def __init__(
+        self, state_dir: Path | None, *, readonly: bool = False, snapshot: bool = False
+    ) -> None:
         """Open `state_dir/state.db`; `state_dir=None` is an empty in-memory store."""
         self.path = Path(state_dir) / STATE_FILE if state_dir is not None else Path(":memory:")
         self._lock = threading.RLock()
@@ -57,7 +59,9 @@ class StateStore:
                 )
                 self._db.executescript(_SCHEMA)
             elif readonly:
-                uri = f"file:{self.path}?mode=ro"
+                # snapshot (dry-run): immutable, so not even -wal/-shm files are created;
+                # changes a running daemon has not checkpointed yet are not seen
+                uri = f"file:{self.path}?mode=ro" + ("&immutable=1" if snapshot else "")
                 self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -80,7 +84,9 @@ class StateStore:
         if not dry_run:
             return cls(state_dir)
         return (
-            cls(state_dir, readonly=True) if (Path(state_dir) / STATE_FILE).exists() else cls(None)
+            cls(state_dir, readonly=True, snapshot=True)
+            if (Path(state_dir) / STATE_FILE).exists()
+            else cls(None)
         )
 
     def _check_version(self) -> None:

@@ -61,8 +61,9 @@ class _Pool:
             with self._lock:
                 self.deferred.append(job)
         elif not fut.cancelled() and (exc := fut.exception()) is not None:
-            self.engine.fatal = self.engine.fatal or exc
-            log.error("upload.crashed", path=job.file.rel_path, error=repr(exc))
+            # a bug or an unexpected local error: this file failed, the pass goes on
+            self.engine.counters.add(failed=1)
+            log.error("upload.crashed", path=job.file.rel_path, error=repr(exc), exc_info=exc)
 
     def drain(self) -> list[Job]:
         self.executor.shutdown(wait=True)

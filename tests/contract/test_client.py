@@ -136,6 +136,16 @@ def test_reused_upload_key_is_rejected_for_a_restart(client, emulator, tmp_path)
     assert err.value.code == "paramError.uploadKey"
 
 
+def test_rejected_upload_key_is_not_retried_by_the_client(client, emulator, tmp_path):
+    """A dead upload key goes straight back to the uploader: one call, not five."""
+    upload_bytes(client, "k.txt", b"k", tmp=tmp_path)
+    info = client.upload_info(ROOT_UUID, "k.txt", 1)
+    emulator.reset_stats()
+    with pytest.raises(UploadExpiredError):
+        client.commit(ROOT_UUID, info.upload_key, "k.txt", 1, "OVERWRITE")
+    assert emulator.stats()["requests"]["commit"] == 1
+
+
 def test_commit_without_put_asks_for_restart(client):
     """Committing a key whose object was never PUT restarts the file."""
     info = client.upload_info(ROOT_UUID, "y.txt", 1)
@@ -270,3 +280,28 @@ def test_record_written_after_commit(client, store, tmp_path, emulator):
     assert rec.sha256 == hashlib.sha256(b"record me").hexdigest()
     assert rec.dentry_uuid == emulator.files()["r.txt"]["uuid"]
     assert rec.version == 1
+
+
+def test_engine_skips_a_job_that_another_upload_already_did(emulator, tmp_path):
+    """A job decided from an older view (e.g. a long scan) does not upload the file again."""
+    from syncd.config import load
+    from syncd.engine import Engine, Job
+    from tests.conftest import write_config
+
+    share = tmp_path / "share"
+    share.mkdir()
+    p = share / "once.txt"
+    p.write_bytes(b"once")
+    cfg = load(
+        write_config(tmp_path, emulator, [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}])
+    )
+    state = StateStore(cfg.state_dir)
+    engine = Engine(cfg, state)
+    job = Job(cfg.mappings[0], local_file(p, "once.txt"), "new")
+    try:
+        assert engine.execute(job) == "completed"
+        assert engine.execute(job) == "unchanged"
+    finally:
+        engine.close()
+        state.close()
+    assert emulator.stats()["requests"]["commit"] == 1

@@ -323,17 +323,41 @@ def test_touch_is_verified_off_the_main_loop_without_upload(tmp_path, emulator, 
     assert emulator.stats()["requests"]["commit"] == 2
 
 
-def test_failed_file_is_retried_as_soon_as_uploads_work_again(tmp_path, emulator, share, daemons):
-    """After an outage, a quarantined file does not wait out its back-off: the first
-    successful upload brings it forward."""
+def test_failed_files_are_retried_as_soon_as_uploads_work_again(tmp_path, emulator, share, daemons):
+    """After an outage (several files failing), quarantined files do not wait out their
+    back-off: the first successful upload brings them forward."""
     emulator.set_fault("commit", "5xx")
     d = start(daemons, config(tmp_path, emulator, share))
     d.wait_event("daemon.started")
-    (share / "during-outage.txt").write_bytes(b"x")
-    failed = d.wait_event("upload.failed", path="during-outage.txt", timeout=30)
-    assert failed["attempts"] == 1
+    for name in ("during-1.txt", "during-2.txt"):
+        (share / name).write_bytes(name.encode())
+        failed = d.wait_event("upload.failed", path=name, timeout=30)
+        assert failed["attempts"] == 1
     emulator.clear_faults()
     (share / "after-outage.txt").write_bytes(b"y")
     d.wait_event("upload.completed", path="after-outage.txt")
-    d.wait_event("upload.completed", path="during-outage.txt", timeout=10)
+    d.wait_event("upload.completed", path="during-1.txt", timeout=10)
+    d.wait_event("upload.completed", path="during-2.txt", timeout=10)
     assert d.stop() == 0
+
+
+def test_excluded_folder_moved_in_is_not_uploaded(tmp_path, emulator, share, daemons):
+    """A folder moved in is scanned whole, but not when `exclude` names it."""
+    cfg = write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(share), "parent_dentry_uuid": ROOT_UUID, "exclude": ["drafts/"]}],
+        sync={"settle_seconds": 0.3},
+    )
+    d = start(daemons, cfg)
+    d.wait_event("daemon.started")
+    for name in ("drafts", "final"):
+        src = tmp_path / "outside" / name
+        src.mkdir(parents=True)
+        (src / "doc.txt").write_bytes(name.encode())
+        shutil.move(str(src), str(share / name))
+    d.wait_event("upload.completed", path="final/doc.txt")
+    (share / "marker.txt").write_bytes(b"m")  # processed after the drafts event
+    d.wait_event("upload.completed", path="marker.txt")
+    assert d.stop() == 0
+    assert "drafts/doc.txt" not in emulator.files()

@@ -841,3 +841,31 @@ def test_example_config_documents_every_key() -> None:
     for i in keys:
         assert lines[i - 1].lstrip().startswith("#"), f"undocumented: {lines[i]}"
     assert any(re.match(r"\s*# app_secret_file: ", line) for line in lines)
+
+
+def test_invalid_exclude_pattern_is_a_config_problem(tmp_path):
+    """A pattern that cannot be compiled is reported at load with its key path."""
+    from syncd.config import parse
+    from syncd.errors import ConfigError
+
+    data = {
+        "dingtalk": {"app_key": "k", "app_secret": "s", "union_id": "u"},
+        "mappings": [{"local": str(tmp_path), "parent_dentry_uuid": "x", "exclude": ["[z-a]"]}],
+    }
+    with pytest.raises(ConfigError) as err:
+        parse(data, environ={})
+    assert any(p.startswith("mappings[0].exclude[0]: invalid pattern") for p in err.value.problems)
+
+
+def test_nul_in_local_is_a_config_problem():
+    """A NUL byte in a path is reported, not a traceback."""
+    from syncd.config import parse
+    from syncd.errors import ConfigError
+
+    data = {
+        "dingtalk": {"app_key": "k", "app_secret": "s", "union_id": "u"},
+        "mappings": [{"local": "/tmp/a\x00b", "parent_dentry_uuid": "x"}],
+    }
+    with pytest.raises(ConfigError) as err:
+        parse(data, environ={})
+    assert any(p.startswith("mappings[0].local: cannot access") for p in err.value.problems)
