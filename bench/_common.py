@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -95,8 +96,9 @@ def spawn(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
     return p
 
 
-def stop_process(p: subprocess.Popen[Any], sig: int = signal.SIGTERM,
-                 timeout: float = 10.0) -> int | None:
+def stop_process(
+    p: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 10.0
+) -> int | None:
     """Stop one child by its pid (signal, wait, then SIGKILL); return its exit code."""
     try:
         if p.returncode is None and p.poll() is None:
@@ -160,8 +162,14 @@ def new_uuid() -> str:
 class EmulatorProc:
     """``python -m syncd emulator --port 0`` in its own process (its own GIL)."""
 
-    def __init__(self, folders: Iterable[str], *, qps: int | None = None,
-                 extra: Sequence[str] = (), log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        folders: Iterable[str],
+        *,
+        qps: int | None = None,
+        extra: Sequence[str] = (),
+        log_dir: Path | None = None,
+    ) -> None:
         self.folders = list(folders)
         self.qps = qps
         self.extra = list(extra)
@@ -178,11 +186,13 @@ class EmulatorProc:
         if self.qps is not None:
             args += ["--qps", str(self.qps)]
         args += self.extra
-        err = open(self.log_dir / "emulator.stderr", "w") if self.log_dir else subprocess.DEVNULL
-        self.proc = spawn(args, stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1,
-                          cwd=REPO)
-        if err is not subprocess.DEVNULL:
-            err.close()
+        with contextlib.ExitStack() as stack:
+            err: Any = subprocess.DEVNULL
+            if self.log_dir is not None:
+                err = stack.enter_context(open(self.log_dir / "emulator.stderr", "w"))
+            self.proc = spawn(
+                args, stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1, cwd=REPO
+            )
         first: list[str] = []
         ready = threading.Event()
 
@@ -230,39 +240,60 @@ class EmulatorProc:
         self.stop()
 
 
-def api_json(method: str, url: str, body: Any = None,
-             headers: dict[str, str] | None = None) -> Any:
+def api_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
     """One JSON call with urllib (used by the bench itself, never timed)."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.load(resp)
 
 
 # -- config, trees, state ------------------------------------------------------------------
 
-def write_config(path: Path, *, api_base: str, state_dir: Path,
-                 mappings: Sequence[tuple[Path, str]], workers: int = 8,
-                 settle_seconds: float = 2.0, qps: float = 100000,
-                 rescan_interval_seconds: float = 3600, **sync_extra: Any) -> Path:
+
+def write_config(
+    path: Path,
+    *,
+    api_base: str,
+    state_dir: Path,
+    mappings: Sequence[tuple[Path, str]],
+    workers: int = 8,
+    settle_seconds: float = 2.0,
+    qps: float = 100000,
+    rescan_interval_seconds: float = 3600,
+    **sync_extra: Any,
+) -> Path:
     """A syncd YAML config (JSON is valid YAML) pointing at the emulator."""
     cfg = {
-        "dingtalk": {"app_key": APP_KEY, "app_secret": APP_SECRET, "union_id": UNION_ID,
-                     "api_base": api_base, "qps": qps},
+        "dingtalk": {
+            "app_key": APP_KEY,
+            "app_secret": APP_SECRET,
+            "union_id": UNION_ID,
+            "api_base": api_base,
+            "qps": qps,
+        },
         "state_dir": str(state_dir),
-        "mappings": [{"local": str(local), "parent_dentry_uuid": uuid}
-                     for local, uuid in mappings],
-        "sync": {"workers": workers, "settle_seconds": settle_seconds,
-                 "rescan_interval_seconds": rescan_interval_seconds, **sync_extra},
+        "mappings": [{"local": str(local), "parent_dentry_uuid": uuid} for local, uuid in mappings],
+        "sync": {
+            "workers": workers,
+            "settle_seconds": settle_seconds,
+            "rescan_interval_seconds": rescan_interval_seconds,
+            **sync_extra,
+        },
         "log": {"format": "json", "level": "info"},
     }
     path.write_text(json.dumps(cfg, indent=2) + "\n")
     return path
 
 
-def make_tree(root: Path, n_files: int, n_folders: int,
-              content: Callable[[int], bytes]) -> list[str]:
+def make_tree(
+    root: Path, n_files: int, n_folders: int, content: Callable[[int], bytes]
+) -> list[str]:
     """``n_files`` files spread round-robin over ``n_folders`` folders ``dNNNN``; rel paths."""
     root.mkdir(parents=True, exist_ok=True)
     for d in range(n_folders):
@@ -277,6 +308,7 @@ def make_tree(root: Path, n_files: int, n_folders: int,
         finally:
             os.close(fd)
         rels.append(rel)
+    os.sync()  # no dirty-page writeback running during the measurements
     return rels
 
 
@@ -305,8 +337,20 @@ def seed_state(state_dir: Path, local: Path, parent_uuid: str, rels: Sequence[st
         with open(path, "rb") as f:
             data = f.read()
             st = os.fstat(f.fileno())
-        rows.append((key, rel, st.st_size, st.st_mtime_ns, st.st_ino,
-                     hashlib.sha256(data).hexdigest(), f"uuid{n:08d}", str(100000 + n), 1, now))
+        rows.append(
+            (
+                key,
+                rel,
+                st.st_size,
+                st.st_mtime_ns,
+                st.st_ino,
+                hashlib.sha256(data).hexdigest(),
+                f"uuid{n:08d}",
+                str(100000 + n),
+                1,
+                now,
+            )
+        )
     db = sqlite3.connect(state_dir / "state.db")
     try:
         with db:
@@ -314,10 +358,12 @@ def seed_state(state_dir: Path, local: Path, parent_uuid: str, rels: Sequence[st
         (count,) = db.execute("SELECT COUNT(*) FROM files WHERE mapping=?", (key,)).fetchone()
     finally:
         db.close()
+    os.sync()
     return int(count)
 
 
 # -- running syncd -------------------------------------------------------------------------
+
 
 @dataclass
 class SyncRun:
@@ -378,8 +424,9 @@ class DaemonProc:
         self.returncode: int | None = None
 
     def start(self) -> DaemonProc:
-        self.proc = spawn(syncd_cmd("run", self.cfg), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, cwd=REPO)
+        self.proc = spawn(
+            syncd_cmd("run", self.cfg), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO
+        )
         threading.Thread(target=self._read, name="daemon-stderr", daemon=True).start()
         return self
 
@@ -403,8 +450,9 @@ class DaemonProc:
                         self.events.append(ev)
                         self._cond.notify_all()
 
-    def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float,
-                 start: int = 0) -> tuple[int, dict[str, Any]] | None:
+    def wait_for(
+        self, pred: Callable[[dict[str, Any]], bool], timeout: float, start: int = 0
+    ) -> tuple[int, dict[str, Any]] | None:
         """The first event at index >= ``start`` matching ``pred`` (index, event), or None."""
         deadline = time.monotonic() + timeout
         i = start
@@ -415,8 +463,9 @@ class DaemonProc:
                         return i, self.events[i]
                     i += 1
                 left = deadline - time.monotonic()
-                if left <= 0 or (self.proc is not None and self.proc.poll() is not None
-                                 and i >= len(self.events)):
+                if left <= 0 or (
+                    self.proc is not None and self.proc.poll() is not None and i >= len(self.events)
+                ):
                     return None
                 self._cond.wait(min(left, 0.5))
 
@@ -450,7 +499,24 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
 
 
+def proc_cpu_ns(pid: int) -> int:
+    """On-CPU time of every current thread of a process, in ns (/proc/PID/task/*/schedstat).
+
+    Finer than the clock ticks of /proc/PID/stat; threads that ended are not counted, so use
+    it over windows without thread churn (an idle daemon).
+    """
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
 # -- reporting -----------------------------------------------------------------------------
+
 
 @dataclass
 class Report:
@@ -462,6 +528,12 @@ class Report:
 
     def __post_init__(self) -> None:
         print(f"== {self.bench}: {self.title}", flush=True)
+        load = os.getloadavg()
+        print(
+            f"   (host: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
+            f"{load[2]:.2f} at start; other busy processes skew every figure)",
+            flush=True,
+        )
 
     def note(self, text: str) -> None:
         print(f"   {text}", flush=True)
@@ -482,16 +554,22 @@ class Report:
         return 0 if ok else 1
 
 
-def parse_args(doc: str | None, argv: Sequence[str] | None = None,
-               extra: Callable[[argparse.ArgumentParser], None] | None = None
-               ) -> argparse.Namespace:
+def parse_args(
+    doc: str | None,
+    argv: Sequence[str] | None = None,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
     global KEEP_TEMP
-    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes, for a smoke run (< 30 s)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temp dirs (logs, configs) for inspection")
+    parser = argparse.ArgumentParser(
+        description=(doc or "").split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, for a smoke run (< 30 s)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp dirs (logs, configs) for inspection"
+    )
     if extra is not None:
         extra(parser)
     args = parser.parse_args(argv)

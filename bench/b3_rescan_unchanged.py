@@ -19,15 +19,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 TARGET = 3.0
 
 
 def time_find(root: Path) -> float:
     t0 = time.perf_counter()
-    subprocess.run(["find", str(root), "-type", "f", "-printf", "%s %T@\\n"],
-                   stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        ["find", str(root), "-type", "f", "-printf", "%s %T@\\n"],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -51,22 +54,34 @@ def main() -> int:
     finds, syncs = [], []
     ok = True
     with c.EmulatorProc([uuid], log_dir=work) as emu:
-        cfg = c.write_config(work / "syncd.json", api_base=emu.base_url, state_dir=state,
-                             mappings=[(local, uuid)], workers=8, qps=100000)
+        cfg = c.write_config(
+            work / "syncd.json",
+            api_base=emu.base_url,
+            state_dir=state,
+            mappings=[(local, uuid)],
+            workers=8,
+            qps=100000,
+        )
         for r in range(rounds):
             finds.append(time_find(local))
             run = c.run_syncd_sync(cfg, work / f"syncd-{r}.log")
             syncs.append(run.wall)
             fin = run.event("sync.finished") or {}
             scan = run.event("scan.finished") or {}
-            r_ok = (run.returncode == 0 and fin.get("uploaded") == 0
-                    and scan.get("files") == n_files and scan.get("changed") == 0)
+            r_ok = (
+                run.returncode == 0
+                and fin.get("uploaded") == 0
+                and scan.get("files") == n_files
+                and scan.get("changed") == 0
+            )
             ok = ok and r_ok
-            rep.figure(f"round {r + 1}",
-                       f"find {finds[-1]:.3f} s | syncd {run.wall:.3f} s (scan.finished "
-                       f"{scan.get('seconds')} s, files {scan.get('files')}, changed "
-                       f"{scan.get('changed')}, exit {run.returncode}, peak RSS "
-                       f"{c.fmt_kib(run.maxrss_kib)})")
+            rep.figure(
+                f"round {r + 1}",
+                f"find {finds[-1]:.3f} s | syncd {run.wall:.3f} s (scan.finished "
+                f"{scan.get('seconds')} s, files {scan.get('files')}, changed "
+                f"{scan.get('changed')}, exit {run.returncode}, peak RSS "
+                f"{c.fmt_kib(run.maxrss_kib)})",
+            )
             if not r_ok:
                 rep.note(f"syncd log: {run.log_path}")
         stats = emu.stats()
@@ -76,8 +91,11 @@ def main() -> int:
     rep.figure("syncd sync (best of 3)", f"{bs:.3f} s")
     rep.figure("ratio syncd/find", f"{ratio:.2f}  (target <= {TARGET})")
     rep.figure("emulator requests", f"{stats['total']}  {stats['requests']}")
-    rep.check("every file seen as unchanged, exit 0", ok,
-              f"{n_files:,} files, 0 changed" if ok else "see the round lines above")
+    rep.check(
+        "every file seen as unchanged, exit 0",
+        ok,
+        f"{n_files:,} files, 0 changed" if ok else "see the round lines above",
+    )
     rep.check("zero HTTP requests", stats["total"] == 0, f"{stats['total']} == 0")
     rep.check("time ratio", ratio <= TARGET, f"{ratio:.2f} <= {TARGET}")
     return rep.finish()

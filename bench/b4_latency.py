@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 SETTLE = 0.5
 
@@ -36,9 +36,15 @@ def main() -> int:
     lat: list[float] = []
     timeouts = 0
     with c.EmulatorProc([uuid], log_dir=work) as emu:
-        cfg = c.write_config(work / "syncd.json", api_base=emu.base_url, state_dir=state,
-                             mappings=[(local, uuid)], workers=8, qps=100000,
-                             settle_seconds=SETTLE)
+        cfg = c.write_config(
+            work / "syncd.json",
+            api_base=emu.base_url,
+            state_dir=state,
+            mappings=[(local, uuid)],
+            workers=8,
+            qps=100000,
+            settle_seconds=SETTLE,
+        )
         daemon = c.DaemonProc(cfg, work / "daemon.log").start()
         try:
             if daemon.wait_for(lambda e: e.get("event") == "scan.finished", 30) is None:
@@ -49,8 +55,13 @@ def main() -> int:
                 with open(local / rel, "wb") as f:
                     f.write(os.urandom(4096))
                 closed = time.time()
-                hit = daemon.wait_for(lambda e, rel=rel: e.get("event") == "upload.completed"
-                                      and e.get("path") == rel, 10, start_idx)
+                hit = daemon.wait_for(
+                    lambda e, rel=rel: (
+                        e.get("event") == "upload.completed" and e.get("path") == rel
+                    ),
+                    10,
+                    start_idx,
+                )
                 if hit is None:
                     timeouts += 1
                     rep.note(f"{rel}: no upload.completed within 10 s")
@@ -67,11 +78,16 @@ def main() -> int:
     rep.figure("latency p95", f"{p95 * 1000:.0f} ms  (target <= {(SETTLE + 1.0) * 1000:.0f} ms)")
     rep.figure("latency min / max", f"{min(lat) * 1000:.0f} ms / {mx * 1000:.0f} ms")
     rep.figure("ratio p50/settle", f"{p50 / SETTLE:.2f}  (target <= {(SETTLE + 0.3) / SETTLE:.2f})")
-    rep.figure("commits / upload.completed events", f"{stats['requests'].get('commit')} / "
-               f"{uploads}  (daemon exit {code}, peak RSS {c.fmt_kib(daemon.maxrss_kib)})")
-    rep.check("every file committed exactly once", timeouts == 0 and uploads == n
-              and stats["requests"].get("commit") == n,
-              f"{uploads} uploads, {stats['requests'].get('commit')} commits, {timeouts} timeouts")
+    rep.figure(
+        "commits / upload.completed events",
+        f"{stats['requests'].get('commit')} / "
+        f"{uploads}  (daemon exit {code}, peak RSS {c.fmt_kib(daemon.maxrss_kib)})",
+    )
+    rep.check(
+        "every file committed exactly once",
+        timeouts == 0 and uploads == n and stats["requests"].get("commit") == n,
+        f"{uploads} uploads, {stats['requests'].get('commit')} commits, {timeouts} timeouts",
+    )
     rep.check("clean stop", code == 0, f"exit {code}")
     rep.check("p50", p50 <= SETTLE + 0.3, f"{p50:.3f} s <= {SETTLE + 0.3:.1f} s")
     rep.check("p95", p95 <= SETTLE + 1.0, f"{p95:.3f} s <= {SETTLE + 1.0:.1f} s")

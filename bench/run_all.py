@@ -1,0 +1,73 @@
+"""Run every syncd benchmark (B1-B6) one after another and summarise.
+
+    python bench/run_all.py [--quick] [--keep] [--only b1,b3]
+
+Benchmarks never run in parallel: they measure CPU-bound work on a small machine. Each one's
+output is shown as it runs; the summary lists each RESULT line. Exit 0 when all passed, 1
+when any failed, 2 when any could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = [
+    "b1_initial_sync",
+    "b2_large_file",
+    "b3_rescan_unchanged",
+    "b4_latency",
+    "b5_idle",
+    "b6_throttled",
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser.add_argument("--keep", action="store_true", help="keep temp dirs")
+    parser.add_argument("--only", default="", help="comma-separated prefixes, e.g. b1,b3")
+    args = parser.parse_args()
+    wanted = [
+        b
+        for b in BENCHES
+        if not args.only or any(b.startswith(p.strip()) for p in args.only.split(","))
+    ]
+    passthrough = [f for f, on in (("--quick", args.quick), ("--keep", args.keep)) if on]
+    summary: list[tuple[str, int, float, str]] = []
+    for name in wanted:
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, str(HERE / f"{name}.py"), *passthrough],
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        result = ""
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                if line.startswith("RESULT "):
+                    result = line.strip()
+            code = proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait(30)
+            raise
+        summary.append((name, code, time.monotonic() - started, result or f"exit {code}"))
+        print()
+    print("== summary")
+    for name, _code, secs, result in summary:
+        print(f"   {name:<22} {secs:6.1f} s  {result}")
+    codes = {code for _, code, _, _ in summary}
+    return 0 if codes <= {0} else (1 if codes <= {0, 1} else 2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
