@@ -38,7 +38,7 @@ def _common(p: argparse.ArgumentParser, *, config: bool = True) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
     from syncd import __version__
 
     parser = argparse.ArgumentParser(
@@ -71,9 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         "emulator", help="a local stand-in for the DingTalk API (for trials and tests)"
     )
     _common(p, config=False)
-    from syncd.emulator.cli import add_arguments
+    if with_emulator:  # its options are only built when asked for (start-up time of `sync`)
+        from syncd.emulator.cli import add_arguments
 
-    add_arguments(p)
+        add_arguments(p)
     p = sub.add_parser("demo", help="zero-setup trial: emulator + daemon on a demo folder")
     _common(p, config=False)
     p.add_argument(
@@ -208,7 +209,8 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     from syncd.errors import ConfigError, CredentialsError, StateError
 
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(with_emulator=bool(argv) and argv[0] == "emulator").parse_args(argv)
     if args.command == "sync":  # a clean stop of a one-shot pass: finish what is in flight
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -393,21 +393,22 @@ class Daemon:
     def _scan(self, m: Mapping, req: ScanRequest) -> None:
         started = time.monotonic()
         sdnotify.notify(f"STATUS=scanning {m.local} ({req.reason})")
-        records = self.state.records(m.key)
+        index = self.state.stat_index(m.key)
         issues = self.state.issues(m.key)
         counters = ScanCounters()
         changed = 0
         settle_ns = int(self.config.sync.settle_seconds * 1e9)
-        for entry in scan(scan_options(m, self.config), req.start, counters):
+        quiet = {path: st for path, st in index.items() if path not in issues}
+        for entry in scan(scan_options(m, self.config), req.start, counters, quiet):
             if self.stopping.is_set() or req.key not in self.mappings:
                 return
             rel = entry.rel_path
             if isinstance(entry, LocalFile) and time.time_ns() - entry.mtime_ns < settle_ns:
                 self.hints.put(_Control("scanned", (m.key, entry)))  # too fresh: settle first
-                changed += 1
                 continue
             before = self.engine.counters.planned
-            self._offer(m, entry, blocking=True, record=records.get(rel), issue=issues.get(rel))
+            record = self.state.record(m.key, rel) if rel in index else None
+            self._offer(m, entry, blocking=True, record=record, issue=issues.get(rel))
             changed += self.engine.counters.planned - before
         log.info(
             "scan.finished",

@@ -35,14 +35,14 @@ TOO_LARGE_REASON = "too large for single upload (limit 5 GiB)"
 _FORBIDDEN_CHARS = {"\t": "tab", "*": "'*'", '"': "'\"'", "<": "'<'", ">": "'>'", "|": "'|'"}
 
 
-_IGNORE_RE = re.compile("|".join(f"(?:{translate(p)})" for p in BUILTIN_IGNORES))
+IGNORE_RE = re.compile("|".join(f"(?:{translate(p)})" for p in BUILTIN_IGNORES))
 # one pass over the name finds every candidate problem; the slow path says which rule
-_SUSPECT_RE = re.compile('[\t*"<>|\x00-\x1f\x7f\udc80-\udcff]|\\.\\Z|\\A | \\Z')
+SUSPECT_RE = re.compile('[\t*"<>|\x00-\x1f\x7f\udc80-\udcff]|\\.\\Z|\\A | \\Z')
 
 
 def is_builtin_ignored(name: str) -> bool:
     """True when `name` (a base name) matches one of the built-in ignore patterns."""
-    return _IGNORE_RE.match(name) is not None
+    return IGNORE_RE.match(name) is not None
 
 
 def name_problem(name: str) -> str | None:
@@ -52,7 +52,7 @@ def name_problem(name: str) -> str | None:
     dot (dingtalk-api.md §4.1); syncd refuses such names itself, together with control
     characters and names that are not valid UTF-8 (they arrive as surrogate escapes).
     """
-    if _SUSPECT_RE.search(name) is None:
+    if SUSPECT_RE.search(name) is None:
         return None
     try:
         name.encode("utf-8")

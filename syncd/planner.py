@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from syncd.filters import MAX_SINGLE_UPLOAD, TOO_LARGE_REASON
 from syncd.model import Issue, IssueKind, LocalFile, Record, Refusal
@@ -30,8 +31,7 @@ class Policy:
     max_size: int = MAX_SINGLE_UPLOAD
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     verdict: Verdict
     reason: str
     report: bool = True  # False when the same outcome was already reported for this version

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
-from syncd.filters import ExcludeRules, is_builtin_ignored, name_problem
+from syncd.filters import IGNORE_RE, SUSPECT_RE, ExcludeRules, is_builtin_ignored, name_problem
 from syncd.model import LocalFile, Refusal
 
 log = structlog.get_logger(__name__)
@@ -59,49 +59,51 @@ def _special_kind(mode: int) -> str:
     return "special file"
 
 
-def _skip_name(
-    opts: ScanOptions, rel: str, name: str, is_dir: bool, counters: ScanCounters
-) -> bool:
-    if is_builtin_ignored(name) or (opts.excludes and opts.excludes.excluded(rel, is_dir=is_dir)):
-        counters.ignored += 1
-        log.debug("scan.ignored", path=display(rel))
-        return True
-    return False
-
-
 def scan(
-    opts: ScanOptions, start: str = "", counters: ScanCounters | None = None
+    opts: ScanOptions,
+    start: str = "",
+    counters: ScanCounters | None = None,
+    unchanged: Mapping[str, tuple[int, int, int]] | None = None,
 ) -> Iterator[LocalFile | Refusal]:
-    """Yield every candidate file and every refused entry under `start` (relative dir)."""
+    """Yield every candidate file and every refused entry under `start` (relative dir).
+
+    `unchanged` maps paths to the (size, mtime_ns, inode) they had when last uploaded; a
+    regular file that still has exactly those is counted but not yielded. A rescan of a
+    large, quiet tree thus builds no object per file: that is most of its cost.
+    """
     counters = counters if counters is not None else ScanCounters()
     if start and not folder_allowed(opts, start):
         return
+    known = unchanged if unchanged is not None else {}
+    ignored = IGNORE_RE.match
+    suspect = SUSPECT_RE.search
+    excludes = opts.excludes if opts.excludes else None
+    s_isreg, s_isdir, s_islnk = stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK
     root = str(opts.root)
     real_root = os.path.realpath(root)
     seen_dirs: set[tuple[int, int]] = set()
     stack = [start]
     while stack:
         rel_dir = stack.pop()
-        abs_dir = os.path.join(root, rel_dir) if rel_dir else root
+        prefix = rel_dir + "/" if rel_dir else ""
         try:
-            it = os.scandir(abs_dir)
-        except FileNotFoundError:
+            it = os.scandir(os.path.join(root, rel_dir) if rel_dir else root)
+        except (FileNotFoundError, NotADirectoryError):
             continue
         except PermissionError:
             counters.refused += 1
             yield Refusal(display(rel_dir), "permission denied", "folder cannot be read")
             continue
-        except NotADirectoryError:
-            continue
         except OSError as exc:  # EIO, ESTALE on a network share…: try again at the next scan
             log.warning("scan.folder_failed", folder=display(rel_dir), error=exc.strerror)
             continue
         counters.dirs += 1
+        files = 0
         with it:
             subdirs = []
             for entry in it:
                 name = entry.name
-                rel = f"{rel_dir}/{name}" if rel_dir else name
+                rel = prefix + name
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
@@ -113,38 +115,41 @@ def scan(
                     log.warning("scan.entry_failed", path=display(rel), error=exc.strerror)
                     continue
                 mode = st.st_mode
-                is_dir = stat.S_ISDIR(mode)
-                if _skip_name(opts, rel, name, is_dir, counters):
+                is_dir = s_isdir(mode)
+                if ignored(name) or (
+                    excludes is not None and excludes.excluded(rel, is_dir=is_dir)
+                ):
+                    counters.ignored += 1
+                    log.debug("scan.ignored", path=display(rel))
                     continue
-                problem = name_problem(name)
-                if problem is not None:
+                if suspect(name) is not None and (problem := name_problem(name)) is not None:
                     counters.refused += 1
                     yield Refusal(display(rel), "invalid name", problem, st.st_size, st.st_mtime_ns)
                     continue
-                if stat.S_ISLNK(mode):
+                if s_isreg(mode):
+                    files += 1
+                    if known.get(rel) != (st.st_size, st.st_mtime_ns, st.st_ino):
+                        yield LocalFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)
+                elif is_dir:
+                    if opts.subfolders:
+                        subdirs.append(rel)
+                elif s_islnk(mode):
                     target = _follow(opts, real_root, entry.path, rel, seen_dirs)
                     if isinstance(target, Refusal):
                         counters.refused += 1
                         yield target
                     elif target is None:
                         continue
-                    elif stat.S_ISDIR(target.st_mode):
+                    elif s_isdir(target.st_mode):
                         if opts.subfolders:
                             subdirs.append(rel)
                     else:
-                        counters.files += 1
+                        files += 1
                         yield LocalFile(rel, target.st_size, target.st_mtime_ns, target.st_ino)
-                    continue
-                if is_dir:
-                    if opts.subfolders:
-                        subdirs.append(rel)
-                    continue
-                if not stat.S_ISREG(mode):
+                else:
                     counters.refused += 1
                     yield Refusal(display(rel), "special file", _special_kind(mode))
-                    continue
-                counters.files += 1
-                yield LocalFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)
+            counters.files += files
             stack.extend(reversed(subdirs))
 
 

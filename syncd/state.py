@@ -13,8 +13,6 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +37,22 @@ CREATE TABLE IF NOT EXISTS folders (
     root TEXT NOT NULL, path TEXT NOT NULL,
     space_id TEXT NOT NULL, dentry_id TEXT NOT NULL, dentry_uuid TEXT NOT NULL,
     PRIMARY KEY (root, path)) WITHOUT ROWID;
+-- a committed upload closes the file's issue in the same statement (one round trip)
+CREATE TRIGGER IF NOT EXISTS files_close_issue AFTER INSERT ON files BEGIN
+    DELETE FROM issues WHERE mapping = NEW.mapping AND path = NEW.path;
+END;
 """
 STATE_FILE = "state.db"
 
 
 class StateStore:
-    """Thread-safe access to the state database (one connection, one lock)."""
+    """Thread-safe access to the state database.
+
+    Writes go through one connection under a lock, each a single statement where it can
+    be (upload threads would otherwise queue behind a writer that is waiting for the GIL
+    between statements). Reads use one connection per thread: WAL lets them run beside
+    the writer, without the lock.
+    """
 
     def __init__(
         self, state_dir: Path | None, *, readonly: bool = False, snapshot: bool = False
@@ -52,6 +60,9 @@ class StateStore:
         """Open `state_dir/state.db`; `state_dir=None` is an empty in-memory store."""
         self.path = Path(state_dir) / STATE_FILE if state_dir is not None else Path(":memory:")
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._uri: str | None = None  # for per-thread readers; None: share the one connection
         try:
             if state_dir is None:
                 self._db = sqlite3.connect(
@@ -70,6 +81,7 @@ class StateStore:
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
                 self._check_version()
+                self._uri = f"file:{self.path}?mode=ro"
             self._db.execute("PRAGMA busy_timeout=5000")
         except sqlite3.Error as exc:
             raise StateError(f"cannot open state store {self.path}: {exc}") from exc
@@ -103,26 +115,39 @@ class StateStore:
 
     def close(self) -> None:
         with self._lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self._db.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StateError(f"state store {self.path}: {exc}") from exc
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's read connection, or None when reads share the main connection."""
+        if self._uri is None:
+            return None
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            reader = self._reader()
+            if reader is not None:
+                return reader.execute(sql, args).fetchall()
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StateError(f"state store {self.path}: {exc}") from exc
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        """One statement in its own (implicit) transaction."""
         with self._lock:
             try:
-                return self._db.execute(sql, args).fetchall()
+                self._db.execute(sql, args)
             except sqlite3.Error as exc:
                 raise StateError(f"state store {self.path}: {exc}") from exc
 
@@ -135,6 +160,14 @@ class StateStore:
         )
         return {r[0]: Record(*r) for r in rows}
 
+    def stat_index(self, mapping: str) -> dict[str, tuple[int, int, int]]:
+        """`path -> (size, mtime_ns, inode)` of every record: the cheap view a rescan needs
+        to pass over unchanged files without building a Record for each."""
+        rows = self._query(
+            "SELECT path, size, mtime_ns, inode FROM files WHERE mapping=?", (mapping,)
+        )
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
     def record(self, mapping: str, path: str) -> Record | None:
         rows = self._query(
             "SELECT path, size, mtime_ns, inode, sha256, dentry_uuid, dentry_id, version, "
@@ -144,24 +177,22 @@ class StateStore:
         return Record(*rows[0]) if rows else None
 
     def put_record(self, mapping: str, rec: Record) -> None:
-        """Store `rec` (after a successful commit) and clear the file's issue, atomically."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    mapping,
-                    rec.rel_path,
-                    rec.size,
-                    rec.mtime_ns,
-                    rec.inode,
-                    rec.sha256,
-                    rec.dentry_uuid,
-                    rec.dentry_id,
-                    rec.version,
-                    rec.uploaded_at,
-                ),
-            )
-            db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mapping, rec.rel_path))
+        """Store `rec` (after a successful commit); the file's issue closes with it."""
+        self._write(
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                mapping,
+                rec.rel_path,
+                rec.size,
+                rec.mtime_ns,
+                rec.inode,
+                rec.sha256,
+                rec.dentry_uuid,
+                rec.dentry_id,
+                rec.version,
+                rec.uploaded_at,
+            ),
+        )
 
     # -- issues ------------------------------------------------------------------------
     def issues(self, mapping: str) -> dict[str, Issue]:
@@ -181,27 +212,25 @@ class StateStore:
         return Issue(rows[0][0], IssueKind(rows[0][1]), *rows[0][2:]) if rows else None
 
     def put_issue(self, mapping: str, issue: Issue) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO issues VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    mapping,
-                    issue.rel_path,
-                    issue.kind.value,
-                    issue.reason,
-                    issue.size,
-                    issue.mtime_ns,
-                    issue.code,
-                    issue.message,
-                    issue.attempts,
-                    issue.next_retry,
-                    issue.last_at or time.time(),
-                ),
-            )
+        self._write(
+            "INSERT OR REPLACE INTO issues VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                mapping,
+                issue.rel_path,
+                issue.kind.value,
+                issue.reason,
+                issue.size,
+                issue.mtime_ns,
+                issue.code,
+                issue.message,
+                issue.attempts,
+                issue.next_retry,
+                issue.last_at or time.time(),
+            ),
+        )
 
     def clear_issue(self, mapping: str, path: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mapping, path))
+        self._write("DELETE FROM issues WHERE mapping=? AND path=?", (mapping, path))
 
     # -- folders -----------------------------------------------------------------------
     def folder(self, root: str, path: str) -> tuple[str, str, str] | None:
@@ -221,22 +250,20 @@ class StateStore:
     def put_folder(
         self, root: str, path: str, space_id: str, dentry_id: str, dentry_uuid: str
     ) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO folders VALUES (?,?,?,?,?)",
-                (root, path, space_id, dentry_id, dentry_uuid),
-            )
+        self._write(
+            "INSERT OR REPLACE INTO folders VALUES (?,?,?,?,?)",
+            (root, path, space_id, dentry_id, dentry_uuid),
+        )
 
     def forget_folder(self, root: str, path: str) -> None:
         """Forget `path` and every cached folder below it (the remote folder is gone)."""
-        with self._tx() as db:
-            if path:
-                db.execute(
-                    "DELETE FROM folders WHERE root=? AND (path=? OR path LIKE ? ESCAPE '\\')",
-                    (root, path, _like_prefix(path)),
-                )
-            else:
-                db.execute("DELETE FROM folders WHERE root=?", (root,))
+        if path:
+            self._write(
+                "DELETE FROM folders WHERE root=? AND (path=? OR path LIKE ? ESCAPE '\\')",
+                (root, path, _like_prefix(path)),
+            )
+        else:
+            self._write("DELETE FROM folders WHERE root=?", (root,))
 
     # -- summary for `status` ----------------------------------------------------------
     def summary(self, mapping: str) -> dict[str, Any]:
@@ -247,8 +274,7 @@ class StateStore:
         return {"files": row[0], "bytes": row[1], "last_upload": row[2]}
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def meta(self, key: str) -> Any:
         rows = self._query("SELECT value FROM meta WHERE key=?", (key,))

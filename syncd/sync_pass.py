@@ -79,15 +79,17 @@ class _Pool:
 def _scan_mapping(engine: Engine, pool: _Pool, mapping: Mapping) -> None:
     started = time.monotonic()
     state = engine.state
-    records = state.records(mapping.key)
+    index = state.stat_index(mapping.key)
     issues = state.issues(mapping.key)
     counters = ScanCounters()
     planned_before = engine.counters.planned
-    for entry in scan(scan_options(mapping, engine.config), counters=counters):
+    quiet = {path: st for path, st in index.items() if path not in issues}
+    for entry in scan(scan_options(mapping, engine.config), counters=counters, unchanged=quiet):
         if engine.fatal is not None:
             break
         rel = entry.rel_path
-        job = engine.consider(mapping, entry, records.get(rel), issues.get(rel))
+        record = state.record(mapping.key, rel) if rel in index else None
+        job = engine.consider(mapping, entry, record, issues.get(rel))
         if job is not None:
             pool.submit(job)
     changed = engine.counters.planned - planned_before

@@ -116,6 +116,11 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def handle_expect_100(self) -> bool:
+        ok = super().handle_expect_100()
+        self.wfile.flush()  # "100 Continue" must leave now: the client waits for it to send
+        return ok
+
     def content_length(self) -> int | None:
         """The request's Content-Length, or None when absent or malformed."""
         raw = self.headers.get("Content-Length")
