@@ -32,33 +32,34 @@ class SlidingWindowLimiter:
         self._starts: deque[float] = deque()
         self._lock = threading.Lock()
 
-    def reserve(self) -> float:
-        """Take a slot; return how long the caller must wait before using it."""
+    def acquire(self) -> float:
+        """Block until a call may start; return the time waited.
+
+        Waiters queue on the lock in arrival order, and each start is recorded at the
+        moment the caller is released, not at a planned time: a thread that is released
+        late must not let the next one start early.
+        """
         with self._lock:
             now = self._clock()
-            while self._starts and now - self._starts[0] >= self.window:
+            waited = 0.0
+            while self._starts and self._starts[0] + self.window <= now:
                 self._starts.popleft()
-            if len(self._starts) < self.limit:
-                self._starts.append(now)
-                return 0.0
-            # the slot opens when the oldest of the last `limit` starts leaves the window
-            start = self._starts[-self.limit] + self.window
-            self._starts.append(start)
-            return max(0.0, start - now)
-
-    def acquire(self) -> float:
-        """Block until a call may start; return the time waited."""
-        wait = self.reserve()
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+            if len(self._starts) >= self.limit:
+                waited = self._starts[0] + self.window - now
+                if waited > 0:
+                    self._sleep(waited)
+                now = max(self._clock(), self._starts[0] + self.window)  # no float slack
+                while self._starts and self._starts[0] + self.window <= now:
+                    self._starts.popleft()
+            self._starts.append(now)
+            return max(0.0, waited)
 
 
 class PerApiLimiter:
     """One sliding window per API name, created on first use."""
 
-    def __init__(self, rate: float, window: float = 1.06) -> None:
-        # 60 ms margin: a call reaches the server up to tens of milliseconds after it
+    def __init__(self, rate: float, window: float = 1.05) -> None:
+        # 50 ms margin: a call reaches the server up to tens of milliseconds after it
         # starts here, and not always with the same delay; measured on loopback, a 20 ms
         # margin still let the server count 21 calls in one second now and then
         self.rate = rate

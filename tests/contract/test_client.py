@@ -201,10 +201,11 @@ def test_invalid_name_is_a_permanent_refusal(client):
 
 def test_uploader_restarts_on_expired_signature(emulator, store, tmp_path):
     """A PUT that arrives after expirationSeconds gets RequestTimeTooSkewed; the file restarts."""
-    emu = Emulator(folders=[ROOT_UUID], expiration_seconds=1).start()
+    # 2 s, not 1: x-oss-date has whole seconds, so a signature is up to 1 s "old" at birth
+    emu = Emulator(folders=[ROOT_UUID], expiration_seconds=2).start()
     try:
         c = DingTalkClient(settings(emu), sleep=lambda s: None)
-        emu.set_fault("oss", "slow", count=1, delay=2.5)  # the delay outlives the signature
+        emu.set_fault("oss", "slow", count=1, delay=3.5)  # the delay outlives the signature
         path = tmp_path / "late.txt"
         path.write_bytes(b"late bytes")
         up = make_uploader(c, store)
