@@ -306,3 +306,21 @@ def test_engine_skips_a_job_that_another_upload_already_did(emulator, tmp_path):
         engine.close()
         state.close()
     assert emulator.stats()["requests"]["commit"] == 1
+
+
+def test_environment_proxies_are_honoured(emulator, monkeypatch):
+    """HTTP(S)_PROXY and NO_PROXY from the environment apply (read once per host)."""
+    from syncd.errors import TransientError
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    c = DingTalkClient(settings(emulator), max_attempts=1, sleep=lambda s: None)
+    with pytest.raises(TransientError):
+        c.token()
+    c.close()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    c = DingTalkClient(settings(emulator), sleep=lambda s: None)
+    assert c.token()
+    assert c.upload_info(ROOT_UUID, "p.txt", 1).upload_key  # cached settings, still direct
+    c.close()
