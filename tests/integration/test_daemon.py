@@ -361,3 +361,46 @@ def test_excluded_folder_moved_in_is_not_uploaded(tmp_path, emulator, share, dae
     d.wait_event("upload.completed", path="marker.txt")
     assert d.stop() == 0
     assert "drafts/doc.txt" not in emulator.files()
+
+
+def test_queue_overflow_falls_back_to_a_rescan(tmp_path, emulator, share, daemons):
+    """Past sync.max_queue the daemon stops queueing events and rescans the mapping;
+    every file still lands, once."""
+    d = start(daemons, config(tmp_path, emulator, share, max_queue=5, workers=2))
+    d.wait_event("daemon.started")
+    for i in range(60):
+        (share / f"q{i:02}.txt").write_bytes(f"queued {i}".encode())
+    d.wait_event("queue.overflowed")
+    d.wait_for(lambda evs: len(emulator.files()) == 60, timeout=60, what="60 files")
+    assert d.stop() == 0
+    assert emulator.stats()["requests"]["commit"] == 60
+
+
+def test_kill_9_during_uploads_then_restart_finishes_consistently(
+    tmp_path, emulator, share, daemons
+):
+    """After kill -9 mid-upload the state is intact and the next start uploads the rest;
+    no file is recorded without being committed."""
+    import sqlite3
+
+    for i in range(10):
+        (share / f"k{i}.bin").write_bytes(os.urandom(2000))
+    emulator.set_fault("oss", "slow", rate=0.5, delay=1.0)
+    cfg = config(tmp_path, emulator, share, workers=2)
+    d = start(daemons, cfg)
+    wait_until(lambda: emulator.stats()["requests"].get("commit", 0) >= 2, timeout=20)
+    d.proc.kill()
+    d.proc.wait(timeout=10)
+    db = sqlite3.connect(tmp_path / "state" / "state.db")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    recorded = {row[0] for row in db.execute("SELECT path FROM files")}
+    db.close()
+    assert recorded <= set(emulator.files())  # nothing claimed that was not committed
+    emulator.clear_faults()
+    d = start(daemons, cfg)
+    d.wait_for(lambda evs: len(emulator.files()) == 10, timeout=30, what="10 files")
+    d.wait_event("scan.finished")
+    assert d.stop() == 0
+    names = list(emulator.files())
+    assert len(names) == 10
+    assert not [n for n in names if "(" in n]
