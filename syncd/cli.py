@@ -47,20 +47,17 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("sync", help="one pass: upload what is new or changed, then exit")
-    _common(p)
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="scan and plan only: no network request, no state write",
-    )
-    p = sub.add_parser("run", help="the daemon: watch and upload continuously")
-    _common(p)
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="watch and plan only: no network request, no state write",
-    )
+    for name, help_text, planned in (
+        ("sync", "one pass: upload what is new or changed, then exit", "scan and plan"),
+        ("run", "the daemon: watch and upload continuously", "watch and plan"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        _common(p)
+        p.add_argument(
+            "--dry-run",
+            action="store_true",
+            help=f"{planned} only: no network request, no state write",
+        )
     p = sub.add_parser("check", help="validate the config (and, online, credentials and folders)")
     _common(p)
     p.add_argument("--offline", action="store_true", help="only validate the config file")

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -468,7 +467,3 @@ class Engine:
                 now,
             ),
         )
-
-
-def mapping_label(mapping: Mapping) -> str:
-    return str(Path(mapping.local))

@@ -39,6 +39,14 @@ class RootMissingError(ParentMissingError):
     """The mapping's own `parent_dentry_uuid` does not exist or is not visible to the app."""
 
 
+class _StaleParent(Exception):
+    """The cached folder `path` (under which a level was being created) is gone remotely."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
 class FolderResolver:
     """Thread-safe `(root uuid, relative folder) -> dentry uuid`, creating folders on demand."""
 
@@ -54,10 +62,6 @@ class FolderResolver:
             cache = self._cache.setdefault(root, dict(self._store.folders(root)))
         return cache
 
-    def cached(self, root: str, path: str) -> bool:
-        with self._lock:
-            return not path or path in self._folders(root)
-
     def ensure(self, root: str, path: str) -> str:
         """The dentry uuid of folder `path` under `root` ("" is the root itself)."""
         if not path:
@@ -72,10 +76,8 @@ class FolderResolver:
             for _ in range(path.count("/") + 2):
                 try:
                     return self._create(root, path)
-                except ParentMissingError as err:
-                    if isinstance(err, RootMissingError):
-                        raise
-                    self._forget_locked(root, err.api_path)  # type: ignore[attr-defined]
+                except _StaleParent as stale:  # a cached level is gone: forget it, retry
+                    self._forget_locked(root, stale.path)
             raise ParentMissingError(f"folder {path!r} keeps disappearing", api="storage.addFolder")
 
     def forget(self, root: str, path: str) -> None:
@@ -117,11 +119,8 @@ class FolderResolver:
             if hit is None:
                 try:
                     dentry = self._api.add_folder(space_id, parent_id, name)
-                except ParentMissingError as err:
-                    err.api_path = done  # type: ignore[attr-defined]
-                    if not done:  # the mapping's root itself is gone
-                        self._forget_locked(root, "")
-                    raise
+                except ParentMissingError:
+                    raise _StaleParent(done) from None  # "" = the mapping's root itself
                 hit = cache[current] = (space_id, dentry.id, dentry.uuid)
                 self._store.put_folder(root, current, space_id, dentry.id, dentry.uuid)
                 log.info("folder.created", root=root, path=current, dentry_uuid=dentry.uuid)

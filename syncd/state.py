@@ -229,18 +229,7 @@ class StateStore:
             ),
         )
 
-    def clear_issue(self, mapping: str, path: str) -> None:
-        self._write("DELETE FROM issues WHERE mapping=? AND path=?", (mapping, path))
-
     # -- folders -----------------------------------------------------------------------
-    def folder(self, root: str, path: str) -> tuple[str, str, str] | None:
-        """The cached `(space_id, dentry_id, dentry_uuid)` of folder `path` under `root`."""
-        rows = self._query(
-            "SELECT space_id, dentry_id, dentry_uuid FROM folders WHERE root=? AND path=?",
-            (root, path),
-        )
-        return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
-
     def folders(self, root: str) -> dict[str, tuple[str, str, str]]:
         rows = self._query(
             "SELECT path, space_id, dentry_id, dentry_uuid FROM folders WHERE root=?", (root,)
