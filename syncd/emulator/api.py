@@ -1,7 +1,10 @@
 """The emulated api.dingtalk.com: routes, auth, identity, faults, QPS limit, error envelope.
 
-Per request: route -> count -> injected fault -> access token -> QPS limit -> ``unionId`` /
-``operatorId`` -> handler. Errors are the §9.1 envelope ``{"code","requestid","message"}``.
+Per request: route -> count -> latency (first half) -> injected fault -> access token ->
+QPS limit -> ``unionId`` / ``operatorId`` -> handler -> latency (second half) -> answer.
+Errors are the §9.1 envelope ``{"code","requestid","message"}``; ban pages and empty 401s
+are sent raw. A ``lost`` fault applies the call and then drops the connection; ``lost5xx``
+applies it and answers 503 ``operationTimeout``.
 """
 
 from __future__ import annotations
@@ -12,10 +15,19 @@ import traceback
 import urllib.parse
 from typing import Any
 
+from syncd.emulator import answers
+from syncd.emulator.answers import QPM_APP_API, QPS_API, QPS_APP_API, RawAnswer
 from syncd.emulator.common import ApiError, QuietHandler, request_id
-from syncd.emulator.routes import MISSING_TOKEN, ROUTES, throttled
+from syncd.emulator.faults import Decision
+from syncd.emulator.routes import MISSING_TOKEN, ROUTES, Route, throttled
+from syncd.emulator.routes_common import Call
 
 MAX_BODY = 4 << 20
+_THROTTLE_CODES = {"throttle": QPS_APP_API, "qpm": QPM_APP_API, "qpsapi": QPS_API}
+
+
+def envelope(code: str, message: str) -> dict[str, Any]:
+    return {"code": code, "requestid": "", "message": message}
 
 
 class ApiHandler(QuietHandler):
@@ -35,6 +47,31 @@ class ApiHandler(QuietHandler):
         route = next((r for r in ROUTES if r[0] == self.command and r[1].fullmatch(path)), None)
         endpoint = route[2] if route else "unknown"
         emu.counters.request(endpoint)
+        emu.latency.wait(emu.stopping)
+        decision = emu.faults.decide(endpoint) if route else Decision()
+        try:
+            answer = self._answer(route, path, query, body, decision)
+        except RawAnswer as raw:
+            emu.latency.wait(emu.stopping)
+            emu.counters.status(endpoint, raw.status)
+            self.send_bytes(raw.status, raw.body, raw.content_type, {})
+            return
+        if answer is None or decision.kind == "lost":
+            if answer is not None:
+                emu.latency.wait(emu.stopping)
+            self.abort()  # connection reset: no answer at all (after the call, for "lost")
+            return
+        if decision.kind == "lost5xx":
+            answer = (503, envelope("operationTimeout", "operation timeout"))
+        self._reply(endpoint, *answer)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+
+    def _answer(
+        self, route: Route | None, path: str, query: str, body: bytes, decision: Decision
+    ) -> tuple[int, Any] | None:
+        """(status, JSON) of the call; None to drop the connection; raises RawAnswer."""
+        emu = self.server.emulator
         try:
             if route is None:
                 raise ApiError(
@@ -42,47 +79,48 @@ class ApiHandler(QuietHandler):
                     "InvalidAction.NotFound",
                     "Specified api is not found, please check your url and method.",
                 )
-            if self._fault(endpoint):
-                return  # connection reset: no answer at all
-            params = urllib.parse.parse_qs(query)
-            operator = self._authorize(endpoint, route[3], params)
+            if self._fault(decision):
+                return None
+            params = urllib.parse.parse_qs(query, keep_blank_values=True)
+            operator = self._authorize(route[2], route[3], params)
             match = route[1].fullmatch(path)
             assert match is not None
             args = tuple(urllib.parse.unquote(group) for group in match.groups())
-            result = route[4](emu, args, self._json(body), operator)
-            self._reply(endpoint, 200, result)
+            return 200, route[4](Call(emu, args, self._json(body), params, operator))
         except ApiError as err:
-            self._reply(
-                endpoint, err.status, {"code": err.code, "requestid": "", "message": err.message}
-            )
+            return err.status, envelope(err.code, err.message)
+        except RawAnswer:
+            raise
         except Exception:  # noqa: BLE001 - an emulator bug answers 500, as the real API would
             traceback.print_exc()
-            self._reply(
-                endpoint, 500, {"code": "unknownError", "requestid": "", "message": "Unknown Error"}
-            )
+            return 500, envelope("unknownError", "Unknown Error")
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
-
-    def _fault(self, endpoint: str) -> bool:
-        """Apply an injected fault: sleep, raise its error, or abort (True)."""
+    def _fault(self, decision: Decision) -> bool:
+        """Apply an injected fault before the call: sleep, raise its answer, or abort (True)."""
         emu = self.server.emulator
-        decision = emu.faults.decide(endpoint)
-        if decision.kind is None and not decision.delay:
+        kind = decision.kind
+        if kind is None and not decision.delay:
             return False
         emu.counters.fault()
         if decision.delay:
             emu.stopping.wait(decision.delay)
-        if decision.kind == "reset":
-            self.abort()
+        if kind == "reset":
             return True
-        if decision.kind == "throttle":
+        if kind in _THROTTLE_CODES:
             emu.counters.throttled()
-            raise throttled()
-        if decision.kind == "5xx" and decision.status == 500:
-            raise ApiError(500, "systemError", "System Error")
-        if decision.kind == "5xx":
-            raise ApiError(503, "operationTimeout", "operation timeout")
-        return False
+            raise throttled(_THROTTLE_CODES[kind])
+        if kind == "5xx":
+            status = decision.status or (500 if decision.nth % 2 == 0 else 503)
+            if status == 503:
+                raise ApiError(503, "operationTimeout", "operation timeout")
+            raise ApiError(status, "systemError", "System Error")
+        if kind == "401":
+            raise answers.unauthorized(decision.nth)
+        if kind == "ban":
+            raise answers.ban(decision.status or 403)
+        if kind == "banhtml":
+            raise answers.html(decision.status or 403, "Access Denied")
+        return False  # lost, lost5xx: after the call
 
     def _authorize(self, endpoint: str, identity: str | None, params: dict[str, list[str]]) -> str:
         emu = self.server.emulator
@@ -114,11 +152,7 @@ class ApiHandler(QuietHandler):
             return b""
         if length > MAX_BODY:
             self.close_connection = True
-            self._reply(
-                None,
-                413,
-                {"code": "paramError", "requestid": "", "message": "request body too large"},
-            )
+            self._reply(None, 413, envelope("paramError", "request body too large"))
             return None
         return self.rfile.read(length)
 
@@ -138,13 +172,7 @@ class ApiHandler(QuietHandler):
         emu = self.server.emulator
         if self.command != "GET" or path not in ("/_emulator/tree", "/_emulator/stats"):
             self._reply(
-                None,
-                404,
-                {
-                    "code": "InvalidAction.NotFound",
-                    "requestid": "",
-                    "message": "unknown inspection endpoint",
-                },
+                None, 404, envelope("InvalidAction.NotFound", "unknown inspection endpoint")
             )
             return
         data = emu.tree() if path == "/_emulator/tree" else emu.stats()
@@ -155,7 +183,9 @@ class ApiHandler(QuietHandler):
         if isinstance(data, dict) and "requestid" in data:
             data["requestid"] = rid
         if endpoint is not None:
-            self.server.emulator.counters.status(endpoint, status)
+            emu = self.server.emulator
+            emu.latency.wait(emu.stopping)
+            emu.counters.status(endpoint, status)
         body = json.dumps(data, ensure_ascii=False).encode("utf-8")
         self.send_bytes(
             status,

@@ -12,27 +12,62 @@ import sys
 import threading
 from typing import Any
 
-from syncd.emulator.faults import ENDPOINTS, KINDS
+from syncd.emulator.faults import ENDPOINTS, KINDS, validate
+from syncd.emulator.routes_common import ROLES
 from syncd.emulator.server import Emulator
 
 
-def parse_fault(value: str) -> tuple[str, str, float]:
-    """``ENDPOINT:KIND[:RATE]`` -> (endpoint, kind, rate); rate defaults to 1.0."""
+def parse_fault(value: str) -> tuple[str, str, float, int | None]:
+    """``ENDPOINT:KIND[:RATE[:STATUS]]`` -> (endpoint, kind, rate, status); rate defaults to
+    1.0, status (for ban, banhtml and 5xx) to the kind's own."""
     parts = value.split(":")
-    if len(parts) not in (2, 3):
-        raise argparse.ArgumentTypeError(f"expected ENDPOINT:KIND:RATE, got {value!r}")
+    if len(parts) not in (2, 3, 4):
+        raise argparse.ArgumentTypeError(f"expected ENDPOINT:KIND[:RATE[:STATUS]], got {value!r}")
     endpoint, kind = parts[0], parts[1]
-    if endpoint not in ENDPOINTS:
-        raise argparse.ArgumentTypeError(f"unknown endpoint {endpoint!r} (one of {ENDPOINTS})")
-    if kind not in KINDS:
-        raise argparse.ArgumentTypeError(f"unknown fault kind {kind!r} (one of {KINDS})")
     try:
-        rate = float(parts[2]) if len(parts) == 3 else 1.0
+        rate = float(parts[2]) if len(parts) >= 3 and parts[2] else 1.0
     except ValueError:
         raise argparse.ArgumentTypeError(f"rate must be a number, got {parts[2]!r}") from None
-    if not 0.0 <= rate <= 1.0:
-        raise argparse.ArgumentTypeError(f"rate must be within [0, 1], got {rate}")
-    return endpoint, kind, rate
+    try:
+        status = int(parts[3]) if len(parts) == 4 else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"status must be an integer, got {parts[3]!r}") from None
+    try:
+        validate(endpoint, kind, rate, None, status)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return endpoint, kind, rate, status
+
+
+def _pair(value: str, what: str) -> tuple[str, str]:
+    left, sep, right = value.rpartition("=")
+    if not sep or not left or not right:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
+    return left, right
+
+
+def parse_workspace(value: str) -> tuple[str, str]:
+    """``NAME=UUID`` -> (uuid, name): a knowledge base named NAME whose root is UUID."""
+    name, uuid = _pair(value, "NAME=UUID")
+    return uuid, name
+
+
+def parse_role(value: str) -> tuple[str, str]:
+    """``UNION_ID=ROLE`` -> (union id, role)."""
+    union, role = _pair(value, "UNION_ID=ROLE")
+    if role not in ROLES:
+        raise argparse.ArgumentTypeError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
+    return union, role
+
+
+def _latency_ms(value: str) -> float:
+    try:
+        ms = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected milliseconds, got {value!r}") from None
+    if ms < 0:
+        raise argparse.ArgumentTypeError(f"latency must be >= 0, got {ms}")
+    return ms / 1000.0
 
 
 def _positive_int(value: str) -> int:
@@ -59,7 +94,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="UUID",
         help="root folder dentryUuid to create (repeatable; default: one random)",
     )
+    parser.add_argument(
+        "--workspace",
+        action="append",
+        type=parse_workspace,
+        dest="workspaces",
+        default=[],
+        metavar="NAME=UUID",
+        help="a knowledge base NAME with root folder UUID (repeatable)",
+    )
     parser.add_argument("--app-key", default="emulator-app-key")
+    parser.add_argument(
+        "--app-id", default="1000001", help="the app's id (appProperties owner; %(default)s)"
+    )
     parser.add_argument("--app-secret", default="emulator-app-secret")
     parser.add_argument(
         "--union-id",
@@ -67,6 +114,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="union_ids",
         metavar="UNION_ID",
         help="operator unionId allowed (repeatable; default: emulator-union-id)",
+    )
+    parser.add_argument(
+        "--role",
+        action="append",
+        type=parse_role,
+        dest="roles",
+        default=[],
+        metavar="UNION_ID=ROLE",
+        help=f"an operator's role in the knowledge bases (repeatable; {', '.join(ROLES)})",
+    )
+    parser.add_argument(
+        "--default-role",
+        choices=ROLES,
+        default="EDITOR",
+        help="role of operators without --role (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=_latency_ms,
+        default=0.0,
+        dest="latency",
+        metavar="N",
+        help="added latency per API call and OSS PUT, in milliseconds (default: 0)",
     )
     parser.add_argument(
         "--qps",
@@ -92,7 +162,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=parse_fault,
         dest="faults",
         default=[],
-        metavar="ENDPOINT:KIND:RATE",
+        metavar="ENDPOINT:KIND[:RATE[:STATUS]]",
         help=f"inject faults (repeatable); endpoints {', '.join(ENDPOINTS)}; "
         f"kinds {', '.join(KINDS)}",
     )
@@ -120,8 +190,15 @@ def config_snippet(emu: Emulator) -> str:
     return "\n".join(lines)
 
 
-def run(args: Any) -> int:
-    """Serve until SIGINT/SIGTERM; 0 on a clean stop, 1 if the servers cannot start."""
+def workspace_names(emu: Emulator) -> list[tuple[str, str]]:
+    """(name, root uuid) of every knowledge base, in root order."""
+    with emu.dentries.lock:
+        by_root = {ws.root.uuid: ws.name for ws in emu.dentries.spaces.values()}
+    return [(by_root[uuid], uuid) for uuid in emu.root_uuids]
+
+
+def build(args: Any) -> Emulator:
+    """The emulator the parsed ``args`` describe, faults set (ValueError if inconsistent)."""
     emu = Emulator(
         host=args.host,
         port=args.port,
@@ -135,9 +212,35 @@ def run(args: Any) -> int:
         qps=args.qps,
         store_content=args.store_content,
         seed=args.seed,
+        app_id=args.app_id,
+        workspace_names=dict(args.workspaces or ()),
+        roles=dict(args.roles or ()),
+        default_role=args.default_role,
+        latency=args.latency,
     )
-    for endpoint, kind, rate in args.faults or ():
-        emu.set_fault(endpoint, kind, rate)
+    for endpoint, kind, rate, status in args.faults or ():
+        emu.set_fault(endpoint, kind, rate, status=status)
+    return emu
+
+
+def _announce(emu: Emulator) -> None:
+    print(f"DingTalk emulator API: {emu.base_url}  OSS: {emu.oss_url}", flush=True)
+    print(f"root folders: {' '.join(emu.root_uuids)}", flush=True)
+    for name, uuid in workspace_names(emu):
+        print(f"knowledge base {name!r}: rootNodeId {uuid}", flush=True)
+    print("# syncd config for this emulator:", flush=True)
+    print(config_snippet(emu), flush=True)
+    print("# serving; stop with Ctrl-C", flush=True)
+
+
+def run(args: Any) -> int:
+    """Serve until SIGINT/SIGTERM; 0 on a clean stop, 1 if the servers cannot start, 2 for
+    inconsistent options (e.g. a uuid given twice)."""
+    try:
+        emu = build(args)
+    except ValueError as exc:
+        print(f"syncd emulator: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -149,11 +252,7 @@ def run(args: Any) -> int:
         except OSError as exc:
             print(f"syncd emulator: cannot listen on {args.host}: {exc}", file=sys.stderr)
             return 1
-        print(f"DingTalk emulator API: {emu.base_url}  OSS: {emu.oss_url}", flush=True)
-        print(f"root folders: {' '.join(emu.root_uuids)}", flush=True)
-        print("# syncd config for this emulator:", flush=True)
-        print(config_snippet(emu), flush=True)
-        print("# serving; stop with Ctrl-C", flush=True)
+        _announce(emu)
         while not stop.wait(0.5):
             pass
         return 0

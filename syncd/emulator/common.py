@@ -9,7 +9,6 @@ and join their threads on stop (no leaked threads).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import http.server
 import socket
 import socketserver
@@ -35,11 +34,6 @@ class ApiError(Exception):
 def request_id() -> str:
     """A new upper-case UUID-style request id, as DingTalk's gateway returns them."""
     return str(uuid.uuid4()).upper()
-
-
-def iso_now() -> str:
-    """The current UTC time as DingTalk prints it (``2022-01-01T10:00:00Z``)."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TrackingServer(http.server.ThreadingHTTPServer):

@@ -1,8 +1,10 @@
-"""Fault injection (seeded, per endpoint) and the per-API QPS limiter.
+"""Fault injection (seeded, per endpoint), the per-API QPS limiter and added latency.
 
-A fault is ``(endpoint, kind)`` with a probability ``rate`` per request and an optional budget
-``count``. Decisions come from one ``random.Random(seed)`` under a lock, so a test that sends
-the same requests in the same order sees the same faults.
+A fault is ``(endpoint, kind)`` with a probability ``rate`` per request, an optional budget
+``count`` and, for some kinds, an HTTP ``status``. Decisions come from one
+``random.Random(seed)`` under a lock, so a test that sends the same requests in the same
+order sees the same faults. ``"*"`` matches every endpoint, but a request only draws the
+kinds that exist for its server (API or OSS).
 """
 
 from __future__ import annotations
@@ -12,9 +14,57 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
-ENDPOINTS = ("token", "uploadInfo", "oss", "commit", "queryDentryId", "addFolder", "*")
-KINDS = ("5xx", "throttle", "reset", "slow")
+API_ENDPOINTS = (
+    "token",
+    "uploadInfo",
+    "commit",
+    "queryDentryId",
+    "addFolder",
+    "listDentries",
+    "getDentry",
+    "rename",
+    "move",
+    "delete",
+    "appProperties",
+    "versions",
+    "workspaces",
+    "workspace",
+    "mineWorkspaces",
+    "nodes",
+    "node",
+)
+ENDPOINTS = (*API_ENDPOINTS, "oss", "*")
+COMMON_KINDS = ("5xx", "throttle", "reset", "slow", "ban", "banhtml", "lost")
+API_KINDS = ("401", "qpm", "qpsapi", "lost5xx")
+OSS_KINDS = ("throttlejson", "html403", "etag")
+KINDS = (*COMMON_KINDS, *API_KINDS, *OSS_KINDS)
+THROTTLING = frozenset({"throttle", "qpm", "qpsapi", "throttlejson"})
+
+
+def applies(kind: str, endpoint: str) -> bool:
+    """Whether fault ``kind`` exists on ``endpoint`` (OSS kinds on oss, API kinds elsewhere)."""
+    if endpoint == "*" or kind in COMMON_KINDS:
+        return True
+    return (kind in OSS_KINDS) == (endpoint == "oss")
+
+
+def validate(endpoint: str, kind: str, rate: float, count: int | None, status: int | None) -> None:
+    """Raise ValueError for an unknown endpoint or kind, or an impossible combination."""
+    if endpoint not in ENDPOINTS:
+        raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {ENDPOINTS}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {KINDS}")
+    if not applies(kind, endpoint):
+        where = "the oss endpoint only" if kind in OSS_KINDS else "API endpoints only"
+        raise ValueError(f"fault kind {kind!r} is for {where}, not {endpoint!r}")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be within [0, 1], got {rate}")
+    if count is not None and count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    if status is not None and not 200 <= status <= 599:
+        raise ValueError(f"status must be an HTTP status within [200, 599], got {status}")
 
 
 @dataclass(slots=True)
@@ -24,15 +74,21 @@ class Fault:
     rate: float
     count: int | None
     delay: float
+    status: int | None = None
 
 
 @dataclass(slots=True)
 class Decision:
-    """What to do with one request: sleep ``delay`` first, then fail with ``kind`` (or not)."""
+    """What to do with one request: sleep ``delay`` first, then fail with ``kind`` (or not).
+
+    ``nth`` counts earlier firings of this kind on this endpoint (for alternating answers);
+    ``status`` is the fault's configured HTTP status, if any.
+    """
 
     delay: float = 0.0
     kind: str | None = None
-    status: int = 500  # for "5xx": 500 and 503 alternate per endpoint
+    status: int | None = None
+    nth: int = 0
 
 
 class FaultInjector:
@@ -42,7 +98,7 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._faults: dict[tuple[str, str], Fault] = {}
-        self._alternate: dict[str, int] = {}
+        self._fired: dict[tuple[str, str], int] = {}
 
     def set(
         self,
@@ -51,32 +107,24 @@ class FaultInjector:
         rate: float = 1.0,
         count: int | None = None,
         delay: float = 2.0,
+        status: int | None = None,
     ) -> None:
         """Add or replace the fault ``kind`` on ``endpoint`` (``"*"`` = every endpoint)."""
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {ENDPOINTS}")
-        if kind not in KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {KINDS}")
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate must be within [0, 1], got {rate}")
-        if count is not None and count < 0:
-            raise ValueError(f"count must be >= 0, got {count}")
+        validate(endpoint, kind, rate, count, status)
         with self._lock:
-            self._faults[(endpoint, kind)] = Fault(endpoint, kind, rate, count, delay)
+            self._faults[(endpoint, kind)] = Fault(endpoint, kind, rate, count, delay, status)
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
-            self._alternate.clear()
+            self._fired.clear()
 
     def decide(self, endpoint: str) -> Decision:
         """Draw the faults that fire for this request; budgets are spent only when they fire."""
         decision = Decision()
         with self._lock:
-            if not self._faults:
-                return decision
             for fault in list(self._faults.values()):
-                if fault.endpoint not in (endpoint, "*"):
+                if fault.endpoint not in (endpoint, "*") or not applies(fault.kind, endpoint):
                     continue
                 if fault.count is not None and fault.count <= 0:
                     continue
@@ -89,11 +137,11 @@ class FaultInjector:
                 if fault.kind == "slow":
                     decision.delay = max(decision.delay, fault.delay)
                 else:
-                    decision.kind = fault.kind
-            if decision.kind == "5xx":
-                n = self._alternate.get(endpoint, 0)
-                self._alternate[endpoint] = n + 1
-                decision.status = 500 if n % 2 == 0 else 503
+                    decision.kind, decision.status = fault.kind, fault.status
+            if decision.kind is not None:
+                key = (endpoint, decision.kind)
+                decision.nth = self._fired.get(key, 0)
+                self._fired[key] = decision.nth + 1
         return decision
 
 
@@ -117,3 +165,49 @@ class QpsLimiter:
                 return False
             window.append(now)
             return True
+
+
+class Latency:
+    """Added network latency: each API call and OSS PUT waits half of it before being
+    processed and half before its answer, in its own connection thread (never serialised).
+
+    Counters: ``waits`` (half-waits done), ``seconds`` (time actually spent waiting,
+    measured) and ``peak`` (most half-waits in progress at once).
+    """
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self._lock = threading.Lock()
+        self.seconds = 0.0
+        self.set(seconds)
+        self.reset()
+
+    def set(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"latency must be >= 0 seconds, got {seconds}")
+        self.seconds = float(seconds)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._waits, self._spent, self._active, self._peak = 0, 0.0, 0, 0
+
+    def wait(self, stopping: threading.Event) -> None:
+        """Sleep half the latency (returns early when the emulator stops)."""
+        half = self.seconds / 2
+        if half <= 0:
+            return
+        with self._lock:
+            self._active += 1
+            self._peak = max(self._peak, self._active)
+        start = time.monotonic()
+        try:
+            stopping.wait(half)
+        finally:
+            spent = time.monotonic() - start
+            with self._lock:
+                self._active -= 1
+                self._waits += 1
+                self._spent += spent
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"waits": self._waits, "seconds": self._spent, "peak": self._peak}

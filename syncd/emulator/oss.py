@@ -4,7 +4,9 @@
 ``x-oss-date`` (or ``Date``) within ``expirationSeconds`` of now, then the V1 signature recomputed
 from the request's own method, Content-MD5, Content-Type, date, ``x-oss-*`` headers and path.
 The body is streamed in chunks of at most 1 MiB and hashed (MD5, SHA-256); it is kept only
-with ``store_content``.
+with ``store_content``. Injected faults: 5xx (500 InternalError), throttle (503 SlowDown),
+throttlejson (403 JSON throttling body), html403, ban/banhtml, reset (mid-body), lost (stored,
+then no answer) and etag (stored; an ETag that is not the MD5, and no Content-MD5).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import email.utils
 import hashlib
 import hmac
 import secrets
@@ -23,52 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from syncd.emulator.common import CHUNK, QuietHandler
+from syncd.emulator import answers
+from syncd.emulator.answers import RawAnswer
+from syncd.emulator.common import CHUNK, QuietHandler, request_id
+from syncd.emulator.signing import BUCKET, format_date, parse_date, sign, string_to_sign
 
-BUCKET = "yundisk0"
+__all__ = ["BUCKET", "ObjectStore", "OssHandler", "StoredObject", "format_date", "string_to_sign"]
 MAX_OBJECT_SIZE = 5 * 1024**3  # OSS PutObject limit
-
-
-def string_to_sign(
-    verb: str,
-    content_md5: str,
-    content_type: str,
-    date: str,
-    headers: dict[str, str],
-    resource: str,
-) -> str:
-    """The OSS V1 string to sign; ``headers`` may hold any headers, only x-oss-* count."""
-    oss = sorted(
-        (k.lower().strip(), v.strip()) for k, v in headers.items() if k.lower().startswith("x-oss-")
-    )
-    canonical = "".join(f"{k}:{v}\n" for k, v in oss)
-    return f"{verb}\n{content_md5}\n{content_type}\n{date}\n{canonical}{resource}"
-
-
-def sign(secret: str, to_sign: str) -> str:
-    """base64(HMAC-SHA1(secret, to_sign))."""
-    digest = hmac.new(secret.encode(), to_sign.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-def format_date(when: float | None = None) -> str:
-    """An RFC 1123 GMT date (``Sat, 07 Oct 2023 08:33:57 GMT``)."""
-    return email.utils.formatdate(when, usegmt=True)
-
-
-def parse_date(value: str) -> float | None:
-    """Seconds since the epoch from an RFC 1123 or ISO-basic (``20260528T093716Z``) date."""
-    value = value.strip()
-    try:
-        if len(value) == 16 and value[8] == "T" and value.endswith("Z"):
-            parsed = dt.datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
-        else:
-            parsed = email.utils.parsedate_to_datetime(value)
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.UTC)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed.timestamp()
 
 
 def oss_request_id() -> str:
@@ -141,6 +103,7 @@ class OssHandler(QuietHandler):
         emu.counters.request("oss")
         self._body_read = False
         length = self.content_length()
+        emu.latency.wait(emu.stopping)
         decision = emu.faults.decide("oss")
         if decision.kind is not None or decision.delay:
             emu.counters.fault()
@@ -155,11 +118,7 @@ class OssHandler(QuietHandler):
             if length is None:
                 self.close_connection = True  # the body's end is unknown: cannot drain it
                 raise OssError(411, "MissingContentLength")
-            if decision.kind == "5xx":
-                raise OssError(500, "InternalError")
-            if decision.kind == "throttle":
-                emu.counters.throttled()
-                raise OssError(503, "SlowDown")
+            self._fault(decision.kind, decision.status)
             path = self._check_request(emu, length)
             obj = self._receive(length, emu.store_content)
             if obj is None:
@@ -167,7 +126,42 @@ class OssHandler(QuietHandler):
         except OssError as err:
             self._send_error(err, length)
             return
+        except RawAnswer as raw:
+            self._send_raw(raw, length)
+            return
         emu.objects.put(path, obj)
+        self._stored(obj, decision.kind)
+
+    def _fault(self, kind: str | None, status: int | None) -> None:
+        """Raise the answer of an injected fault that refuses the PUT."""
+        emu = self.server.emulator
+        if kind == "5xx":
+            raise OssError(status or 500, "InternalError")
+        if kind in ("throttle", "throttlejson"):
+            emu.counters.throttled()
+            if kind == "throttlejson":
+                raise answers.throttled_json(request_id())
+            raise OssError(503, "SlowDown")
+        if kind == "html403":
+            raise answers.html(403, "403 Forbidden")
+        if kind == "ban":
+            raise answers.ban(status or 403)
+        if kind == "banhtml":
+            raise answers.html(status or 403, "Access Denied")
+
+    def _stored(self, obj: StoredObject, kind: str | None) -> None:
+        """Answer a stored PUT: 200 with the MD5 ETag, a foreign ETag ("etag"), or nothing."""
+        if kind == "lost":
+            emu = self.server.emulator
+            emu.latency.wait(emu.stopping)
+            self.abort()  # stored, but the answer never arrives
+            return
+        if kind == "etag":  # a proxy's ETag: 32 hex digits that are not the body's MD5
+            other = secrets.token_hex(16)
+            while other == obj.md5:
+                other = secrets.token_hex(16)
+            self._send(200, b"", None, {"ETag": f'"{other.upper()}"'})
+            return
         md5_b64 = base64.b64encode(bytes.fromhex(obj.md5)).decode()
         self._send(200, b"", None, {"ETag": f'"{obj.md5.upper()}"', "Content-MD5": md5_b64})
 
@@ -259,10 +253,20 @@ class OssHandler(QuietHandler):
         data = b"".join(parts) if keep else None
         return StoredObject(length, digest.hex(), sha256.hexdigest(), data)
 
-    def _send_error(self, err: OssError, length: int | None) -> None:
+    def _drained(self, length: int | None) -> bool:
+        """Read the unread body before an error answer; False when the client went away."""
         drain = not self.close_connection and length and not self._body_read
         if drain and not self.drain(length or 0):
             self.close_connection = True
+            return False
+        return True
+
+    def _send_raw(self, raw: RawAnswer, length: int | None) -> None:
+        if self._drained(length):
+            self._send(raw.status, raw.body, raw.content_type, {})
+
+    def _send_error(self, err: OssError, length: int | None) -> None:
+        if not self._drained(length):
             return
         rid = oss_request_id()
         fields = {
@@ -284,7 +288,9 @@ class OssHandler(QuietHandler):
         headers: dict[str, str],
         rid: str | None = None,
     ) -> None:
-        self.server.emulator.counters.status("oss", status)
+        emu = self.server.emulator
+        emu.latency.wait(emu.stopping)
+        emu.counters.status("oss", status)
         headers = {"x-oss-request-id": rid or oss_request_id(), **headers}
         self.send_bytes(status, body, ctype, headers)
 

@@ -1,21 +1,32 @@
-"""The :class:`Emulator`: lifecycle of the API and OSS servers, tokens, and inspection."""
+"""The :class:`Emulator`: lifecycle of the API and OSS servers, tokens, faults and stats.
+
+Inspection (``files()``, ``folders()``, ``tree()``…) comes from :class:`Inspection`; the
+test-side colleague operations (``put_file()``, ``edit()``, ``move()``…) from
+:class:`Colleague`.
+"""
 
 from __future__ import annotations
 
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from syncd.emulator.api import ApiHandler
+from syncd.emulator.colleague import Colleague
 from syncd.emulator.common import Stats, TrackingServer
-from syncd.emulator.faults import FaultInjector, QpsLimiter
+from syncd.emulator.faults import FaultInjector, Latency, QpsLimiter
+from syncd.emulator.inspection import Inspection
+from syncd.emulator.names import random_id
 from syncd.emulator.oss import ObjectStore, OssHandler
-from syncd.emulator.tree import FILE, FOLDER, Node, Tree, random_id
+from syncd.emulator.routes_common import ROLES
+from syncd.emulator.tree import Tree, Workspace
+
+PERSONAL_NAME = "我的文档"
 
 
-class Emulator:
+class Emulator(Inspection, Colleague):
     """A local stand-in for api.dingtalk.com and its OSS endpoint (``dingtalk-api.md``).
 
     State lives in memory. ``start()`` binds both servers (port 0 = OS-assigned) and serves
@@ -36,9 +47,19 @@ class Emulator:
         qps: int | None = None,
         store_content: bool = False,
         seed: int = 0,
+        app_id: str = "1000001",
+        workspace_names: Mapping[str, str] | None = None,
+        roles: Mapping[str, str] | None = None,
+        default_role: str = "EDITOR",
+        latency: float = 0.0,
     ) -> None:
+        """``folders`` and the keys of ``workspace_names`` (root uuid -> knowledge-base name,
+        default "Knowledge base N") become the root folders, one workspace each; ``roles``
+        maps an operator's unionId to its role in them (default ``default_role``);
+        ``app_id`` is the app whose token callers use; ``latency`` is added to every API
+        call and OSS PUT (seconds, half before processing and half before the answer)."""
         self.host, self.port, self.oss_port = host, port, oss_port
-        self.app_key, self.app_secret = app_key, app_secret
+        self.app_key, self.app_secret, self.app_id = app_key, app_secret, str(app_id)
         self.union_ids = tuple(union_ids)
         if not self.union_ids:
             raise ValueError("union_ids must name at least one operator")
@@ -46,15 +67,22 @@ class Emulator:
             raise ValueError("expiration_seconds and token_ttl must be positive")
         if qps is not None and qps <= 0:
             raise ValueError(f"qps must be a positive number or None, got {qps}")
+        self.roles = dict(roles or {})
+        self.default_role = default_role
+        bad = {r for r in (*self.roles.values(), default_role) if r not in ROLES}
+        if bad:
+            raise ValueError(f"unknown role(s) {sorted(bad)}; expected one of {ROLES}")
         self.expiration_seconds = expiration_seconds
         self.token_ttl = token_ttl
         self.store_content = store_content
+        self.corp_id = "ding" + secrets.token_hex(8)
         self.oss_access_key_id = "LTAI" + random_id(12)
         self.oss_access_key_secret = random_id(30)
         self.dentries = Tree()
         self.objects = ObjectStore()
         self.faults = FaultInjector(seed)
         self.qps_limiter = QpsLimiter(qps)
+        self.latency = Latency(latency)
         self.counters = Stats()
         self.stopping = threading.Event()
         self._token: str | None = None
@@ -62,10 +90,34 @@ class Emulator:
         self._token_lock = threading.Lock()
         self._servers: list[tuple[TrackingServer, threading.Thread]] = []
         self._oss_url: str | None = None
-        wanted: list[str | None] = list(folders or []) or [None]
+        self.root_uuids: list[str] = self._make_roots(folders, workspace_names or {})
+
+    def _make_roots(self, folders: Iterable[str] | None, names: Mapping[str, str]) -> list[str]:
+        wanted: list[str | None] = list(folders or [])
+        wanted += [uuid for uuid in names if uuid not in wanted]
         with self.dentries.lock:
-            roots = [self.dentries.add_root(u, self.union_ids[0]) for u in wanted]
-        self.root_uuids: list[str] = [root.uuid for root in roots]
+            roots = [
+                self.dentries.add_root(uuid, self.union_ids[0], names.get(uuid or "", ""))
+                for uuid in wanted or [None]
+            ]
+            for n, ws in enumerate(roots, 1):
+                ws.name = ws.name or f"Knowledge base {n}"
+        return [ws.root.uuid for ws in roots]
+
+    # -- workspaces and roles ----------------------------------------------------------------
+
+    def role(self, operator: str, workspace: Workspace) -> str:
+        """``operator``'s permissionRole in ``workspace`` (§8.2)."""
+        if workspace.type == "PERSONAL":
+            return "OWNER" if workspace.owner == operator else "NONE"
+        return self.roles.get(operator, self.default_role)
+
+    def personal_workspace(self, operator: str) -> Workspace:
+        """``operator``'s PERSONAL workspace, made on first use (caller holds Tree.lock)."""
+        ws = self.dentries.personal.get(operator)
+        if ws is None or ws.root.uuid not in self.dentries.by_uuid:
+            ws = self.dentries.add_root(None, operator, PERSONAL_NAME, "PERSONAL", operator)
+        return ws
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -154,73 +206,34 @@ class Emulator:
         rate: float = 1.0,
         count: int | None = None,
         delay: float = 2.0,
+        status: int | None = None,
     ) -> None:
-        """Inject ``kind`` (5xx, throttle, reset, slow) on ``endpoint`` (or ``"*"``)."""
-        self.faults.set(endpoint, kind, rate, count, delay)
+        """Inject ``kind`` on ``endpoint`` (or ``"*"``) with probability ``rate``, at most
+        ``count`` times; ``delay`` is for ``slow``, ``status`` the HTTP status of ``ban`` and
+        ``banhtml`` (default 403) or ``5xx`` (default 500 and 503 in turn). Kinds: see
+        :mod:`syncd.emulator.faults`."""
+        self.faults.set(endpoint, kind, rate, count, delay, status)
 
     def clear_faults(self) -> None:
         self.faults.clear()
 
+    def set_latency(self, seconds: float) -> None:
+        """Added latency per API call and OSS PUT from now on (0 = none)."""
+        self.latency.set(seconds)
+
     def stats(self) -> dict[str, Any]:
-        """Request counts per endpoint, total, throttled, faults and status codes."""
-        return self.counters.snapshot()
+        """Request counts per endpoint, total, throttled, faults, status codes and latency
+        (``{"waits", "seconds", "peak"}``: half-waits done, time spent, most at once)."""
+        return {**self.counters.snapshot(), "latency": self.latency.snapshot()}
+
+    def calls(self, endpoint: str) -> int:
+        """How many requests ``endpoint`` has received since the last ``reset_stats()``."""
+        requests: dict[str, int] = self.counters.snapshot()["requests"]
+        return requests.get(endpoint, 0)
 
     def reset_stats(self) -> None:
         self.counters.reset()
-
-    # -- remote tree -------------------------------------------------------------------------
-
-    def remove(self, uuid: str) -> None:
-        """Delete a dentry and its subtree, as if someone deleted it remotely."""
-        with self.dentries.lock:
-            self.dentries.remove(uuid)
-
-    def _folder(self, uuid: str | None) -> Node:
-        node = self.dentries.by_uuid.get(uuid or self.root_uuids[0])
-        if node is None or node.type != FOLDER:
-            raise KeyError(f"no such folder: {uuid or self.root_uuids[0]}")
-        return node
-
-    def files(self, root_uuid: str | None = None) -> dict[str, dict[str, Any]]:
-        """Every file under a root (default: the first), keyed by its "/"-separated path."""
-        with self.dentries.lock:
-            return {
-                rel: {
-                    "size": n.size,
-                    "version": n.version,
-                    "sha256": n.sha256,
-                    "md5": n.md5,
-                    "uuid": n.uuid,
-                    "id": n.id,
-                }
-                for rel, n in self.dentries.walk(self._folder(root_uuid))
-                if n.type == FILE
-            }
-
-    def folders(self, root_uuid: str | None = None) -> dict[str, dict[str, Any]]:
-        """Every folder under a root (default: the first), keyed by its path."""
-        with self.dentries.lock:
-            return {
-                rel: {"uuid": n.uuid, "id": n.id}
-                for rel, n in self.dentries.walk(self._folder(root_uuid))
-                if n.type == FOLDER
-            }
-
-    def content(self, uuid: str) -> bytes:
-        """The bytes of file ``uuid`` (only with ``store_content=True``)."""
-        if not self.store_content:
-            raise RuntimeError("content is kept only with Emulator(store_content=True)")
-        with self.dentries.lock:
-            node = self.dentries.by_uuid.get(uuid)
-            if node is None or node.type != FILE:
-                raise KeyError(f"no such file: {uuid}")
-            return node.content or b""
-
-    def tree(self) -> dict[str, Any]:
-        """Everything, nested: ``{"roots": [{name, type, uuid, id, path, children…}]}``."""
-        with self.dentries.lock:
-            roots = [r for r in self.dentries.spaces.values() if r.uuid in self.dentries.by_uuid]
-            return {"roots": [self.dentries.tree_json(root) for root in roots]}
+        self.latency.reset()
 
     def __repr__(self) -> str:
         state = self.base_url if self._servers else "stopped"

@@ -1,71 +1,42 @@
-"""In-memory spaces and dentries: name rules, conflict strategies, the Dentry JSON.
+"""In-memory spaces (knowledge bases), dentries, versions and upload keys.
 
-Each root folder is the root of its own space (a knowledge base). Folders index their
-children by name, so every API call is O(depth), never a scan over all files. One lock
-(:attr:`Tree.lock`) guards the tree and the upload keys; callers hold it across a whole
-check-then-change sequence.
+Each root folder is the root of its own space and wiki workspace. Folders index their
+children by name, so every API call is O(depth) plus the folder being listed, never a scan
+over all files. One lock (:attr:`Tree.lock`) guards the tree and the upload keys; callers
+hold it across a whole check-then-change sequence. Times are epoch seconds (``time.time()``).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import string
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncd.emulator.common import ApiError, iso_now
+from syncd.emulator import props
+from syncd.emulator.common import ApiError
+from syncd.emulator.names import free_name, random_id
 
 FILE = "FILE"
 FOLDER = "FOLDER"
-STRATEGIES = ("AUTO_RENAME", "OVERWRITE", "RETURN_DENTRY_IF_EXISTS", "RETURN_ERROR_IF_EXISTS")
-ILLEGAL_CHARS = frozenset('\t*"<>|/')  # "/" is the emulator's own addition (path separator)
-
-_ALNUM = string.ascii_letters + string.digits
-_CATEGORIES = {
-    "IMAGE": "jpg jpeg png gif bmp webp svg tif tiff heic ico",
-    "VIDEO": "mp4 mov avi mkv wmv flv webm m4v",
-    "AUDIO": "mp3 wav flac aac ogg m4a wma amr",
-    "ARCHIVE": "zip rar 7z tar gz tgz bz2 xz",
-    "DOCUMENT": "txt md pdf doc docx xls xlsx ppt pptx csv rtf odt ods odp xsl json xml html",
-}
-_CATEGORY_BY_EXT = {ext: cat for cat, exts in _CATEGORIES.items() for ext in exts.split()}
 
 
-def random_id(length: int = 32) -> str:
-    """A random alphanumeric identifier (dentryUuid-like when 32 long)."""
-    return "".join([_ALNUM[b % 62] for b in secrets.token_bytes(length)])
+@dataclass(eq=False, slots=True)
+class Version:
+    """One stored version of a file (§14 version history)."""
 
-
-def check_name(name: Any) -> str:
-    """The name after DingTalk's rules (§4.1): trimmed, or ApiError 400."""
-    if not isinstance(name, str):
-        raise ApiError(400, "paramError.name", "name is required")
-    trimmed = name.strip(" ")
-    if not trimmed:
-        raise ApiError(400, "paramError.name", "name must not be empty")
-    bad = sorted(ILLEGAL_CHARS.intersection(trimmed))
-    if bad:
-        raise ApiError(400, "dentryNameIllegal", f"name contains illegal characters: {bad!r}")
-    if trimmed.endswith("."):
-        raise ApiError(400, "dentryNameIllegal", "name must not end with '.'")
-    return trimmed
-
-
-def check_strategy(option: dict[str, Any]) -> str:
-    """``option.conflictStrategy`` (default AUTO_RENAME), or 400 paramError.conflictStrategy."""
-    strategy = option.get("conflictStrategy") or "AUTO_RENAME"
-    if strategy not in STRATEGIES:
-        raise ApiError(
-            400, "paramError.conflictStrategy", f"unsupported conflictStrategy: {strategy}"
-        )
-    return str(strategy)
+    version: int
+    size: int
+    md5: str
+    sha256: str
+    modifier: str
+    modified: float
+    content: bytes | None
 
 
 @dataclass(eq=False, slots=True)
 class Node:
-    """One dentry. Folders have ``children``; files have size, version and hashes."""
+    """One dentry. Folders have ``children``; files have size, version, hashes, versions."""
 
     uuid: str
     id: str
@@ -74,15 +45,17 @@ class Node:
     name: str
     parent: Node | None
     creator: str
-    created: str
+    created: float
     modifier: str = ""
-    modified: str = ""
+    modified: float = 0.0
     size: int = 0
     version: int = 0
     md5: str = ""
     sha256: str = ""
     content: bytes | None = None
     children: dict[str, Node] = field(default_factory=dict)
+    app_props: props.Props = field(default_factory=dict)
+    versions: list[Version] = field(default_factory=list)
 
     @property
     def path(self) -> str:
@@ -92,6 +65,26 @@ class Node:
             parts.append(node.name)
             node = node.parent
         return "/" + "/".join(reversed(parts))
+
+    def within(self, other: Node) -> bool:
+        """True when ``self`` is ``other`` or lies somewhere below it."""
+        node: Node | None = self
+        while node is not None:
+            if node is other:
+                return True
+            node = node.parent
+        return False
+
+
+@dataclass(eq=False, slots=True)
+class Workspace:
+    """A wiki workspace (§8.2): one per root folder; ``owner`` only for PERSONAL ones."""
+
+    workspace_id: str
+    name: str
+    type: str
+    root: Node
+    owner: str = ""
 
 
 @dataclass(slots=True)
@@ -105,13 +98,14 @@ class Upload:
 
 
 class Tree:
-    """Spaces, dentries and upload keys, all under :attr:`lock`."""
+    """Spaces, workspaces, dentries and upload keys, all under :attr:`lock`."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.by_uuid: dict[str, Node] = {}
         self.by_id: dict[str, Node] = {}
-        self.spaces: dict[str, Node] = {}  # spaceId -> root folder
+        self.spaces: dict[str, Workspace] = {}  # spaceId -> workspace (and its root folder)
+        self.personal: dict[str, Workspace] = {}  # unionId -> that user's PERSONAL workspace
         self.uploads: dict[str, Upload] = {}
         self._next_id = 222892787485
         self._next_space = 2256226585
@@ -126,18 +120,31 @@ class Tree:
             if uuid not in self.by_uuid:
                 return uuid
 
-    def add_root(self, uuid: str | None, creator: str) -> Node:
-        """Create a new space whose root folder has ``uuid`` (generated when None)."""
+    def _node(self, parent: Node, kind: str, name: str, operator: str) -> Node:
+        now = time.time()
+        uuid, dentry_id = self._new_uuid(), self._new_id()
+        node = Node(uuid, dentry_id, parent.space_id, kind, name, parent, operator, now)
+        node.modifier, node.modified = operator, now
+        self._index(node)
+        return node
+
+    def add_root(
+        self, uuid: str | None, creator: str, name: str, kind: str = "TEAM", owner: str = ""
+    ) -> Workspace:
+        """Create a new space and workspace whose root folder has ``uuid`` (random when None)."""
         uuid = uuid or self._new_uuid()
         if uuid in self.by_uuid:
             raise ValueError(f"duplicate root folder uuid: {uuid}")
         self._next_space += 1
-        space_id = str(self._next_space)
-        now = iso_now()
-        root = Node(uuid, self._new_id(), space_id, FOLDER, "", None, creator, now, creator, now)
-        self.spaces[space_id] = root
+        now = time.time()
+        root = Node(uuid, self._new_id(), str(self._next_space), FOLDER, "", None, creator, now)
+        root.modifier, root.modified = creator, now
+        ws = Workspace(random_id(16), name, kind, root, owner)
+        self.spaces[root.space_id] = ws
+        if kind == "PERSONAL":
+            self.personal[owner] = ws
         self._index(root)
-        return root
+        return ws
 
     def _index(self, node: Node) -> None:
         self.by_uuid[node.uuid] = node
@@ -145,92 +152,120 @@ class Tree:
         if node.parent is not None:
             node.parent.children[node.name] = node
 
+    def workspace(self, node: Node) -> Workspace:
+        return self.spaces[node.space_id]
+
     def folder(self, uuid: str) -> Node | None:
         node = self.by_uuid.get(uuid)
         return node if node is not None and node.type == FOLDER else None
 
+    def space(self, space_id: str) -> Workspace:
+        ws = self.spaces.get(space_id)
+        if ws is None or ws.root.uuid not in self.by_uuid:
+            raise ApiError(404, "spaceNotExist", f"space {space_id} does not exist")
+        return ws
+
+    def dentry(self, space_id: str, dentry_id: str, message: str = "文件不存在") -> Node:
+        """Dentry ``dentry_id`` of space ``space_id`` (``"0"`` = the root), or 404."""
+        root = self.space(space_id).root
+        node = root if dentry_id == "0" else self.by_id.get(dentry_id)
+        if node is None or node.space_id != space_id:
+            raise ApiError(404, "dentryNotExist", message)
+        return node
+
     def folder_by_id(self, space_id: str, parent_id: str) -> Node:
         """The folder ``parent_id`` of space ``space_id`` (``"0"`` = the space's root)."""
-        root = self.spaces.get(space_id)
-        if root is None or root.uuid not in self.by_uuid:
-            raise ApiError(404, "spaceNotExist", f"space {space_id} does not exist")
-        node = root if parent_id == "0" else self.by_id.get(parent_id)
-        if node is None or node.type != FOLDER or node.space_id != space_id:
+        node = self.dentry(space_id, parent_id, "父目录不存在")
+        if node.type != FOLDER:
             raise ApiError(404, "dentryNotExist", "父目录不存在")
         return node
 
-    @staticmethod
-    def _free_name(parent: Node, name: str, split_ext: bool) -> str:
-        stem, ext = os.path.splitext(name) if split_ext else (name, "")
-        n = 1
-        while f"{stem}({n}){ext}" in parent.children:
-            n += 1
-        return f"{stem}({n}){ext}"
-
     def commit_file(self, parent: Node, name: str, strategy: str, obj: Any, operator: str) -> Node:
-        """Store ``obj`` (size, md5, sha256, content) as file ``name`` in ``parent``."""
-        now = iso_now()
+        """Store ``obj`` (size, md5, sha256, data) as file ``name`` in ``parent``."""
         existing = parent.children.get(name)
         if existing is not None:
             if strategy == "AUTO_RENAME":
-                name = self._free_name(parent, name, split_ext=True)
+                name = free_name(parent.children, name, split_ext=True)
             elif existing.type == FOLDER or strategy == "RETURN_ERROR_IF_EXISTS":
                 raise ApiError(400, "dentryNameConflict", f"a dentry named {name} exists")
             elif strategy == "RETURN_DENTRY_IF_EXISTS":
                 return existing
             else:  # OVERWRITE: same dentry, next version
-                existing.version += 1
-                self._fill(existing, obj, operator, now)
+                self.set_content(existing, obj, operator)
                 return existing
-        node = Node(
-            self._new_uuid(),
-            self._new_id(),
-            parent.space_id,
-            FILE,
-            name,
-            parent,
-            operator,
-            now,
-            version=1,
-        )
-        self._fill(node, obj, operator, now)
-        self._index(node)
+        node = self._node(parent, FILE, name, operator)
+        self.set_content(node, obj, operator)
         return node
 
     @staticmethod
-    def _fill(node: Node, obj: Any, operator: str, now: str) -> None:
+    def set_content(node: Node, obj: Any, operator: str) -> None:
+        """A new version of file ``node`` with ``obj``'s bytes, by ``operator``."""
+        node.version += 1
         node.size, node.md5, node.sha256, node.content = obj.size, obj.md5, obj.sha256, obj.data
-        node.modifier, node.modified = operator, now
+        node.modifier, node.modified = operator, time.time()
+        node.versions.append(
+            Version(node.version, obj.size, obj.md5, obj.sha256, operator, node.modified, obj.data)
+        )
 
     def add_folder(self, parent: Node, name: str, strategy: str, operator: str) -> Node:
         """Create folder ``name`` in ``parent`` per ``strategy`` (§8.3)."""
         existing = parent.children.get(name)
         if existing is not None:
             if strategy == "AUTO_RENAME":
-                name = self._free_name(parent, name, split_ext=False)
+                name = free_name(parent.children, name, split_ext=False)
             elif existing.type == FOLDER and strategy in ("RETURN_DENTRY_IF_EXISTS", "OVERWRITE"):
                 return existing
             else:
                 raise ApiError(400, "dentryAlreadyExist", f"a dentry named {name} exists")
-        now = iso_now()
-        node = Node(
-            self._new_uuid(),
-            self._new_id(),
-            parent.space_id,
-            FOLDER,
-            name,
-            parent,
-            operator,
-            now,
-            operator,
-            now,
-        )
-        self._index(node)
+        return self._node(parent, FOLDER, name, operator)
+
+    def rename(self, node: Node, new_name: str, operator: str) -> None:
+        """Rename in place (§8.6); a clash with another dentry -> 400 dentryAlreadyExist."""
+        if node.parent is None:
+            raise ApiError(400, "paramError", "the root folder cannot be renamed")
+        if new_name == node.name:
+            return  # inferred: renaming to the current name is a successful no-op
+        if new_name in node.parent.children:
+            raise ApiError(400, "dentryAlreadyExist", f"a dentry named {new_name} exists")
+        del node.parent.children[node.name]
+        node.name = new_name
+        node.parent.children[new_name] = node
+        node.modifier, node.modified = operator, time.time()
+
+    def move(self, node: Node, target: Node, strategy: str, operator: str) -> Node:
+        """Move ``node`` into folder ``target`` per ``strategy``; uuid and id never change.
+
+        Inferred where §8.6 is silent: OVERWRITE replaces a same-name *file* with a moved
+        file (folders are never merged: 400 dentryAlreadyExist); RETURN_DENTRY_IF_EXISTS
+        returns the same-type dentry already there and moves nothing.
+        """
+        if node.parent is None:
+            raise ApiError(400, "paramError", "the root folder cannot be moved")
+        if target.within(node):
+            raise ApiError(400, "paramError", "a folder cannot be moved into its own subtree")
+        name, existing = node.name, target.children.get(node.name)
+        if existing is node:
+            return node
+        if existing is not None:
+            same_type = existing.type == node.type
+            if strategy == "AUTO_RENAME":
+                name = free_name(target.children, name, split_ext=node.type == FILE)
+            elif strategy == "RETURN_DENTRY_IF_EXISTS" and same_type:
+                return existing
+            elif strategy == "OVERWRITE" and same_type and node.type == FILE:
+                self.remove(existing)
+            else:
+                raise ApiError(400, "dentryAlreadyExist", f"a dentry named {name} exists")
+        del node.parent.children[node.name]
+        node.name, node.parent = name, target
+        target.children[name] = node
+        node.modifier, node.modified = operator, time.time()
+        for _, moved in [("", node), *self.walk(node)]:
+            moved.space_id = target.space_id
         return node
 
-    def remove(self, uuid: str) -> None:
-        """Delete a dentry and its subtree (as if deleted remotely); KeyError if unknown."""
-        node = self.by_uuid[uuid]
+    def remove(self, node: Node) -> None:
+        """Delete a dentry and its subtree for good."""
         if node.parent is not None:
             node.parent.children.pop(node.name, None)
         stack = [node]
@@ -239,37 +274,6 @@ class Tree:
             self.by_uuid.pop(cur.uuid, None)
             self.by_id.pop(cur.id, None)
             stack.extend(cur.children.values())
-
-    @staticmethod
-    def dentry_json(node: Node) -> dict[str, Any]:
-        """The Dentry object (§7); folders lack size, version, extension and category."""
-        is_file = node.type == FILE
-        ext = os.path.splitext(node.name)[1][1:]
-        out: dict[str, Any] = {
-            "id": node.id,
-            "spaceId": node.space_id,
-            "parentId": node.parent.id if node.parent is not None else "0",
-            "type": node.type,
-            "name": node.name,
-            "size": node.size,
-            "path": node.path,
-            "version": node.version,
-            "status": "NORMAL",
-            "extension": ext,
-            "creatorId": node.creator,
-            "modifierId": node.modifier,
-            "createTime": node.created,
-            "modifiedTime": node.modified,
-            "properties": {"readOnly": False},
-            "uuid": node.uuid,
-            "partitionType": "PUBLIC_OSS_PARTITION",
-            "storageDriver": "DINGTALK",
-            "category": _CATEGORY_BY_EXT.get(ext.lower(), "OTHER"),
-        }
-        if not is_file:
-            for key in ("size", "version", "extension", "category"):
-                del out[key]
-        return out
 
     def walk(self, root: Node) -> list[tuple[str, Node]]:
         """Every dentry under ``root`` as (path relative to root, node), parents first."""
@@ -280,20 +284,4 @@ class Tree:
             rel = f"{prefix}{node.name}"
             out.append((rel, node))
             stack.extend((rel + "/", child) for child in node.children.values())
-        return out
-
-    def tree_json(self, node: Node) -> dict[str, Any]:
-        """A nested JSON-able view of ``node`` and everything under it."""
-        out: dict[str, Any] = {
-            "name": node.name,
-            "type": node.type,
-            "uuid": node.uuid,
-            "id": node.id,
-            "spaceId": node.space_id,
-            "path": node.path,
-        }
-        if node.type == FILE:
-            out.update(size=node.size, version=node.version, sha256=node.sha256, md5=node.md5)
-        else:
-            out["children"] = [self.tree_json(node.children[k]) for k in sorted(node.children)]
         return out

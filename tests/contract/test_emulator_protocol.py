@@ -13,128 +13,30 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
 
 from syncd.emulator import Emulator
 from syncd.emulator.cli import add_arguments, parse_fault
-from syncd.emulator.oss import format_date, sign, string_to_sign
+from syncd.emulator.oss import format_date
 from tests.conftest import wait_until
+from tests.contract import test_emulator_support as support
+from tests.contract.test_emulator_support import (
+    REQUEST_ID,
+    TIMEOUT,
+    UNION,
+    Client,
+    code,
+    resigned,
+)
 
 pytestmark = pytest.mark.contract
 
-UNION = "emulator-union-id"
-TIMEOUT = 5.0
-REQUEST_ID = re.compile(r"^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$")
-
-
-class Client:
-    """A minimal raw-HTTP client for the three upload steps and the folder calls."""
-
-    def __init__(self, emu: Emulator, session: requests.Session) -> None:
-        self.emu, self.s, self._token = emu, session, ""
-
-    @property
-    def base(self) -> str:
-        return self.emu.base_url
-
-    def get_token(self, key: str = "emulator-app-key", secret: str = "emulator-app-secret"):
-        return self.s.post(
-            f"{self.base}/v1.0/oauth2/accessToken",
-            json={"appKey": key, "appSecret": secret},
-            timeout=TIMEOUT,
-        )
-
-    def headers(self) -> dict[str, str]:
-        if not self._token:
-            self._token = self.get_token().json()["accessToken"]
-        return {"x-acs-dingtalk-access-token": self._token}
-
-    def upload_info(self, parent: str, body: dict[str, Any] | None = None, union: str = UNION):
-        body = body if body is not None else {"protocol": "HEADER_SIGNATURE"}
-        url = f"{self.base}/v2.0/storage/spaces/files/{parent}/uploadInfos/query?unionId={union}"
-        return self.s.post(url, json=body, headers=self.headers(), timeout=TIMEOUT)
-
-    def info(self, parent: str) -> dict[str, Any]:
-        r = self.upload_info(parent)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def put(
-        self, info: dict[str, Any], data: Any, headers: dict[str, str] | None = None, **kw: Any
-    ) -> requests.Response:
-        sig = info["headerSignatureInfo"]
-        hdrs = dict(sig["headers"])
-        hdrs["Content-Type"] = ""
-        hdrs.update(headers or {})
-        kw.setdefault("timeout", TIMEOUT)
-        return self.s.put(sig["resourceUrls"][0], data=data, headers=hdrs, **kw)
-
-    def commit(self, parent: str, key: str, name: str, **option: Any) -> requests.Response:
-        url = f"{self.base}/v2.0/storage/spaces/files/{parent}/commit?unionId={UNION}"
-        body = {"uploadKey": key, "name": name, "option": {"appProperties": [], **option}}
-        return self.s.post(url, json=body, headers=self.headers(), timeout=TIMEOUT)
-
-    def upload(self, parent: str, name: str, data: bytes, **option: Any) -> requests.Response:
-        info = self.info(parent)
-        assert self.put(info, data).status_code == 200
-        return self.commit(parent, info["uploadKey"], name, **option)
-
-    def query(self, uuid: str, operator: str = UNION) -> requests.Response:
-        url = f"{self.base}/v2.0/doc/dentries/{uuid}/queryDentryId?operatorId={operator}"
-        return self.s.get(url, headers=self.headers(), timeout=TIMEOUT)
-
-    def add_folder(self, space: str, parent: str, name: str, strategy: str | None = None):
-        url = f"{self.base}/v1.0/storage/spaces/{space}/dentries/{parent}/folders?unionId={UNION}"
-        body: dict[str, Any] = {"name": name}
-        if strategy:
-            body["option"] = {"conflictStrategy": strategy}
-        return self.s.post(url, json=body, headers=self.headers(), timeout=TIMEOUT)
-
-
-def code(resp: requests.Response) -> tuple[int, str]:
-    """(status, error code) of a JSON envelope or an OSS XML error."""
-    if resp.headers.get("Content-Type", "").startswith("application/xml"):
-        return resp.status_code, ET.fromstring(resp.content).findtext("Code") or ""
-    return resp.status_code, resp.json().get("code", "")
-
-
-def resigned(emu: Emulator, info: dict[str, Any], date: str, md5: str = "") -> dict[str, str]:
-    """PUT headers for ``info``'s URL signed with the emulator's secret over ``date``/``md5``."""
-    path = "/" + info["headerSignatureInfo"]["resourceUrls"][0].split("/", 3)[3]
-    to_sign = string_to_sign("PUT", md5, "", date, {"x-oss-date": date}, path)
-    auth = f"OSS {emu.oss_access_key_id}:{sign(emu.oss_access_key_secret, to_sign)}"
-    headers = {"Authorization": auth, "x-oss-date": date}
-    if md5:
-        headers["Content-MD5"] = md5
-    return headers
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    """Every emulator a test starts is stopped, and stop() joins all of its threads."""
-    yield
-    assert not [t.name for t in threading.enumerate() if t.name.startswith("syncd-emulator")]
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[Client]:
-    with requests.Session() as s:
-        yield Client(emu, s)
-
-
-@pytest.fixture
-def root(emu: Emulator) -> str:
-    return emu.root_uuids[0]
+no_leaked_threads_fixture = support.no_leaked_threads_fixture
+emu_fixture = support.emu_fixture
+client_fixture = support.client_fixture
+root_fixture = support.root_fixture
 
 
 # -- token and auth ----------------------------------------------------------------------------
@@ -242,6 +144,9 @@ def test_happy_path(client: Client, emu: Emulator, root: str) -> None:
             "md5": hashlib.md5(b"hello").hexdigest(),
             "uuid": d["uuid"],
             "id": d["id"],
+            "modifier": UNION,
+            "app_properties": {},
+            "path": "/a.txt",
         }
     }
 
@@ -607,7 +512,14 @@ def test_stats_count_requests_by_endpoint(client: Client, emu: Emulator, root: s
     assert st["status"]["queryDentryId"] == {403: 1}
     assert st["status"]["oss"]["200"] == 1  # string keys work too, as in the JSON
     emu.reset_stats()
-    assert emu.stats() == {"requests": {}, "total": 0, "throttled": 0, "faults": 0, "status": {}}
+    assert emu.stats() == {
+        "requests": {},
+        "total": 0,
+        "throttled": 0,
+        "faults": 0,
+        "status": {},
+        "latency": {"waits": 0, "seconds": 0.0, "peak": 0},
+    }
 
 
 def test_http_inspection(client: Client, emu: Emulator, root: str) -> None:
