@@ -569,7 +569,7 @@ def test_cli_parses_faults() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args(["--fault", "oss:reset:0.5", "--fault", "*:slow", "--qps", "20"])
-    assert args.faults == [("oss", "reset", 0.5), ("*", "slow", 1.0)]
+    assert args.faults == [("oss", "reset", 0.5, None), ("*", "slow", 1.0, None)]
     assert args.qps == 20
     with pytest.raises(argparse.ArgumentTypeError):
         parse_fault("nope:5xx:1")
