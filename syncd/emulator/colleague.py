@@ -33,6 +33,13 @@ def _name(name: str) -> str:
         raise _error(err) from None
 
 
+def _props(raw: AppProperties | None) -> props.Props:
+    try:
+        return props.parse_raw(raw)
+    except ApiError as err:
+        raise _error(err) from None
+
+
 class Colleague:
     """Mixed into :class:`~syncd.emulator.server.Emulator`."""
 
@@ -59,7 +66,7 @@ class Colleague:
     ) -> str:
         """A file uploaded by hand (version 1, unstamped unless ``app_properties`` are
         given as ``{app_id: [{name, value, visibility}]}``); returns its uuid."""
-        name, stamped = _name(name), props.parse_raw(app_properties)
+        name, stamped = _name(name), _props(app_properties)
         with self.dentries.lock:
             parent = self._node(parent_uuid, FOLDER)
             if name in parent.children:
@@ -90,7 +97,7 @@ class Colleague:
 
     def set_app_properties(self, uuid: str, app_properties: AppProperties) -> None:
         """Replace a dentry's app properties (every app) with ``app_properties``."""
-        stamped = props.parse_raw(app_properties)
+        stamped = _props(app_properties)
         with self.dentries.lock:
             self._node(uuid).app_props = stamped
 
