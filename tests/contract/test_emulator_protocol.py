@@ -582,7 +582,9 @@ def test_cli_serves_until_sigterm() -> None:
         " c.add_arguments(p); sys.exit(c.run(p.parse_args(sys.argv[1:])))"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", script, "--folder", "f" * 32], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script, "--folder", "f" * 32, "--workspace", "Docs=" + "g" * 32],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
@@ -592,6 +594,7 @@ def test_cli_serves_until_sigterm() -> None:
         out = "".join(lines)
         base = re.search(r"api_base: \"(http://[^\"]+)\"", out).group(1)  # type: ignore[union-attr]
         assert f'parent_dentry_uuid: "{"f" * 32}"' in out
+        assert f"knowledge base 'Docs': rootNodeId {'g' * 32}" in out
         r = requests.post(
             f"{base}/v1.0/oauth2/accessToken",
             timeout=TIMEOUT,
