@@ -131,7 +131,7 @@ class Emulator(Inspection, Colleague):
                 server = TrackingServer((self.host, port), handler, self)
                 thread = threading.Thread(
                     target=server.serve_forever,
-                    kwargs={"poll_interval": 0.05},
+                    kwargs={"poll_interval": 0.02},  # stop() waits up to this long
                     name=f"syncd-emulator-{handler.__name__}",
                     daemon=True,
                 )
@@ -147,9 +147,17 @@ class Emulator(Inspection, Colleague):
         """Shut down both servers, end every connection and join every thread."""
         self.stopping.set()
         servers, self._servers = self._servers, []
+        # Both at once: each shutdown() waits out its server's poll interval.
+        stoppers = [
+            threading.Thread(target=server.shutdown, name="syncd-emulator-stop", daemon=True)
+            for server, thread in servers
+            if thread.is_alive()
+        ]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         for server, thread in servers:
-            if thread.is_alive():
-                server.shutdown()
             server.server_close()
             server.close_connections()
             thread.join()
