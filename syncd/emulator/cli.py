@@ -82,6 +82,12 @@ def _positive_int(value: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``syncd emulator`` options to ``parser``."""
+    _add_remote_arguments(parser)
+    _add_behaviour_arguments(parser)
+
+
+def _add_remote_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where it listens and what it holds: ports, roots, app, operators and their roles."""
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
@@ -130,6 +136,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="EDITOR",
         help="role of operators without --role (default: %(default)s)",
     )
+
+
+def _add_behaviour_arguments(parser: argparse.ArgumentParser) -> None:
+    """How it behaves: latency, limits, expiries, faults, content and the fault seed."""
     parser.add_argument(
         "--latency-ms",
         type=_latency_ms,

@@ -26,6 +26,25 @@ from syncd.emulator.tree import Tree, Workspace
 PERSONAL_NAME = "我的文档"
 
 
+def _check_options(
+    union_ids: tuple[str, ...],
+    expiration_seconds: int,
+    token_ttl: int,
+    qps: int | None,
+    roles: dict[str, str],
+    default_role: str,
+) -> None:
+    if not union_ids:
+        raise ValueError("union_ids must name at least one operator")
+    if expiration_seconds <= 0 or token_ttl <= 0:
+        raise ValueError("expiration_seconds and token_ttl must be positive")
+    if qps is not None and qps <= 0:
+        raise ValueError(f"qps must be a positive number or None, got {qps}")
+    bad = {r for r in (*roles.values(), default_role) if r not in ROLES}
+    if bad:
+        raise ValueError(f"unknown role(s) {sorted(bad)}; expected one of {ROLES}")
+
+
 class Emulator(Inspection, Colleague):
     """A local stand-in for api.dingtalk.com and its OSS endpoint (``dingtalk-api.md``).
 
@@ -61,17 +80,9 @@ class Emulator(Inspection, Colleague):
         self.host, self.port, self.oss_port = host, port, oss_port
         self.app_key, self.app_secret, self.app_id = app_key, app_secret, str(app_id)
         self.union_ids = tuple(union_ids)
-        if not self.union_ids:
-            raise ValueError("union_ids must name at least one operator")
-        if expiration_seconds <= 0 or token_ttl <= 0:
-            raise ValueError("expiration_seconds and token_ttl must be positive")
-        if qps is not None and qps <= 0:
-            raise ValueError(f"qps must be a positive number or None, got {qps}")
         self.roles = dict(roles or {})
         self.default_role = default_role
-        bad = {r for r in (*self.roles.values(), default_role) if r not in ROLES}
-        if bad:
-            raise ValueError(f"unknown role(s) {sorted(bad)}; expected one of {ROLES}")
+        _check_options(self.union_ids, expiration_seconds, token_ttl, qps, self.roles, default_role)
         self.expiration_seconds = expiration_seconds
         self.token_ttl = token_ttl
         self.store_content = store_content

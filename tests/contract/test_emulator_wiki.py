@@ -160,3 +160,11 @@ def test_node_id_is_an_upload_parent(client: Client, root: str) -> None:
     (folder,) = client.wiki("nodes", parentNodeId=root).json()["nodes"]
     d = client.upload(folder["nodeId"], "a.txt", b"x").json()["dentry"]
     assert d["path"] == "/sub/a.txt"
+
+
+def test_unknown_roles_are_refused() -> None:
+    """Roles are the §8.2 permissionRole values only."""
+    with pytest.raises(ValueError, match="KING"):
+        Emulator(roles={"someone": "KING"})
+    with pytest.raises(ValueError, match="BOSS"):
+        Emulator(default_role="BOSS")
