@@ -34,4 +34,4 @@ def backoff_delay(
     delay = max(floor, ceiling * rand())
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap * 4))
-    return delay
+    return float(delay)

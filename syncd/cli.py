@@ -100,6 +100,15 @@ def _setup_logging(args: argparse.Namespace, config: Any = None) -> str:
     return configure_logging(level=level, fmt=fmt)
 
 
+_last_signal = [0]
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGINT/SIGTERM during `sync`: remember which, stop like Ctrl-C."""
+    _last_signal[0] = signum
+    raise KeyboardInterrupt
+
+
 def _cmd_sync(args: argparse.Namespace) -> int:
     from syncd.state import StateStore
     from syncd.sync_pass import run_sync
@@ -114,13 +123,21 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         progress = BarProgress()
     try:
         with _progress_logs(progress):
-            result = run_sync(config, state, dry_run=args.dry_run, progress=progress)
+            result = run_sync(
+                config,
+                state,
+                dry_run=args.dry_run,
+                progress=progress,
+                interrupted=lambda: _last_signal[0],
+            )
     finally:
         if progress is not None:
             progress.close()
         state.close()
     if result.fatal is not None:
         print(f"syncd: {_fatal_text(result.fatal)}", file=sys.stderr)
+    if result.interrupted and result.abandoned:
+        print("syncd: interrupted; unfinished uploads are redone by the next run", file=sys.stderr)
     return result.exit_code
 
 
@@ -180,7 +197,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _setup_logging(args, config)
     return run_daemon(
         config,
-        config_path=config.source,
         dry_run=args.dry_run,
         reload_config=lambda: _load_config(args, require_credentials=not args.dry_run),
     )
@@ -209,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(with_emulator=bool(argv) and argv[0] == "emulator").parse_args(argv)
     if args.command == "sync":  # a clean stop of a one-shot pass: finish what is in flight
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -223,4 +240,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("syncd: interrupted; unfinished uploads are redone by the next run", file=sys.stderr)
-        return EXIT_OK
+        return 128 + (_last_signal[0] or signal.SIGINT) if args.command == "sync" else EXIT_OK

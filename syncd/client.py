@@ -1,9 +1,13 @@
-"""The DingTalk storage client: one method per call of dingtalk-api.md, over `requests`.
+"""The DingTalk client's transport: session, token, rate limit, timeouts, typed errors.
 
-It owns the session, the access token (memory only, refreshed 10 minutes before expiry and
-once on `InvalidAuthentication`), the client-side rate limit per API, connect/read timeouts
-and transport-level retries of transient errors. Business retries (restart a file from step
-1) belong to the uploader. Nothing secret is logged or put into an exception.
+One method per call of dingtalk-api.md lives here for the upload (`upload_info`, `put`,
+`commit`) and folder resolution (`query_dentry_id`, `add_folder`); listing, moving and the
+wiki calls are in `dentries.py` and `wiki.py` on top of `call()`. The access token is held
+in memory only, refreshed 10 minutes before expiry (at half its life when it lives less
+than 20 minutes) and once on a 401 / `InvalidAuthentication`. Every API has its own
+client-side rate limit. A per-IP ban pauses every call, not just one. Business retries
+(restart a file from step 1) belong to `transfer.py`. Nothing secret is logged or put into
+an exception.
 """
 
 from __future__ import annotations
@@ -20,18 +24,20 @@ import structlog
 from requests.adapters import HTTPAdapter
 
 from syncd import __version__
-from syncd.backoff import THROTTLE_FLOOR, backoff_delay
+from syncd.backoff import backoff_delay
 from syncd.errors import (
     AuthError,
-    CorruptTransferError,
+    BannedError,
     RemoteError,
-    ThrottledError,
     TransientError,
+    UncertainError,
 )
+from syncd.etag import EtagCheck
 from syncd.logconfig import register_secret
-from syncd.model import Dentry
+from syncd.model import STAMP_NAME, Dentry
 from syncd.ratelimit import PerApiLimiter
 from syncd.remote_errors import api_error, oss_error
+from syncd.wire import as_int, dentry_from_json
 
 log = structlog.get_logger(__name__)
 
@@ -40,21 +46,29 @@ USER_AGENT = f"syncd/{__version__}"
 
 
 class Settings(Protocol):
-    app_key: str
-    app_secret: str
-    union_id: str
-    api_base: str
-    qps: float
-    connect_timeout: float
-    read_timeout: float
+    @property
+    def app_key(self) -> str: ...
+    @property
+    def app_secret(self) -> str: ...
+    @property
+    def union_id(self) -> str: ...
+    @property
+    def api_base(self) -> str: ...
+    @property
+    def qps(self) -> float: ...
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def read_timeout(self) -> float: ...
 
 
 @dataclass(frozen=True)
 class UploadInfo:
     upload_key: str
-    url: str = field(repr=False)
+    urls: tuple[str, ...] = field(repr=False)
     headers: dict[str, str] = field(repr=False)
     expires_at: float  # time.monotonic() deadline
+    expiration: float  # seconds the signed URLs stay valid
 
 
 class Body(Protocol):
@@ -76,15 +90,15 @@ class _Session(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
-        self._env: dict[tuple[str, str], dict[str, Any]] = {}
+        self._env: dict[tuple[str, str], Any] = {}
 
-    def merge_environment_settings(  # type: ignore[override]
-        self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
         if proxies or verify is not None or cert is not None or not self.trust_env:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         key = urlsplit(url)[:2]
-        settings = self._env.get(key)
+        settings: Any = self._env.get(key)
         if settings is None:
             settings = super().merge_environment_settings(url, {}, None, None, None)
             self._env[key] = settings
@@ -99,22 +113,29 @@ class DingTalkClient:
         max_attempts: int = 5,
         pool_size: int = 16,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        limiter: Any = None,
     ) -> None:
         self.settings = settings
         self.base = settings.api_base.rstrip("/")
         self.max_attempts = max_attempts
         self.timeout = (settings.connect_timeout, settings.read_timeout)
         self._sleep = sleep
-        self.limiter = PerApiLimiter(settings.qps)
+        self._clock = clock
+        self.limiter = limiter if limiter is not None else PerApiLimiter(settings.qps)
         self.session = _Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self._token = ""
-        self._token_deadline = 0.0
+        self._token_refresh_at = 0.0
         self._token_lock = threading.Lock()
+        self._pause_until = 0.0  # the per-IP ban: no API call before this (monotonic)
+        self._pause_lock = threading.Lock()
+        self.etags = EtagCheck()
         self.calls = 0  # API requests made (tests and stats)
+        self.answered_at = 0.0  # monotonic time of the last answer from the API (health)
         register_secret(settings.app_secret, pinned=True)
 
     def close(self) -> None:
@@ -124,12 +145,12 @@ class DingTalkClient:
     def token(self, *, force: bool = False, stale: str = "") -> str:
         """The cached access token, fetched or refreshed when needed."""
         with self._token_lock:
-            fresh = self._token and time.monotonic() < self._token_deadline - TOKEN_REFRESH_MARGIN
+            fresh = self._token and self._clock() < self._token_refresh_at
             if fresh and not force:
                 return self._token
             if force and stale and self._token != stale:
                 return self._token  # another thread already refreshed it
-            data = self._call(
+            data = self.call(
                 "oauth2.accessToken",
                 "POST",
                 "/v1.0/oauth2/accessToken",
@@ -139,16 +160,18 @@ class DingTalkClient:
             token = str(data.get("accessToken") or "")
             if not token:
                 raise TransientError("token response without accessToken", api="token")
+            lifetime = float(as_int(data.get("expireIn", 7200), "expireIn", "oauth2.accessToken"))
             register_secret(token)
             self._token = token
-            self._token_deadline = time.monotonic() + float(data.get("expireIn") or 7200)
-            log.info("token.refreshed", expires_in=int(float(data.get("expireIn") or 7200)))
+            margin = min(TOKEN_REFRESH_MARGIN, lifetime / 2)
+            self._token_refresh_at = self._clock() + lifetime - margin
+            log.info("token.refreshed", expires_in=int(lifetime))
             return token
 
-    # -- the calls ---------------------------------------------------------------------
+    # -- the upload calls ----------------------------------------------------------------
     def upload_info(self, parent_uuid: str, name: str, size: int) -> UploadInfo:
-        started = time.monotonic()
-        data = self._call(
+        started = self._clock()
+        data = self.call(
             "storage.uploadInfos",
             "POST",
             f"/v2.0/storage/spaces/files/{quote(parent_uuid, safe='')}/uploadInfos/query",
@@ -158,73 +181,77 @@ class DingTalkClient:
                 "option": {
                     "storageDriver": "DINGTALK",
                     "preCheckParam": {"size": size, "name": name},
+                    "preferIntranet": False,  # the intranet URLs only work on Alibaba's network
                 },
             },
         )
         info = data.get("headerSignatureInfo") or {}
-        urls = info.get("resourceUrls") or []
+        urls = tuple(str(u) for u in (info.get("resourceUrls") or []) if u)
         if not data.get("uploadKey") or not urls:
             raise TransientError(
                 "upload info without uploadKey or resourceUrls", api="storage.uploadInfos"
             )
         # the OSS Authorization value is redacted by shape in logconfig; it is never logged
         headers = {str(k): str(v) for k, v in (info.get("headers") or {}).items()}
-        expires = float(info.get("expirationSeconds") or 900)
-        return UploadInfo(str(data["uploadKey"]), str(urls[0]), headers, started + expires)
+        expires = float(as_int(info.get("expirationSeconds", 900), "expirationSeconds", "upload"))
+        return UploadInfo(str(data["uploadKey"]), urls, headers, started + expires, expires)
 
-    def put(self, info: UploadInfo, body: Body) -> str | None:
-        """PUT `body` to the signed URL; return the ETag (None when OSS sent none).
+    def put(self, info: UploadInfo, body: Body) -> None:
+        """PUT `body` to the signed URL (the next one when a URL cannot be reached).
 
         Exactly the signed headers, an empty Content-Type (anything else breaks the OSS V1
         signature) and Content-Length; the body is streamed, never read whole.
         """
-        headers = dict(info.headers)
-        for k in [k for k in headers if k.lower() in ("content-type", "content-length")]:
-            del headers[k]
+        headers = {
+            k: v
+            for k, v in info.headers.items()
+            if k.lower() not in ("content-type", "content-length")
+        }
         headers["Content-Type"] = ""
         headers["Content-Length"] = str(len(body))
-        data: Body | bytes = body if len(body) else b""  # an empty iterable would go chunked
-        try:
-            resp = self.session.put(info.url, data=data, headers=headers, timeout=self.timeout)
-        except requests.Timeout:
-            raise TransientError("timed out", code="timeout", api="oss.put") from None
-        except requests.RequestException as exc:
-            raise TransientError(
-                _transport_text(exc), code="connectionError", api="oss.put"
-            ) from None
+        data: Any = body if len(body) else b""  # an empty iterable would go chunked
+        for i, url in enumerate(info.urls):
+            try:
+                resp = self.session.put(url, data=data, headers=headers, timeout=self.timeout)
+                break
+            except requests.Timeout:
+                raise TransientError("timed out", code="timeout", api="oss.put") from None
+            except requests.RequestException as exc:
+                if i + 1 < len(info.urls) and _not_sent(exc):
+                    log.debug("oss.next_url", tried=i + 1, of=len(info.urls))
+                    continue
+                raise TransientError(
+                    _transport_text(exc), code="connectionError", api="oss.put"
+                ) from None
         with resp:
             if not 200 <= resp.status_code < 300:
                 raise oss_error(resp.status_code, resp.content, resp.headers)
             etag = resp.headers.get("ETag")
-        if etag:
-            etag = etag.strip().strip('"').upper()
-            if len(etag) == 32 and etag != body.md5_hex.upper():
-                raise CorruptTransferError(
-                    "ETag does not match the MD5 of the bytes sent",
-                    code="corruptTransfer",
-                    api="oss.put",
-                )
-        return etag
+        self.etags.check(urlsplit(url).netloc, etag, body.md5_hex)
 
     def commit(
-        self, parent_uuid: str, upload_key: str, name: str, size: int, strategy: str
+        self, parent_uuid: str, upload_key: str, name: str, size: int, strategy: str, stamp: str
     ) -> Dentry:
-        data = self._call(
+        """Commit an uploaded object. A lost answer raises `UncertainError`: the caller
+        must look the file up before trying again (a replay adds a version or a copy)."""
+        option: dict[str, Any] = {"size": size, "conflictStrategy": strategy}
+        if stamp:
+            option["appProperties"] = [
+                {"name": STAMP_NAME, "value": stamp, "visibility": "PRIVATE"}
+            ]
+        data = self.call(
             "storage.commit",
             "POST",
             f"/v2.0/storage/spaces/files/{quote(parent_uuid, safe='')}/commit",
             params={"unionId": self.settings.union_id},
-            body={
-                "uploadKey": upload_key,
-                "name": name,
-                "option": {"size": size, "conflictStrategy": strategy},
-            },
+            body={"uploadKey": upload_key, "name": name, "option": option},
+            idempotent=False,
         )
-        return _dentry(data.get("dentry") or {}, "storage.commit")
+        return dentry_from_json(data.get("dentry"), "storage.commit")
 
     def query_dentry_id(self, dentry_uuid: str) -> tuple[str, str]:
         """`(spaceId, dentryId)` of a dentryUuid (needs Document.WorkspaceDocument.Read)."""
-        data = self._call(
+        data = self.call(
             "doc.queryDentryId",
             "GET",
             f"/v2.0/doc/dentries/{quote(dentry_uuid, safe='')}/queryDentryId",
@@ -239,7 +266,7 @@ class DingTalkClient:
 
     def add_folder(self, space_id: str, parent_id: str, name: str) -> Dentry:
         """Create folder `name` under `parent_id`, or return it if it exists (mkdir -p)."""
-        data = self._call(
+        data = self.call(
             "storage.addFolder",
             "POST",
             f"/v1.0/storage/spaces/{quote(space_id, safe='')}/dentries/"
@@ -247,10 +274,10 @@ class DingTalkClient:
             params={"unionId": self.settings.union_id},
             body={"name": name, "option": {"conflictStrategy": "RETURN_DENTRY_IF_EXISTS"}},
         )
-        return _dentry(data.get("dentry") or {}, "storage.addFolder")
+        return dentry_from_json(data.get("dentry"), "storage.addFolder")
 
     # -- plumbing ----------------------------------------------------------------------
-    def _call(
+    def call(
         self,
         api: str,
         method: str,
@@ -259,32 +286,43 @@ class DingTalkClient:
         params: dict[str, str] | None = None,
         body: Any = None,
         auth: bool = True,
+        idempotent: bool = True,
     ) -> dict[str, Any]:
-        """One API call with rate limit, timeouts, typed errors and transient retries."""
+        """One API call with rate limit, timeouts, typed errors and transient retries.
+
+        A call that is not `idempotent` (commit) is never sent twice when its first answer
+        was lost: that raises `UncertainError` for the caller to resolve.
+        """
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
+            self._wait_out_ban()
             headers = {}
+            token = ""
             if auth:
                 token = self.token()
                 headers["x-acs-dingtalk-access-token"] = token
             self.limiter.acquire(api)
             try:
-                return self._send(api, method, path, params, body, headers)
+                return self._send(api, method, path, params, body, headers, idempotent)
             except AuthError:
                 if not auth or refreshed:
                     raise
                 refreshed = True
                 attempt -= 1
                 self.token(force=True, stale=token)
+            except BannedError as err:
+                self._ban(err)
+                attempt -= 1
             except RemoteError as err:
-                # a rejected upload key is the uploader's business (restart from step 1):
+                # a rejected upload key is the transfer's business (restart from step 1):
                 # retrying the same dead key here only wastes calls
-                if not err.retryable or err.restart_upload or attempt >= self.max_attempts:
+                if isinstance(err, UncertainError) or not err.retryable or err.restart_upload:
                     raise
-                floor = THROTTLE_FLOOR if isinstance(err, ThrottledError) else 0.0
-                delay = backoff_delay(attempt, retry_after=err.retry_after, floor=floor)
+                if attempt >= self.max_attempts:
+                    raise
+                delay = backoff_delay(attempt, retry_after=err.retry_after, floor=err.floor)
                 log.debug(
                     "request.retrying",
                     api=api,
@@ -294,6 +332,30 @@ class DingTalkClient:
                 )
                 self._sleep(delay)
 
+    def _ban(self, err: BannedError) -> None:
+        """Pause every API call of this process for the ban's duration (one warning)."""
+        wait = err.retry_after or 300.0
+        with self._pause_lock:
+            now = self._clock()
+            already = self._pause_until > now
+            self._pause_until = max(self._pause_until, now + wait)
+        if not already:
+            log.warning(
+                "remote.banned",
+                api=err.api,
+                status=err.status,
+                pause_seconds=int(wait),
+                hint="DingTalk limits calls per IP address (10,000 per 20 s); all calls pause",
+            )
+
+    def _wait_out_ban(self) -> None:
+        while True:
+            with self._pause_lock:
+                left = self._pause_until - self._clock()
+            if left <= 0:
+                return
+            self._sleep(left)
+
     def _send(
         self,
         api: str,
@@ -302,6 +364,7 @@ class DingTalkClient:
         params: dict[str, str] | None,
         body: Any,
         headers: dict[str, str],
+        idempotent: bool,
     ) -> dict[str, Any]:
         self.calls += 1
         try:
@@ -313,34 +376,49 @@ class DingTalkClient:
                 headers=headers,
                 timeout=self.timeout,
             )
-        except requests.Timeout:
-            raise TransientError("timed out", code="timeout", api=api) from None
         except requests.RequestException as exc:
-            raise TransientError(_transport_text(exc), code="connectionError", api=api) from None
+            raise _transport_error(exc, api, idempotent) from None
         with resp:
+            self.answered_at = self._clock()
             if not 200 <= resp.status_code < 300:
-                raise api_error(resp.status_code, resp.content, resp.headers, api)
+                err = api_error(resp.status_code, resp.content, resp.headers, api)
+                if not idempotent and resp.status_code >= 500 and err.retryable:
+                    raise UncertainError(err.message, code=err.code, status=err.status, api=api)
+                raise err
             try:
                 data = resp.json()
             except ValueError:
-                raise TransientError(
-                    "answer is not JSON", code="badResponse", status=200, api=api
-                ) from None
+                banned = api_error(200, resp.content, resp.headers, api)
+                if isinstance(banned, BannedError):
+                    raise banned from None
+                cls = TransientError if idempotent else UncertainError
+                raise cls("answer is not JSON", code="badResponse", status=200, api=api) from None
         if not isinstance(data, dict):
             raise TransientError("answer is not a JSON object", code="badResponse", api=api)
+        if "punish" in data or str(data.get("status")) == "1111":  # the ban page, as a 200
+            raise api_error(200, resp.content, resp.headers, api)
         return data
 
 
-def _dentry(d: dict[str, Any], api: str) -> Dentry:
-    if not d.get("uuid") or not d.get("id"):
-        raise TransientError("answer without dentry uuid/id", code="badResponse", api=api)
-    return Dentry(
-        uuid=str(d["uuid"]),
-        id=str(d["id"]),
-        name=str(d.get("name") or ""),
-        version=int(d.get("version") or 0),
-        size=int(d.get("size") or 0),
-        space_id=str(d.get("spaceId") or ""),
+def _not_sent(exc: requests.RequestException) -> bool:
+    """True when the request surely never reached the server (connect failed)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    text = repr(exc)
+    return isinstance(exc, requests.ConnectionError) and (
+        "NewConnectionError" in text or "NameResolutionError" in text or "ConnectionRefused" in text
+    )
+
+
+def _transport_error(exc: requests.RequestException, api: str, idempotent: bool) -> RemoteError:
+    if _not_sent(exc) or idempotent:
+        code = "timeout" if isinstance(exc, requests.Timeout) else "connectionError"
+        text = "timed out" if isinstance(exc, requests.Timeout) else _transport_text(exc)
+        return TransientError(text, code=code, api=api)
+    return UncertainError(
+        f"answer lost ({_transport_text(exc)}); the call may have been applied",
+        code="answerLost",
+        api=api,
     )
 
 

@@ -10,6 +10,7 @@ value. The app secret never appears in a message or a repr.
 from __future__ import annotations
 
 import collections.abc as cabc
+import enum
 import itertools
 import math
 import os
@@ -24,13 +25,47 @@ from urllib.parse import urlsplit
 import yaml
 
 from syncd.errors import ConfigError
-from syncd.filters import ExcludeRules
+from syncd.filters import ExcludeRules, name_problem
 
 DEFAULT_API_BASE = "https://api.dingtalk.com"
 SYSTEM_CONFIG = Path("/etc/syncd/config.yaml")
-CONFLICT_STRATEGIES = ("OVERWRITE", "AUTO_RENAME")
 LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConflictStrategy(enum.StrEnum):
+    OVERWRITE = "OVERWRITE"
+    AUTO_RENAME = "AUTO_RENAME"
+
+
+class AdoptMode(enum.StrEnum):
+    STAMPED = "stamped"  # adopt a remote twin only when its syncd.sha256 stamp matches
+    SIZE = "size"  # also an unstamped twin of the same size (migrating a hand-made upload)
+
+
+class RemoteChangePolicy(enum.StrEnum):
+    OVERWRITE = "overwrite"
+    KEEP_BOTH = "keep-both"
+    HOLD = "hold"
+
+
+class RenameMode(enum.StrEnum):
+    MOVE = "move"  # server-side rename/move
+    UPLOAD = "upload"  # upload again under the new name
+
+
+class DeleteMode(enum.StrEnum):
+    KEEP = "keep"
+    TRASH = "trash"
+
+
+class WatchMode(enum.StrEnum):
+    AUTO = "auto"  # events, or polling on network file systems
+    EVENTS = "events"
+    POLL = "poll"
+
+
+CONFLICT_STRATEGIES = tuple(ConflictStrategy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +100,7 @@ class Mapping:
 class SyncSettings:
     """How uploads are scheduled and guarded."""
 
-    conflict_strategy: str = "OVERWRITE"
+    conflict_strategy: ConflictStrategy = ConflictStrategy.OVERWRITE
     settle_seconds: float = 2.0
     rescan_interval_seconds: float = 3600.0
     workers: int = 4
@@ -73,6 +108,28 @@ class SyncSettings:
     allow_empty_overwrite: bool = False
     shutdown_timeout_seconds: float = 25.0
     max_queue: int = 10000
+    adopt: AdoptMode = AdoptMode.STAMPED
+    on_remote_change: RemoteChangePolicy = RemoteChangePolicy.OVERWRITE
+    remote_check_interval_seconds: float = 0.0
+    renames: RenameMode = RenameMode.MOVE
+    deletes: DeleteMode = DeleteMode.KEEP
+    trash_folder: str = ".syncd-trash"
+    trash_retention_days: int = 0
+    max_delete: int = 50
+    max_delete_percent: float = 10.0
+    bwlimit: int = 0  # bytes per second across all PUTs; 0 = unlimited
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    mode: WatchMode = WatchMode.AUTO
+    poll_interval_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    listen: str = ""  # host:port for /metrics and /healthz
+    textfile: str = ""  # or a node_exporter textfile path
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +150,11 @@ class Config:
     sync: SyncSettings
     log: LogSettings
     source: Path | None = None
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
 
-_TOP_KEYS = ("dingtalk", "state_dir", "mappings", "sync", "log")
+_TOP_KEYS = ("dingtalk", "state_dir", "mappings", "sync", "watch", "metrics", "log")
 _DINGTALK_KEYS = (
     "app_key",
     "app_secret",
@@ -116,7 +175,19 @@ _SYNC_KEYS = (
     "allow_empty_overwrite",
     "shutdown_timeout_seconds",
     "max_queue",
+    "adopt",
+    "on_remote_change",
+    "remote_check_interval_seconds",
+    "renames",
+    "deletes",
+    "trash_folder",
+    "trash_retention_days",
+    "max_delete",
+    "max_delete_percent",
+    "bwlimit",
 )
+_WATCH_KEYS = ("mode", "poll_interval_seconds")
+_METRICS_KEYS = ("listen", "textfile")
 _LOG_KEYS = ("format", "level")
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
@@ -124,6 +195,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ABSENT: Any = object()  # key missing or null
 _BAD: Any = object()  # a problem was already reported for this value
 _T = TypeVar("_T")
+_E = TypeVar("_E", bound=enum.StrEnum)
 
 
 def _kind(value: object) -> str:
@@ -311,6 +383,41 @@ def _choice(choices: tuple[str, ...]) -> tuple[Callable[[Any], str | None], str]
     )
 
 
+def _enum(kind: type[_E]) -> tuple[Callable[[Any], _E | None], str]:
+    """A StrEnum member, matched case-insensitively."""
+    by_fold = {m.value.casefold(): m for m in kind}
+    return (
+        lambda v: by_fold.get(v.casefold()) if isinstance(v, str) else None,
+        f"one of {', '.join(m.value for m in kind)}",
+    )
+
+
+def _percent() -> tuple[Callable[[Any], float | None], str]:
+    convert, _ = _number(0, strict=False)
+    return (lambda v: n if (n := convert(v)) is not None and n <= 100 else None), (
+        "a number between 0 and 100"
+    )
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _bandwidth() -> tuple[Callable[[Any], int | None], str]:
+    """Bytes per second: an integer, or a number with K, M or G (binary), e.g. `10M`."""
+
+    def convert(value: Any) -> int | None:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value if value >= 0 else None
+        if not isinstance(value, str):
+            return None
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?)(?:i?B?)?(?:/s)?\s*", value, re.I)
+        return int(float(m.group(1)) * _UNITS[m.group(2).upper()]) if m else None
+
+    return convert, "bytes per second, e.g. 10M or 512K (0 = unlimited)"
+
+
 _FLAG: tuple[Callable[[Any], bool | None], str] = (
     lambda v: v if isinstance(v, bool) else None,
     "true or false",
@@ -325,8 +432,8 @@ def _http_url_error(value: str) -> str | None:
 
 
 def _uuid_error(value: str) -> str | None:
-    if "/" in value or any(c.isspace() for c in value):
-        return f"must not contain '/' or whitespace, got {value!r}"
+    if "/" in value or ":" in value or any(c.isspace() for c in value):
+        return f"must not contain '/', ':' or whitespace, got {value!r}"
     return None
 
 
@@ -458,7 +565,7 @@ def _sync(sec: _Section) -> SyncSettings:
     d = SyncSettings()
     return SyncSettings(
         conflict_strategy=sec.value(
-            "conflict_strategy", d.conflict_strategy, _choice(CONFLICT_STRATEGIES)
+            "conflict_strategy", d.conflict_strategy, _enum(ConflictStrategy)
         ),
         settle_seconds=sec.value("settle_seconds", d.settle_seconds, _number(0, strict=False)),
         rescan_interval_seconds=sec.value(
@@ -471,7 +578,57 @@ def _sync(sec: _Section) -> SyncSettings:
             "shutdown_timeout_seconds", d.shutdown_timeout_seconds, _number(0, strict=False)
         ),
         max_queue=sec.value("max_queue", d.max_queue, _integer(1, None)),
+        adopt=sec.value("adopt", d.adopt, _enum(AdoptMode)),
+        on_remote_change=sec.value(
+            "on_remote_change", d.on_remote_change, _enum(RemoteChangePolicy)
+        ),
+        remote_check_interval_seconds=sec.value(
+            "remote_check_interval_seconds",
+            d.remote_check_interval_seconds,
+            _number(0, strict=False),
+        ),
+        renames=sec.value("renames", d.renames, _enum(RenameMode)),
+        deletes=sec.value("deletes", d.deletes, _enum(DeleteMode)),
+        trash_folder=sec.text("trash_folder", d.trash_folder, check=_trash_folder_error),
+        trash_retention_days=sec.value(
+            "trash_retention_days", d.trash_retention_days, _integer(0, None)
+        ),
+        max_delete=sec.value("max_delete", d.max_delete, _integer(0, None)),
+        max_delete_percent=sec.value("max_delete_percent", d.max_delete_percent, _percent()),
+        bwlimit=sec.value("bwlimit", d.bwlimit, _bandwidth()),
     )
+
+
+def _watch(sec: _Section) -> WatchSettings:
+    sec.check_keys(_WATCH_KEYS)
+    d = WatchSettings()
+    return WatchSettings(
+        mode=sec.value("mode", d.mode, _enum(WatchMode)),
+        poll_interval_seconds=sec.value(
+            "poll_interval_seconds", d.poll_interval_seconds, _number(0, strict=True)
+        ),
+    )
+
+
+def _metrics(sec: _Section) -> MetricsSettings:
+    sec.check_keys(_METRICS_KEYS)
+    return MetricsSettings(
+        listen=sec.text("listen", "", check=_listen_error),
+        textfile=sec.text("textfile", ""),
+    )
+
+
+def _trash_folder_error(value: str) -> str | None:
+    if "/" in value or value in (".", "..") or name_problem(value) is not None:
+        return f"must be a plain folder name, got {value!r}"
+    return None
+
+
+def _listen_error(value: str) -> str | None:
+    _host, sep, port = value.rpartition(":")
+    if sep and port.isdigit() and 0 < int(port) < 65536:
+        return None
+    return f"must be HOST:PORT (e.g. 127.0.0.1:9464), got {value!r}"
 
 
 def _log(sec: _Section) -> LogSettings:
@@ -509,6 +666,8 @@ def parse(
         sync=_sync(root.section("sync")),
         log=_log(root.section("log")),
         source=Path(source) if source else None,
+        watch=_watch(root.section("watch")),
+        metrics=_metrics(root.section("metrics")),
     )
     if problems:
         raise ConfigError(problems, source)

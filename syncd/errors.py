@@ -39,6 +39,7 @@ class RemoteError(SyncdError):
 
     retryable = False  # worth trying the same call again after a back-off
     restart_upload = False  # the file's upload must start again from step 1
+    floor = 0.0  # wait at least this long before trying again
 
     def __init__(
         self,
@@ -68,7 +69,25 @@ class TransientError(RemoteError):
 
 
 class ThrottledError(TransientError):
-    """403 ``Forbidden.AccessDenied.Qps…``/``Qpm…``: the API rate limit was hit."""
+    """403 ``Forbidden.AccessDenied.Qps…``/``Qpm…``: the API rate limit was hit.
+
+    DingTalk's advice is to wait a second (per-second limits); a per-minute limit
+    (``QpmLimit…``) needs a minute.
+    """
+
+    @property
+    def floor(self) -> float:  # type: ignore[override]
+        return 60.0 if "Qpm" in self.code else 1.0
+
+
+class BannedError(TransientError):
+    """The per-IP ban page (``{"status":1111,"wait":…,"punish":"deny"}`` or HTML): every call
+    from this host must pause for ``retry_after`` seconds, not just this one."""
+
+
+class UncertainError(TransientError):
+    """The request was sent but its answer was lost (timeout, reset, 5xx): it may have been
+    applied. Never replayed blindly: the caller looks the result up first."""
 
 
 class AuthError(RemoteError):
@@ -99,6 +118,22 @@ class ParentMissingError(RemoteError):
 
 class PermanentError(RemoteError):
     """A refusal that retrying will not fix: permission, quota, invalid name, bad parameter."""
+
+
+class TooSlowError(PermanentError):
+    """The PUT took longer than the signed URL stays valid: retrying cannot help until the
+    network is faster (or the file smaller). Reported once per version of the file."""
+
+
+class MappingFailedError(SyncdError):
+    """A mapping cannot be used at all (its local folder or remote root is missing, or a
+    guard stopped it); ``reason`` is shown in ``mapping.failed`` and ``status``."""
+
+    def __init__(self, reason: str, *, code: str = "", hint: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.hint = hint
 
 
 class FileChangedError(SyncdError):

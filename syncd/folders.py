@@ -4,13 +4,14 @@ the mapping's `parent_dentry_uuid`.
 There is no uuid-based folder API, so the root uuid is resolved once to `(spaceId,
 dentryId)` and each level is created with add-folder in `RETURN_DENTRY_IF_EXISTS` mode
 (idempotent mkdir -p). Every folder's `(id, uuid)` is cached in memory and in the state
-store; when the remote folder turns out to be gone, the entry is forgotten and created again.
+store (per mapping); when the remote folder turns out to be gone, the entry is forgotten and
+created again. Folders found by listing (adoption) are remembered the same way.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import structlog
 
@@ -19,7 +20,18 @@ from syncd.model import Dentry
 
 log = structlog.get_logger(__name__)
 
-Folder = tuple[str, str, str]  # (space_id, dentry_id, dentry_uuid)
+
+class Folder(NamedTuple):
+    space_id: str
+    dentry_id: str
+    uuid: str
+
+
+class Target(NamedTuple):
+    """A mapping, as the remote side knows it: its state key and its root folder's uuid."""
+
+    key: str
+    root_uuid: str
 
 
 class FolderApi(Protocol):
@@ -28,11 +40,9 @@ class FolderApi(Protocol):
 
 
 class FolderStore(Protocol):
-    def folders(self, root: str) -> dict[str, Folder]: ...
-    def put_folder(
-        self, root: str, path: str, space_id: str, dentry_id: str, dentry_uuid: str
-    ) -> None: ...
-    def forget_folder(self, root: str, path: str) -> None: ...
+    def folders(self, key: str) -> dict[str, tuple[str, str, str]]: ...
+    def put_folder(self, key: str, path: str, space_id: str, dentry_id: str, uuid: str) -> None: ...
+    def forget_folder(self, key: str, path: str) -> None: ...
 
 
 class RootMissingError(ParentMissingError):
@@ -48,7 +58,7 @@ class _StaleParent(Exception):
 
 
 class FolderResolver:
-    """Thread-safe `(root uuid, relative folder) -> dentry uuid`, creating folders on demand."""
+    """Thread-safe `(mapping, relative folder) -> Folder`, creating folders on demand."""
 
     def __init__(self, api: FolderApi, store: FolderStore) -> None:
         self._api = api
@@ -56,74 +66,96 @@ class FolderResolver:
         self._cache: dict[str, dict[str, Folder]] = {}
         self._lock = threading.Lock()  # held while creating: folders are few, calls are cheap
 
-    def _folders(self, root: str) -> dict[str, Folder]:
-        cache = self._cache.get(root)
+    def _folders(self, key: str) -> dict[str, Folder]:
+        cache = self._cache.get(key)
         if cache is None:  # two threads may both load it: the same rows, harmless
-            cache = self._cache.setdefault(root, dict(self._store.folders(root)))
+            rows = self._store.folders(key)
+            cache = self._cache.setdefault(key, {p: Folder(*v) for p, v in rows.items()})
         return cache
 
-    def ensure(self, root: str, path: str) -> str:
-        """The dentry uuid of folder `path` under `root` ("" is the root itself)."""
-        if not path:
-            return root
-        hit = self._folders(root).get(path)  # cache hits never wait for a creation in flight
-        if hit is not None:
-            return hit[2]
-        with self._lock:
-            hit = self._folders(root).get(path)
-            if hit is not None:
-                return hit[2]
-            for _ in range(path.count("/") + 2):
-                try:
-                    return self._create(root, path)
-                except _StaleParent as stale:  # a cached level is gone: forget it, retry
-                    self._forget_locked(root, stale.path)
-            raise ParentMissingError(f"folder {path!r} keeps disappearing", api="storage.addFolder")
+    def known(self, t: Target, path: str) -> Folder | None:
+        return self._folders(t.key).get(path)
 
-    def forget(self, root: str, path: str) -> None:
-        """The remote folder `path` (and so everything below it) is gone: drop the cache."""
-        with self._lock:
-            self._forget_locked(root, path)
-
-    def _forget_locked(self, root: str, path: str) -> None:
-        cache = self._folders(root)
-        for key in [k for k in cache if k == path or k.startswith(path + "/") or not path]:
-            del cache[key]
-        self._store.forget_folder(root, path)
-        log.debug("folder.forgotten", root=root, path=path)
-
-    def _root(self, root: str) -> Folder:
-        cache = self._folders(root)
+    def root(self, t: Target) -> Folder:
+        """The mapping's root folder, resolved once (RootMissingError when it is unknown)."""
+        cache = self._folders(t.key)
         hit = cache.get("")
-        if hit is None:
-            try:
-                space_id, dentry_id = self._api.query_dentry_id(root)
-            except ParentMissingError as err:
-                raise RootMissingError(
-                    f"parent_dentry_uuid {root} not found or not visible to this app ({err.code})",
-                    code=err.code,
-                    status=err.status,
-                    api=err.api,
-                ) from None
-            hit = cache[""] = (space_id, dentry_id, root)
-            self._store.put_folder(root, "", space_id, dentry_id, root)
+        if hit is not None:
+            return hit
+        try:
+            space_id, dentry_id = self._api.query_dentry_id(t.root_uuid)
+        except ParentMissingError as err:
+            raise RootMissingError(
+                f"parent_dentry_uuid {t.root_uuid} not found or not visible to this app",
+                code=err.code,
+                status=err.status,
+                api=err.api,
+            ) from None
+        hit = cache[""] = Folder(space_id, dentry_id, t.root_uuid)
+        self._store.put_folder(t.key, "", space_id, dentry_id, t.root_uuid)
         return hit
 
-    def _create(self, root: str, path: str) -> str:
-        cache = self._folders(root)
-        space_id, parent_id, uuid = self._root(root)
+    def remember(self, t: Target, path: str, dentry: Dentry, space_id: str) -> Folder:
+        """A folder found by listing its parent."""
+        folder = Folder(space_id, dentry.id, dentry.uuid)
+        if self._folders(t.key).get(path) != folder:
+            self._folders(t.key)[path] = folder
+            self._store.put_folder(t.key, path, space_id, dentry.id, dentry.uuid)
+        return folder
+
+    def ensure(self, t: Target, path: str) -> Folder:
+        """Folder `path` under the mapping's root ("" is the root), created when missing."""
+        if not path:
+            return self.root(t)
+        hit = self._folders(t.key).get(path)  # cache hits never wait for a creation in flight
+        if hit is not None:
+            return hit
+        with self._lock:
+            hit = self._folders(t.key).get(path)
+            if hit is not None:
+                return hit
+            for _ in range(path.count("/") + 2):
+                try:
+                    return self._create(t, path)
+                except _StaleParent as stale:  # a cached level is gone: forget it, retry
+                    self._forget_locked(t, stale.path)
+            raise ParentMissingError(f"folder {path!r} keeps disappearing", api="storage.addFolder")
+
+    def forget(self, t: Target, path: str) -> None:
+        """The remote folder `path` (and so everything below it) is gone: drop the cache."""
+        with self._lock:
+            self._forget_locked(t, path)
+
+    def moved(self, t: Target, old: str, new: str) -> None:
+        """Folder `old` now is `new` remotely (same ids): move the cached entries."""
+        with self._lock:
+            cache = self._folders(t.key)
+            for key in [k for k in cache if k == old or k.startswith(old + "/")]:
+                cache[new + key[len(old) :]] = cache.pop(key)
+
+    def _forget_locked(self, t: Target, path: str) -> None:
+        cache = self._folders(t.key)
+        for key in [k for k in cache if k == path or k.startswith(path + "/") or not path]:
+            del cache[key]
+        self._store.forget_folder(t.key, path)
+        log.debug("folder.forgotten", root=t.root_uuid, path=path)
+
+    def _create(self, t: Target, path: str) -> Folder:
+        cache = self._folders(t.key)
+        root = self.root(t)
+        parent_id, folder = root.dentry_id, root
         done = ""
         for name in path.split("/"):
             current = f"{done}/{name}" if done else name
             hit = cache.get(current)
             if hit is None:
                 try:
-                    dentry = self._api.add_folder(space_id, parent_id, name)
+                    dentry = self._api.add_folder(root.space_id, parent_id, name)
                 except ParentMissingError:
                     raise _StaleParent(done) from None  # "" = the mapping's root itself
-                hit = cache[current] = (space_id, dentry.id, dentry.uuid)
-                self._store.put_folder(root, current, space_id, dentry.id, dentry.uuid)
-                log.info("folder.created", root=root, path=current, dentry_uuid=dentry.uuid)
-            _, parent_id, uuid = hit
+                hit = cache[current] = Folder(root.space_id, dentry.id, dentry.uuid)
+                self._store.put_folder(t.key, current, root.space_id, dentry.id, dentry.uuid)
+                log.info("folder.created", root=t.root_uuid, path=current, dentry_uuid=dentry.uuid)
+            parent_id, folder = hit.dentry_id, hit
             done = current
-        return uuid
+        return folder

@@ -1,4 +1,4 @@
-"""Value types shared by the scanner, the planner, the state store and the uploader."""
+"""Value types shared by the walk, the planner, the state store and the executor."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ import enum
 from dataclasses import dataclass
 from typing import NamedTuple
 
+STAMP_NAME = "syncd.sha256"  # the PRIVATE app property every commit carries (product §4.7)
+
 
 class LocalFile(NamedTuple):
-    """A regular file found under a mapping, as stat'ed by the scanner.
+    """A regular file found under a mapping, as stat'ed by the walk.
 
-    The value types are NamedTuples, not frozen dataclasses: a rescan builds one per file,
-    and a frozen dataclass costs about ten times as much to construct.
+    The value types are NamedTuples, not frozen dataclasses: a rescan builds one per changed
+    file, and a frozen dataclass costs about ten times as much to construct.
     """
 
     rel_path: str  # "/"-separated, relative to the mapping root
     size: int
     mtime_ns: int
     inode: int
+    ctime_ns: int = 0
 
     @property
     def name(self) -> str:
@@ -28,6 +31,10 @@ class LocalFile(NamedTuple):
         """The parent folder's relative path ("" for the mapping root)."""
         return self.rel_path.rsplit("/", 1)[0] if "/" in self.rel_path else ""
 
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.size, self.mtime_ns, self.inode)
+
 
 class Refusal(NamedTuple):
     """An entry that is not uploaded by policy (invalid name, symlink, special file…)."""
@@ -37,6 +44,7 @@ class Refusal(NamedTuple):
     detail: str = ""  # e.g. which naming rule is broken
     size: int = 0
     mtime_ns: int = 0
+    ctime_ns: int = 0
 
 
 class Record(NamedTuple):
@@ -46,17 +54,25 @@ class Record(NamedTuple):
     size: int
     mtime_ns: int
     inode: int
-    sha256: str
+    sha256: str  # lower-case hex
     dentry_uuid: str = ""
     dentry_id: str = ""
-    version: int = 0
+    version: int = 0  # the remote version our last commit (or adoption) produced
     uploaded_at: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.rel_path.rsplit("/", 1)[-1]
+
+    @property
+    def folder(self) -> str:
+        return self.rel_path.rsplit("/", 1)[0] if "/" in self.rel_path else ""
 
 
 class IssueKind(enum.StrEnum):
     FAILED = "failed"  # retried with escalating back-off (quarantine)
     REFUSED = "refused"  # by local policy or a permanent remote refusal; redone when it changes
-    HELD = "held"  # empty-file guard
+    HELD = "held"  # empty-file guard, or a remote edit under `on_remote_change: hold`
 
 
 class Issue(NamedTuple):
@@ -72,10 +88,30 @@ class Issue(NamedTuple):
     attempts: int = 0
     next_retry: float = 0.0  # wall-clock seconds; 0 = when the file changes
     last_at: float = 0.0
+    ctime_ns: int = 0  # a refusal is looked at again when the file's ctime moves (chmod)
 
     def matches(self, size: int, mtime_ns: int) -> bool:
         """True when the file still has the size and mtime it had when the issue was recorded."""
         return self.size == size and self.mtime_ns == mtime_ns
+
+
+class NoticeKind(enum.StrEnum):
+    """Things done that an operator may want to know about later (`syncd status`)."""
+
+    REMOTE_OVERWRITTEN = "remote edit overwritten"
+    KEPT_BOTH = "remote edit kept beside ours"
+    ADOPTED = "adopted"
+    MOVED = "moved"
+    TRASHED = "trashed"
+    PURGED = "purged from trash"
+    REUPLOADED = "re-uploaded after a remote delete"
+
+
+class Notice(NamedTuple):
+    rel_path: str
+    kind: NoticeKind
+    detail: str = ""
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +124,8 @@ class Dentry:
     version: int = 0
     size: int = 0
     space_id: str = ""
+    parent_id: str = ""
+    is_folder: bool = False
+    modifier: str = ""
+    modified: str = ""
+    stamp: str = ""  # our syncd.sha256 app property, when the dentry carries one

@@ -1,8 +1,9 @@
-"""The terminal progress bar of `syncd sync`: files and bytes, drawn by tqdm.
+"""Progress of a `syncd sync`: the interface, and the terminal bars drawn by tqdm.
 
 tqdm is a well-kept library that already handles terminal width, rate smoothing and
 redrawing around log lines, so syncd does not hand-write one. It is used only when stderr
-is a terminal and logs are rendered for the console, never in JSON/journald mode.
+is a terminal and logs are rendered for the console, never in JSON/journald mode. Both bars
+advance when a file is committed, so they never count bytes that are sent again.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
-from syncd.engine import Progress
+
+class Progress:
+    """Receives progress; the default does nothing."""
+
+    def planned(self, files: int, size: int) -> None: ...
+    def file_done(self, size: int) -> None: ...
+    def close(self) -> None: ...
 
 
 class BarProgress(Progress):
@@ -35,18 +42,15 @@ class BarProgress(Progress):
 
     def planned(self, files: int, size: int) -> None:
         with self._lock:
-            self.files.total += files
-            self.bytes.total += size
+            self.files.total = (self.files.total or 0) + files
+            self.bytes.total = (self.bytes.total or 0) + size
             self.files.refresh()
             self.bytes.refresh()
 
-    def file_done(self) -> None:
+    def file_done(self, size: int) -> None:
         with self._lock:
             self.files.update(1)
-
-    def bytes_sent(self, n: int) -> None:
-        with self._lock:
-            self.bytes.update(n)
+            self.bytes.update(size)
 
     def close(self) -> None:
         self.files.close()

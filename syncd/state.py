@@ -1,10 +1,13 @@
-"""The state store: SQLite in WAL mode, in `state_dir/state.db`.
+"""The state store: SQLite in WAL mode, in `state_dir/state.db` (schema in `schema.py`).
 
-Per file: what was committed (size, mtime_ns, inode, sha256, remote dentry). A file's record
-is written only after its commit succeeded, so the store never claims an upload that did not
-happen. Per file with a problem: an issue (failed with back-off, refused, held). Per remote
-folder: its `(id, uuid)`, so subfolders are created once. `syncd status` opens the same file
-read-only while the daemon runs (WAL lets readers and one writer work side by side).
+Per file: what was committed (size, mtime_ns, inode, sha256, remote dentry and version). A
+file's record is written only after its commit succeeded, so the store never claims an
+upload that did not happen. Per folder: its local inode and remote `(id, uuid)`. Per file
+with a problem: an issue (failed with back-off, refused, held). `syncd status` opens the same
+file read-only while the daemon runs (WAL lets readers and one writer work side by side).
+
+Mappings are named by `Mapping.key` (`"<parent uuid>:<local path>"`); the store keeps the
+integer ids. Every write failure is a `StateError` naming the file and SQLite's error.
 """
 
 from __future__ import annotations
@@ -13,45 +16,55 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from syncd.errors import StateError
-from syncd.model import Issue, IssueKind, Record
+from syncd.model import Issue, IssueKind, Notice, NoticeKind, Record
+from syncd.schema import SCHEMA_VERSION, create_or_upgrade
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    mapping TEXT NOT NULL, path TEXT NOT NULL,
-    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
-    sha256 TEXT NOT NULL, dentry_uuid TEXT NOT NULL, dentry_id TEXT NOT NULL,
-    version INTEGER NOT NULL, uploaded_at REAL NOT NULL,
-    PRIMARY KEY (mapping, path)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS issues (
-    mapping TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL,
-    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
-    attempts INTEGER NOT NULL, next_retry REAL NOT NULL, last_at REAL NOT NULL,
-    PRIMARY KEY (mapping, path)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS folders (
-    root TEXT NOT NULL, path TEXT NOT NULL,
-    space_id TEXT NOT NULL, dentry_id TEXT NOT NULL, dentry_uuid TEXT NOT NULL,
-    PRIMARY KEY (root, path)) WITHOUT ROWID;
--- a committed upload closes the file's issue in the same statement (one round trip)
-CREATE TRIGGER IF NOT EXISTS files_close_issue AFTER INSERT ON files BEGIN
-    DELETE FROM issues WHERE mapping = NEW.mapping AND path = NEW.path;
-END;
-"""
 STATE_FILE = "state.db"
+Known = dict[str, tuple[int, int, int]]
+_RECORD = (
+    "f.size, f.mtime_ns, f.inode, f.sha256, f.dentry_uuid, f.dentry_id, f.version, f.uploaded_at"
+)
+_ISSUE = (
+    "path, kind, reason, size, mtime_ns, code, message, attempts, next_retry, last_at, ctime_ns"
+)
+NOTICES_KEPT = 200  # per mapping
+
+
+class MappingInfo(NamedTuple):
+    space_id: str = ""
+    dev: int = 0  # the local file system's device at the first sync (delete guard)
+    first_synced: float = 0.0
+    remote_checked: float = 0.0
+
+
+class DirRow(NamedTuple):
+    id: int
+    inode: int
+    dentry_id: str
+    dentry_uuid: str
+
+
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+def _split(rel: str) -> tuple[str, str]:
+    folder, _, name = rel.rpartition("/")
+    return folder, name
 
 
 class StateStore:
     """Thread-safe access to the state database.
 
-    Writes go through one connection under a lock, each a single statement where it can
-    be (upload threads would otherwise queue behind a writer that is waiting for the GIL
-    between statements). Reads use one connection per thread: WAL lets them run beside
-    the writer, without the lock.
+    Writes go through one connection under a lock, each a single statement (or one short
+    transaction) where it can be. Reads use one connection per thread: WAL lets them run
+    beside the writer, without the lock.
     """
 
     def __init__(
@@ -59,36 +72,45 @@ class StateStore:
     ) -> None:
         """Open `state_dir/state.db`; `state_dir=None` is an empty in-memory store."""
         self.path = Path(state_dir) / STATE_FILE if state_dir is not None else Path(":memory:")
+        self.readonly = readonly
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        self._uri: str | None = None  # for per-thread readers; None: share the one connection
+        self._uri: str | None = None  # per-thread readers; None: share the one connection
+        self._mapping_ids: dict[str, int] = {}
+        self._dir_ids: dict[tuple[int, str], int] = {}
         try:
-            if state_dir is None:
-                self._db = sqlite3.connect(
-                    ":memory:", check_same_thread=False, isolation_level=None
-                )
-                self._db.executescript(_SCHEMA)
-            elif readonly:
-                # snapshot (dry-run): immutable, so not even -wal/-shm files are created;
-                # changes a running daemon has not checkpointed yet are not seen
-                uri = f"file:{self.path}?mode=ro" + ("&immutable=1" if snapshot else "")
-                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(_SCHEMA)
-                self._check_version()
-                self._uri = f"file:{self.path}?mode=ro"
+            self._db = self._connect(state_dir, readonly, snapshot)
             self._db.execute("PRAGMA busy_timeout=5000")
         except sqlite3.Error as exc:
-            raise StateError(f"cannot open state store {self.path}: {exc}") from exc
+            raise StateError(f"cannot open state store {self.path}: {_text(exc)}") from None
         except OSError as exc:
             raise StateError(
                 f"cannot create state directory {self.path.parent}: {exc.strerror}"
-            ) from exc
+            ) from None
+
+    def _connect(
+        self, state_dir: Path | None, readonly: bool, snapshot: bool
+    ) -> sqlite3.Connection:
+        if state_dir is None:
+            db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            create_or_upgrade(db)
+            return db
+        if readonly:
+            return _open_readonly(self.path, snapshot)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        found = create_or_upgrade(db)
+        if found > SCHEMA_VERSION:
+            raise StateError(
+                f"state store {self.path} has schema {found}, newer than this "
+                f"syncd understands ({SCHEMA_VERSION}); upgrade syncd"
+            )
+        self._uri = f"file:{self.path}?mode=ro"
+        return db
 
     @classmethod
     def open(cls, state_dir: Path, *, dry_run: bool = False) -> StateStore:
@@ -101,18 +123,6 @@ class StateStore:
             else cls(None)
         )
 
-    def _check_version(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self._db.execute(
-                "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise StateError(
-                f"state store {self.path} has schema {row[0]}, newer than this "
-                f"syncd understands ({SCHEMA_VERSION}); upgrade syncd"
-            )
-
     def close(self) -> None:
         with self._lock:
             for reader in self._readers:
@@ -120,6 +130,7 @@ class StateStore:
             self._readers.clear()
             self._db.close()
 
+    # -- plumbing ----------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection | None:
         """This thread's read connection, or None when reads share the main connection."""
         if self._uri is None:
@@ -141,52 +152,202 @@ class StateStore:
             with self._lock:
                 return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StateError(f"state store {self.path}: {exc}") from exc
+            raise StateError(f"state store {self.path}: {_text(exc)}") from None
 
-    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
         """One statement in its own (implicit) transaction."""
         with self._lock:
             try:
                 self._db.execute(sql, args)
             except sqlite3.Error as exc:
-                raise StateError(f"state store {self.path}: {exc}") from exc
+                raise StateError(f"state store {self.path}: {_text(exc)}") from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StateError(f"state store {self.path}: {_text(exc)}") from None
+
+    # -- mappings and folders ----------------------------------------------------------
+    def mapping_id(self, key: str) -> int | None:
+        """The integer id of mapping `key`; created on first use (None when read-only)."""
+        mid = self._mapping_ids.get(key)
+        if mid is not None:
+            return mid
+        root_uuid, _, local = key.partition(":")
+        sql = "SELECT id FROM mappings WHERE local=? AND root_uuid=?"
+        rows = self._query(sql, (local, root_uuid))
+        if not rows and not self.readonly:
+            self._write(
+                "INSERT OR IGNORE INTO mappings (local, root_uuid) VALUES (?, ?)",
+                (local, root_uuid),
+            )
+            with self._lock:
+                rows = self._db.execute(sql, (local, root_uuid)).fetchall()
+        if not rows:
+            return None
+        self._mapping_ids[key] = int(rows[0][0])
+        return self._mapping_ids[key]
+
+    def mapping_info(self, key: str) -> MappingInfo:
+        mid = self.mapping_id(key)
+        rows = self._query(
+            "SELECT space_id, dev, first_synced, remote_checked FROM mappings WHERE id=?", (mid,)
+        )
+        return MappingInfo(*rows[0]) if rows else MappingInfo()
+
+    def set_mapping_info(self, key: str, **fields: Any) -> None:
+        mid = self.mapping_id(key)
+        for name, value in fields.items():
+            if name not in MappingInfo._fields:
+                raise ValueError(name)
+            self._write(f"UPDATE mappings SET {name}=? WHERE id=?", (value, mid))
+
+    def dir_id(self, key: str, folder: str, *, create: bool = True) -> int | None:
+        mid = self.mapping_id(key)
+        if mid is None:
+            return None
+        cached = self._dir_ids.get((mid, folder))
+        if cached is not None:
+            return cached
+        sql = "SELECT id FROM dirs WHERE mapping=? AND path=?"
+        rows = self._query(sql, (mid, folder))
+        if not rows and create and not self.readonly:
+            self._write("INSERT OR IGNORE INTO dirs (mapping, path) VALUES (?, ?)", (mid, folder))
+            with self._lock:
+                rows = self._db.execute(sql, (mid, folder)).fetchall()
+        if not rows:
+            return None
+        self._dir_ids[(mid, folder)] = int(rows[0][0])
+        return int(rows[0][0])
+
+    def dirs(self, key: str) -> dict[str, DirRow]:
+        rows = self._query(
+            "SELECT path, id, inode, dentry_id, dentry_uuid FROM dirs WHERE mapping=?",
+            (self.mapping_id(key),),
+        )
+        return {r[0]: DirRow(*r[1:]) for r in rows}
+
+    def dirs_with_inode(self, key: str, inode: int) -> list[str]:
+        rows = self._query(
+            "SELECT path FROM dirs WHERE mapping=? AND inode=?", (self.mapping_id(key), inode)
+        )
+        return [r[0] for r in rows]
+
+    def set_dir_inode(self, key: str, folder: str, inode: int) -> None:
+        dir_id = self.dir_id(key, folder)
+        self._write("UPDATE dirs SET inode=? WHERE id=?", (inode, dir_id))
+
+    def move_dir(self, key: str, old: str, new: str) -> None:
+        """Folder `old` (and everything below it) is now `new`: one transaction."""
+        mid = self.mapping_id(key)
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE dirs SET path = ? || substr(path, ?) WHERE mapping=? AND "
+                "(path=? OR substr(path, 1, ?) = ?)",
+                (new, len(old) + 1, mid, old, len(old) + 1, old + "/"),
+            )
+            db.execute(
+                "UPDATE issues SET path = ? || substr(path, ?) WHERE mapping=? AND "
+                "substr(path, 1, ?) = ?",
+                (new + "/", len(old) + 2, mid, len(old) + 1, old + "/"),
+            )
+        self._dir_ids.clear()
+
+    def forget_dir(self, key: str, folder: str) -> int:
+        """Drop folder `folder`, everything below it and their records; return the files."""
+        mid = self.mapping_id(key)
+        under = "(path=? OR substr(path, 1, ?) = ?)"
+        args = (mid, folder, len(folder) + 1, folder + "/")
+        with self._transaction() as db:
+            ids = f"SELECT id FROM dirs WHERE mapping=? AND {under}"
+            count = db.execute(f"SELECT COUNT(*) FROM files WHERE dir IN ({ids})", args).fetchone()
+            db.execute(f"DELETE FROM files WHERE dir IN ({ids})", args)
+            db.execute(f"DELETE FROM dirs WHERE mapping=? AND {under}", args)
+        self._dir_ids.clear()
+        return int(count[0])
+
+    # remote folder cache (the FolderResolver's store)
+    def folders(self, key: str) -> dict[str, tuple[str, str, str]]:
+        """`path -> (space_id, dentry_id, dentry_uuid)` of folders known remotely."""
+        space_id = self.mapping_info(key).space_id
+        return {
+            path: (space_id, row.dentry_id, row.dentry_uuid)
+            for path, row in self.dirs(key).items()
+            if row.dentry_id
+        }
+
+    def put_folder(self, key: str, path: str, space_id: str, dentry_id: str, uuid: str) -> None:
+        dir_id = self.dir_id(key, path)
+        if not path:
+            self.set_mapping_info(key, space_id=space_id)
+        self._write(
+            "UPDATE dirs SET dentry_id=?, dentry_uuid=? WHERE id=?", (dentry_id, uuid, dir_id)
+        )
+
+    def forget_folder(self, key: str, path: str) -> None:
+        """The remote folder `path` (and everything below) is gone: forget the remote ids."""
+        self._write(
+            "UPDATE dirs SET dentry_id='', dentry_uuid='' WHERE mapping=? AND "
+            "(? = '' OR path=? OR substr(path, 1, ?) = ?)",
+            (self.mapping_id(key), path, path, len(path) + 1, path + "/"),
+        )
 
     # -- files -------------------------------------------------------------------------
-    def records(self, mapping: str) -> dict[str, Record]:
-        rows = self._query(
-            "SELECT path, size, mtime_ns, inode, sha256, dentry_uuid, dentry_id, version, "
-            "uploaded_at FROM files WHERE mapping=?",
-            (mapping,),
-        )
-        return {r[0]: Record(*r) for r in rows}
-
-    def stat_index(self, mapping: str) -> dict[str, tuple[int, int, int]]:
-        """`path -> (size, mtime_ns, inode)` of every record: the cheap view a rescan needs
-        to pass over unchanged files without building a Record for each."""
-        rows = self._query(
-            "SELECT path, size, mtime_ns, inode FROM files WHERE mapping=?", (mapping,)
-        )
+    def known(self, key: str, folder: str) -> Known:
+        """`name -> (size, mtime_ns, inode)` of the records in one folder: what a rescan
+        compares against, without building a Record per file."""
+        dir_id = self.dir_id(key, folder, create=False)
+        if dir_id is None:
+            return {}
+        rows = self._query("SELECT name, size, mtime_ns, inode FROM files WHERE dir=?", (dir_id,))
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
-    def record(self, mapping: str, path: str) -> Record | None:
-        rows = self._query(
-            "SELECT path, size, mtime_ns, inode, sha256, dentry_uuid, dentry_id, version, "
-            "uploaded_at FROM files WHERE mapping=? AND path=?",
-            (mapping, path),
-        )
-        return Record(*rows[0]) if rows else None
+    def record(self, key: str, rel: str) -> Record | None:
+        folder, name = _split(rel)
+        dir_id = self.dir_id(key, folder, create=False)
+        if dir_id is None:
+            return None
+        rows = self._query(f"SELECT {_RECORD} FROM files f WHERE dir=? AND name=?", (dir_id, name))
+        return _record(rel, rows[0]) if rows else None
 
-    def put_record(self, mapping: str, rec: Record) -> None:
+    def records_in(self, key: str, folder: str) -> list[Record]:
+        dir_id = self.dir_id(key, folder, create=False)
+        if dir_id is None:
+            return []
+        rows = self._query(f"SELECT f.name, {_RECORD} FROM files f WHERE dir=?", (dir_id,))
+        return [_record(_join(folder, r[0]), r[1:]) for r in rows]
+
+    def records_with_inode(self, inode: int) -> list[tuple[str, Record]]:
+        """Records of any mapping whose file had this inode (move detection)."""
+        rows = self._query(
+            f"SELECT m.root_uuid || ':' || m.local, d.path, f.name, {_RECORD} FROM files f "
+            "JOIN dirs d ON d.id = f.dir JOIN mappings m ON m.id = d.mapping WHERE f.inode=?",
+            (inode,),
+        )
+        return [(r[0], _record(_join(r[1], r[2]), r[3:])) for r in rows]
+
+    def put_record(self, key: str, rec: Record) -> None:
         """Store `rec` (after a successful commit); the file's issue closes with it."""
+        folder, name = _split(rec.rel_path)
+        dir_id = self.dir_id(key, folder)
         self._write(
             "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
-                mapping,
-                rec.rel_path,
+                dir_id,
+                name,
                 rec.size,
                 rec.mtime_ns,
                 rec.inode,
-                rec.sha256,
+                bytes.fromhex(rec.sha256),
                 rec.dentry_uuid,
                 rec.dentry_id,
                 rec.version,
@@ -194,28 +355,56 @@ class StateStore:
             ),
         )
 
+    def move_record(self, key: str, old: str, new_key: str, rec: Record) -> None:
+        """The record of `old` becomes `rec` (at its new path, maybe in another mapping)."""
+        folder, name = _split(old)
+        old_dir = self.dir_id(key, folder, create=False)
+        new_folder, new_name = _split(rec.rel_path)
+        new_dir = self.dir_id(new_key, new_folder)
+        with self._transaction() as db:
+            db.execute("DELETE FROM files WHERE dir=? AND name=?", (old_dir, name))
+            db.execute(
+                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    new_dir,
+                    new_name,
+                    rec.size,
+                    rec.mtime_ns,
+                    rec.inode,
+                    bytes.fromhex(rec.sha256),
+                    rec.dentry_uuid,
+                    rec.dentry_id,
+                    rec.version,
+                    rec.uploaded_at,
+                ),
+            )
+
+    def forget(self, key: str, rels: Iterable[str]) -> None:
+        """Drop the records (and issues) of files that are gone."""
+        mid = self.mapping_id(key)
+        with self._transaction() as db:
+            for rel in rels:
+                folder, name = _split(rel)
+                dir_id = self.dir_id(key, folder, create=False)
+                db.execute("DELETE FROM files WHERE dir=? AND name=?", (dir_id, name))
+                db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mid, rel))
+
     # -- issues ------------------------------------------------------------------------
-    def issues(self, mapping: str) -> dict[str, Issue]:
-        rows = self._query(
-            "SELECT path, kind, reason, size, mtime_ns, code, message, attempts, next_retry, "
-            "last_at FROM issues WHERE mapping=?",
-            (mapping,),
-        )
-        return {r[0]: Issue(r[0], IssueKind(r[1]), *r[2:]) for r in rows}
+    def issues(self, key: str) -> dict[str, Issue]:
+        rows = self._query(f"SELECT {_ISSUE} FROM issues WHERE mapping=?", (self.mapping_id(key),))
+        return {r[0]: _issue(r) for r in rows}
 
-    def issue(self, mapping: str, path: str) -> Issue | None:
+    def issue(self, key: str, rel: str) -> Issue | None:
         rows = self._query(
-            "SELECT path, kind, reason, size, mtime_ns, code, message, attempts, next_retry, "
-            "last_at FROM issues WHERE mapping=? AND path=?",
-            (mapping, path),
+            f"SELECT {_ISSUE} FROM issues WHERE mapping=? AND path=?", (self.mapping_id(key), rel)
         )
-        return Issue(rows[0][0], IssueKind(rows[0][1]), *rows[0][2:]) if rows else None
+        return _issue(rows[0]) if rows else None
 
-    def put_issue(self, mapping: str, issue: Issue) -> None:
+    def put_issue(self, key: str, issue: Issue) -> None:
         self._write(
-            "INSERT OR REPLACE INTO issues VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO issues VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                mapping,
+                self.mapping_id(key),
                 issue.rel_path,
                 issue.kind.value,
                 issue.reason,
@@ -226,39 +415,61 @@ class StateStore:
                 issue.attempts,
                 issue.next_retry,
                 issue.last_at or time.time(),
+                issue.ctime_ns,
             ),
         )
 
-    # -- folders -----------------------------------------------------------------------
-    def folders(self, root: str) -> dict[str, tuple[str, str, str]]:
-        rows = self._query(
-            "SELECT path, space_id, dentry_id, dentry_uuid FROM folders WHERE root=?", (root,)
-        )
-        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+    def clear_issues(self, key: str, rels: Iterable[str]) -> None:
+        mid = self.mapping_id(key)
+        with self._transaction() as db:
+            for rel in rels:
+                db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mid, rel))
 
-    def put_folder(
-        self, root: str, path: str, space_id: str, dentry_id: str, dentry_uuid: str
-    ) -> None:
-        self._write(
-            "INSERT OR REPLACE INTO folders VALUES (?,?,?,?,?)",
-            (root, path, space_id, dentry_id, dentry_uuid),
-        )
-
-    def forget_folder(self, root: str, path: str) -> None:
-        """Forget `path` and every cached folder below it (the remote folder is gone)."""
-        if path:
-            self._write(
-                "DELETE FROM folders WHERE root=? AND (path=? OR path LIKE ? ESCAPE '\\')",
-                (root, path, _like_prefix(path)),
+    # -- notices -----------------------------------------------------------------------
+    def add_notice(self, key: str, notice: Notice) -> None:
+        mid = self.mapping_id(key)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO notices VALUES (?,?,?,?,?)",
+                (mid, notice.rel_path, notice.kind.value, notice.detail, notice.at or time.time()),
             )
-        else:
-            self._write("DELETE FROM folders WHERE root=?", (root,))
+            db.execute(
+                "DELETE FROM notices WHERE mapping=? AND at < (SELECT at FROM notices "
+                "WHERE mapping=? ORDER BY at DESC LIMIT 1 OFFSET ?)",
+                (mid, mid, NOTICES_KEPT - 1),
+            )
 
-    # -- summary for `status` ----------------------------------------------------------
-    def summary(self, mapping: str) -> dict[str, Any]:
+    def notices(self, key: str, limit: int = 20) -> list[Notice]:
+        rows = self._query(
+            "SELECT path, kind, detail, at FROM notices WHERE mapping=? ORDER BY at DESC LIMIT ?",
+            (self.mapping_id(key), limit),
+        )
+        return [Notice(r[0], NoticeKind(r[1]), r[2], r[3]) for r in rows]
+
+    def notice_counts(self, key: str) -> dict[str, int]:
+        rows = self._query(
+            "SELECT kind, COUNT(*) FROM notices WHERE mapping=? GROUP BY kind",
+            (self.mapping_id(key),),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def tally(self, key: str, what: str, n: int = 1) -> None:
+        """Count things done per mapping (adoptions, moves…) for `status`."""
+        name = f"tally:{key}"
+        with self._lock:
+            counts = self.meta(name) or {}
+            counts[what] = counts.get(what, 0) + n
+            self.set_meta(name, counts)
+
+    def tallies(self, key: str) -> dict[str, int]:
+        return dict(self.meta(f"tally:{key}") or {})
+
+    # -- summary for `status` and meta -------------------------------------------------
+    def summary(self, key: str) -> dict[str, Any]:
         row = self._query(
-            "SELECT COUNT(*), COALESCE(SUM(size),0), MAX(uploaded_at) FROM files WHERE mapping=?",
-            (mapping,),
+            "SELECT COUNT(*), COALESCE(SUM(f.size),0), MAX(f.uploaded_at) FROM files f "
+            "JOIN dirs d ON d.id = f.dir WHERE d.mapping=?",
+            (self.mapping_id(key),),
         )[0]
         return {"files": row[0], "bytes": row[1], "last_upload": row[2]}
 
@@ -270,6 +481,30 @@ class StateStore:
         return json.loads(rows[0][0]) if rows else None
 
 
-def _like_prefix(path: str) -> str:
-    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "/%"
+def _record(rel: str, row: Any) -> Record:
+    size, mtime_ns, inode, sha, uuid, dentry_id, version, uploaded_at = row
+    return Record(
+        rel, size, mtime_ns, inode, bytes(sha).hex(), uuid, dentry_id, version, uploaded_at
+    )
+
+
+def _issue(row: Any) -> Issue:
+    return Issue(row[0], IssueKind(row[1]), *row[2:])
+
+
+def _text(exc: sqlite3.Error) -> str:
+    name = getattr(exc, "sqlite_errorname", "")
+    return f"{exc} ({name})" if name and name not in str(exc) else str(exc)
+
+
+def _open_readonly(path: Path, snapshot: bool) -> sqlite3.Connection:
+    """Read-only; falls back to `immutable` where the folder cannot hold the WAL's -shm
+    file (a read-only state dir): `status` must work there too."""
+    if not snapshot:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+    return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)

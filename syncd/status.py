@@ -43,7 +43,7 @@ def collect(config: Config) -> dict[str, Any]:
                 "held": [],
             }
             for issue in sorted(state.issues(m.key).values(), key=lambda i: i.rel_path):
-                item = {"path": issue.rel_path, "reason": issue.reason}
+                item: dict[str, Any] = {"path": issue.rel_path, "reason": issue.reason}
                 if issue.code or issue.message:
                     item["error"] = f"{issue.code}: {issue.message}".strip(": ")
                 if issue.kind.value == "failed":

@@ -1,24 +1,36 @@
 """`syncd sync`: one pass over every mapping, like `rclone copy`.
 
-Scan, decide, upload with `sync.workers` threads, wait, summarise. Submission is bounded so
-memory stays flat on huge trees. Files that changed during their upload are retried once
-they have settled; files that fail are recorded for `syncd status` and tried again by the
-next run.
+For each mapping: walk and plan (`reconcile.py`), carry out cheap actions at once and send
+uploads to `sync.workers` threads (bounded submission keeps memory flat on huge trees),
+then drop the records of what is gone. Files that changed during their upload are tried
+again once they have settled; files that fail are recorded for `syncd status` and tried
+again by the next run. SIGINT/SIGTERM finish what is in flight and abandon the rest.
 """
 
 from __future__ import annotations
 
+import functools
+import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
+from syncd.actions import HEAVY, Outcome, Reupload, Upload
 from syncd.config import Config, Mapping
-from syncd.engine import Engine, Job, Progress, scan_options
-from syncd.scanner import ScanCounters, scan, stat_path
+from syncd.errors import MappingFailedError, StateError
+from syncd.executor import Executor, RemoteFactory
+from syncd.localfs import RootUnavailable
+from syncd.model import LocalFile
+from syncd.planner import Defer
+from syncd.progress import Progress
+from syncd.reconcile import Planned, Reconciler, ScanReport
 from syncd.state import StateStore
+from syncd.stats import Stats
 
 log = structlog.get_logger(__name__)
 
@@ -29,109 +41,145 @@ DEFER_ROUNDS = 3
 class SyncResult:
     counters: dict[str, int]
     seconds: float
-    fatal: BaseException | None
-    broken_roots: dict[str, str]
+    fatal: BaseException | None = None
+    failed_mappings: dict[str, MappingFailedError] = field(default_factory=dict)
+    state_broken: StateError | None = None
+    interrupted: int = 0  # the signal that stopped the pass early
+    abandoned: bool = False  # work was left undone by the interruption
 
     @property
     def exit_code(self) -> int:
         if self.fatal is not None:
             return 3
-        return 1 if self.counters["failed"] else 0
+        if self.interrupted and self.abandoned:
+            return 128 + self.interrupted
+        failed = self.counters.get("failed", 0) or self.failed_mappings or self.state_broken
+        return 1 if failed else 0
 
 
 class _Pool:
     """A thread pool with bounded submission (b2sdk's BoundedQueueExecutor)."""
 
-    def __init__(self, engine: Engine, workers: int) -> None:
-        self.engine = engine
+    def __init__(self, ex: Executor, workers: int) -> None:
+        self.ex = ex
         self.workers = workers
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload")
         self.slots = threading.BoundedSemaphore(workers * 4)
-        self.deferred: list[Job] = []
+        self.deferred: list[Planned] = []
+        self.pending = 0
         self._lock = threading.Lock()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, action: Planned) -> None:
         self.slots.acquire()
-        fut: Future[str] = self.executor.submit(self.engine.execute, job)
-        fut.add_done_callback(lambda f, job=job: self._done(f, job))
+        with self._lock:
+            self.pending += 1
+        fut: Future[Outcome] = self.executor.submit(self.ex.execute, action)
+        fut.add_done_callback(functools.partial(self._done, action=action))
 
-    def _done(self, fut: Future[str], job: Job) -> None:
+    def _done(self, fut: Future[Outcome], *, action: Planned) -> None:
         self.slots.release()
-        if not fut.cancelled() and fut.exception() is None and fut.result() == "deferred":
+        with self._lock:
+            self.pending -= 1
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:  # a bug or an unexpected local error: this file failed, go on
+            self.ex.stats.failed("crash")
+            path = getattr(getattr(action, "file", None), "rel_path", str(action))
+            log.error("upload.crashed", path=path, error=repr(exc), exc_info=exc)
+        elif fut.result() is Outcome.DEFERRED:
             with self._lock:
-                self.deferred.append(job)
-        elif not fut.cancelled() and (exc := fut.exception()) is not None:
-            # a bug or an unexpected local error: this file failed, the pass goes on
-            self.engine.counters.add(failed=1)
-            log.error("upload.crashed", path=job.file.rel_path, error=repr(exc), exc_info=exc)
+                self.deferred.append(action)
 
-    def drain(self) -> list[Job]:
+    def drain(self) -> list[Planned]:
         self.executor.shutdown(wait=True)
         self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="upload")
         with self._lock:
             jobs, self.deferred = self.deferred, []
         return jobs
 
+    def abandon(self) -> bool:
+        """Stop: drop what is queued, let what runs finish; True when work was dropped."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            dropped = self.pending > 0
+        self.executor.shutdown(wait=True)
+        return dropped
+
     def close(self) -> None:
         self.executor.shutdown(wait=True)
 
 
-def _scan_mapping(engine: Engine, pool: _Pool, mapping: Mapping) -> None:
-    started = time.monotonic()
-    state = engine.state
-    index = state.stat_index(mapping.key)
-    issues = state.issues(mapping.key)
-    counters = ScanCounters()
-    planned_before = engine.counters.planned
-    quiet = {path: st for path, st in index.items() if path not in issues}
-    for entry in scan(scan_options(mapping, engine.config), counters=counters, unchanged=quiet):
-        if engine.fatal is not None:
-            break
-        rel = entry.rel_path
-        record = state.record(mapping.key, rel) if rel in index else None
-        job = engine.consider(mapping, entry, record, issues.get(rel))
-        if job is not None:
-            pool.submit(job)
-    changed = engine.counters.planned - planned_before
-    log.info(
-        "scan.finished",
-        mapping=str(mapping.local),
-        files=counters.files,
-        changed=changed,
-        ignored=counters.ignored,
-        refused=counters.refused,
-        seconds=round(time.monotonic() - started, 3),
-    )
+class SyncPass:
+    def __init__(self, config: Config, ex: Executor) -> None:
+        self.config = config
+        self.ex = ex
+        self.recon = Reconciler(ex)
+        self.pool = _Pool(ex, config.sync.workers)
 
+    def dispatch(self, action: Planned) -> None:
+        if isinstance(action, Upload | Reupload):
+            self.ex.stats.add(planned=1, planned_bytes=action.file.size)
+            self.ex.progress.planned(1, action.file.size)
+        if isinstance(action, HEAVY) and not self.ex.dry_run:
+            self.pool.submit(action)
+        elif self.ex.execute(action) is Outcome.DEFERRED:
+            self.pool.deferred.append(action)
 
-def _retry_deferred(engine: Engine, pool: _Pool, jobs: list[Job]) -> None:
-    """Files that changed mid-upload: wait for them to settle, then try again."""
-    settle = engine.config.sync.settle_seconds
-    for _ in range(DEFER_ROUNDS):
-        if not jobs or engine.fatal is not None:
+    def mapping(self, m: Mapping) -> None:
+        report = ScanReport(m, "")
+        planned = self.ex.stats.get("planned")
+        try:
+            for action in self.recon.scan(m, "", report):
+                if self.ex.fatal is not None or self.ex.state_broken is not None:
+                    break
+                self.dispatch(action)
+        except RootUnavailable as exc:
+            self.ex.mapping_failed(m, MappingFailedError(exc.reason, hint=f"check {m.local}"))
             return
-        time.sleep(max(settle, 0.5))  # the settle gate itself, not synchronisation
-        for job in jobs:
-            m = job.mapping
-            entry = stat_path(scan_options(m, engine.config), job.file.rel_path)
-            if entry is None:
-                continue
-            nxt = engine.consider(
-                m,
-                entry,
-                engine.state.record(m.key, entry.rel_path),
-                engine.state.issue(m.key, entry.rel_path),
-            )
-            if nxt is not None:
-                pool.submit(nxt)
-        jobs = pool.drain()
-    for job in jobs:
-        log.warning(
-            "upload.deferred",
-            mapping=str(job.mapping.local),
-            path=job.file.rel_path,
-            reason="still changing; the next run uploads it",
+        self.pool.deferred.extend(self.pool.drain())
+        if self.ex.fatal is None and self.ex.state_broken is None:
+            for action in self.recon.finish(report):
+                self.ex.execute(action)
+        c = report.counters
+        log.info(
+            "scan.finished",
+            mapping=str(m.local),
+            files=c.files,
+            changed=self.ex.stats.get("planned") - planned,
+            ignored=c.ignored,
+            refused=c.refused,
+            **({"unreadable_folders": len(c.failed)} if c.failed else {}),
+            seconds=round(report.seconds, 3),
         )
+
+    def retry_deferred(self) -> None:
+        """Files that changed mid-upload (or are new and empty): wait, then try again."""
+        jobs = self.pool.drain() + self.pool.deferred
+        self.pool.deferred = []
+        settle = self.config.sync.settle_seconds
+        for _ in range(DEFER_ROUNDS):
+            if not jobs or self.ex.fatal is not None:
+                return
+            wait = max(settle, 0.5, *(j.seconds for j in jobs if isinstance(j, Defer)))
+            time.sleep(min(wait, 15.0))  # the settle gate itself, not synchronisation
+            for job in jobs:
+                for action in self.recon.path(job.mapping, _path(job)):
+                    self.dispatch(action)
+            jobs = self.pool.drain() + self.pool.deferred
+            self.pool.deferred = []
+        for job in jobs:
+            log.warning(
+                "upload.deferred",
+                mapping=str(job.mapping.local),
+                path=_path(job),
+                reason="still changing; the next run uploads it",
+            )
+
+
+def _path(action: Planned) -> str:
+    f = getattr(action, "file", None)
+    return f.rel_path if isinstance(f, LocalFile) else str(action)
 
 
 def run_sync(
@@ -140,34 +188,45 @@ def run_sync(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
-    client_factory=None,
-) -> SyncResult:  # type: ignore[no-untyped-def]
+    remote_factory: RemoteFactory | None = None,
+    interrupted: Callable[[], int] = lambda: 0,
+) -> SyncResult:
     """One pass over every mapping; returns the counters and the exit code."""
     started = time.monotonic()
-    engine = Engine(
+    stats = Stats()
+    ex = Executor(
         config,
         state,
         dry_run=dry_run,
         honour_quarantine=False,
-        client_factory=client_factory,
+        remote_factory=remote_factory,
         progress=progress,
+        stats=stats,
     )
-    pool = _Pool(engine, config.sync.workers)
+    run = SyncPass(config, ex)
+    result = SyncResult({}, 0.0)
     try:
-        for mapping in config.mappings:
-            if engine.fatal is not None:
+        for m in config.mappings:
+            if ex.fatal is not None or ex.state_broken is not None:
                 break
-            _scan_mapping(engine, pool, mapping)
-        _retry_deferred(engine, pool, pool.drain())
+            run.mapping(m)
+        run.retry_deferred()
     except KeyboardInterrupt:  # SIGINT/SIGTERM: finish what is in flight, drop the queue
-        engine.stopping.set()
-        log.warning("sync.interrupted", in_flight="finishing", queued="left for the next run")
-        raise
+        ex.stopping.set()
+        result.interrupted = interrupted() or signal.SIGINT
+        run.pool.abandon()
+        result.abandoned = True  # the pass did not get to its end
+        log.warning("sync.interrupted", in_flight="finished", queued="left for the next run")
     finally:
-        pool.close()
-        engine.close()
-    seconds = time.monotonic() - started
-    counters = engine.counters.as_dict()
+        run.pool.close()
+        ex.close()
+    result.seconds = time.monotonic() - started
+    result.counters = stats.summary()
+    result.fatal, result.state_broken = ex.fatal, ex.state_broken
+    result.failed_mappings = dict(ex.failed_mappings)
     event = "plan.finished" if dry_run else "sync.finished"
-    log.info(event, seconds=round(seconds, 3), **counters)
-    return SyncResult(counters, seconds, engine.fatal, dict(engine.broken_roots))
+    extra: dict[str, Any] = (
+        {"failed_mappings": len(result.failed_mappings)} if result.failed_mappings else {}
+    )
+    log.info(event, seconds=round(result.seconds, 3), **result.counters, **extra)
+    return result

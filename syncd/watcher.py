@@ -8,6 +8,7 @@ watches (ENOSPC/EMFILE) the failure is reported once, with the numbers an operat
 
 from __future__ import annotations
 
+import enum
 import errno
 import os
 import queue
@@ -18,6 +19,7 @@ from typing import Any
 import structlog
 from watchdog.events import (
     DirCreatedEvent,
+    DirDeletedEvent,
     DirMovedEvent,
     FileClosedEvent,
     FileCreatedEvent,
@@ -39,9 +41,17 @@ WATCHED_EVENTS = [
     FileClosedEvent,
     FileDeletedEvent,
     DirCreatedEvent,
+    DirDeletedEvent,
     DirMovedEvent,
 ]
 WATCHES_SYSCTL = "/proc/sys/fs/inotify/max_user_watches"
+
+
+class HintKind(enum.Enum):
+    FILE = "file"  # a file may have changed (or appeared)
+    GONE = "gone"  # a file was deleted or moved away
+    DIR = "dir"  # a folder appeared (created or moved in): scan it whole
+    ROOT = "root"  # the mapping's root itself went away or was replaced
 
 
 @dataclass(frozen=True)
@@ -49,13 +59,11 @@ class Hint:
     """Something may have changed at `rel` under mapping `key`."""
 
     key: str  # mapping key
-    rel: str  # relative path, "/"-separated
-    kind: str  # "file" | "gone" | "dir"
+    rel: str  # relative path, "/"-separated ("" for the root)
+    kind: HintKind
 
 
 def _relative(root: str, path: str) -> str | None:
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
     if path == root:
         return None
     if not path.startswith(root + os.sep):
@@ -71,23 +79,28 @@ class HintHandler(FileSystemEventHandler):
         self.root = str(root)
         self.hints = hints
 
-    def _put(self, path: str, kind: str) -> None:
-        rel = _relative(self.root, path)
+    def _put(self, path: str | bytes, kind: HintKind) -> None:
+        rel = _relative(self.root, os.fsdecode(path))
         if rel is not None:
             self.hints.put(Hint(self.key, rel, kind))
+        elif kind is not HintKind.FILE and os.fsdecode(path) == self.root:
+            self.hints.put(Hint(self.key, "", HintKind.ROOT))
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if isinstance(event, DirMovedEvent | DirCreatedEvent):
-            self._put(
-                event.dest_path if isinstance(event, DirMovedEvent) else event.src_path, "dir"
-            )
+        if event.is_synthetic:
+            return  # the contents of a moved-in folder: the scan of that folder covers them
+        if isinstance(event, DirMovedEvent):
+            self._put(event.src_path, HintKind.GONE)
+            self._put(event.dest_path, HintKind.DIR)
+        elif isinstance(event, DirCreatedEvent):
+            self._put(event.src_path, HintKind.DIR)
         elif isinstance(event, FileMovedEvent):
-            self._put(event.src_path, "gone")
-            self._put(event.dest_path, "file")  # an atomic save: the destination changed
-        elif isinstance(event, FileDeletedEvent):
-            self._put(event.src_path, "gone")
+            self._put(event.src_path, HintKind.GONE)
+            self._put(event.dest_path, HintKind.FILE)  # an atomic save: the target changed
+        elif isinstance(event, FileDeletedEvent | DirDeletedEvent):
+            self._put(event.src_path, HintKind.GONE)
         elif not event.is_directory:
-            self._put(event.src_path, "file")
+            self._put(event.src_path, HintKind.FILE)
 
 
 class WatchSet:

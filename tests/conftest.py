@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -96,6 +97,73 @@ def run_cli(
             f"syncd {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
         )
     return proc
+
+
+UNPRIVILEGED = "nobody"
+
+
+def _reachable(path: str) -> bool:
+    """Whether an unprivileged user can reach `path` (every parent traversable)."""
+    p = Path(path).resolve()
+    return all(os.stat(parent).st_mode & 0o001 for parent in [*p.parents][:-1])
+
+
+def unprivileged_python() -> list[str] | None:
+    """A Python the unprivileged user can run, or None (not root, or no such interpreter)."""
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        return None
+    for candidate in (sys.executable, "/usr/bin/python3"):
+        real = os.path.realpath(candidate)
+        if os.path.exists(real) and _reachable(real):
+            return [candidate]
+    return None
+
+
+def run_as_nobody(
+    args: list[str], *, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python ARGS` as an unprivileged user (root ignores file permissions), with
+    syncd and its dependencies importable."""
+    python = unprivileged_python()
+    if python is None:
+        pytest.skip("needs root, runuser and a Python an unprivileged user can run")
+    import site
+
+    import syncd
+
+    paths = [str(Path(syncd.__file__).parents[1]), *site.getsitepackages()]
+    if not all(_reachable(p) for p in paths):
+        pytest.skip("the checkout or its packages are not reachable by an unprivileged user")
+    full_env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": os.pathsep.join(paths),
+        "PYTHONUNBUFFERED": "1",
+        "HOME": "/nonexistent",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [shutil.which("runuser") or "runuser", "-u", UNPRIVILEGED, "--", *python, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd="/",
+        check=False,
+    )
+
+
+@pytest.fixture
+def shared_tmp():
+    """A temporary folder an unprivileged user can reach (pytest's tmp_path is root-only)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="syncd-test-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    for sub in path.rglob("*"):
+        if sub.is_dir() and not sub.is_symlink():
+            sub.chmod(0o755)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def events(stderr: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import pytest
 
 from syncd.client import DingTalkClient
 from syncd.config import DingTalkSettings
+from syncd.dentries import DentryApi
 from syncd.emulator import Emulator
 from syncd.errors import (
     CredentialsError,
@@ -17,10 +18,11 @@ from syncd.errors import (
     PermanentError,
     UploadExpiredError,
 )
-from syncd.folders import FolderResolver, RootMissingError
+from syncd.folders import FolderResolver, RootMissingError, Target
+from syncd.localfs import LocalTree
 from syncd.model import LocalFile
 from syncd.state import StateStore
-from syncd.uploader import HashingBody, Target, Uploader
+from syncd.transfer import HashingBody, Transfer
 from tests.conftest import ROOT_UUID, UNION_ID
 
 pytestmark = pytest.mark.contract
@@ -58,10 +60,16 @@ def local_file(path, rel):
     return LocalFile(rel, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def make_uploader(client, store, **kw):
-    return Uploader(
-        client, FolderResolver(client, store), store.put_record, sleep=lambda s: None, **kw
-    )
+def make_transfer(client, store, **kw):
+    folders = FolderResolver(client, store)
+    return Transfer(client, DentryApi(client), folders, sleep=lambda s: None, **kw)
+
+
+def send(transfer, root, rel, target_uuid=ROOT_UUID, on_bytes=None):
+    """Upload the file `rel` under folder `root` through the transfer (no state written)."""
+    f = local_file(root / rel, rel)
+    t = Target(f"{target_uuid}:{root}", target_uuid)
+    return transfer.send(LocalTree(root), t, f, strategy="OVERWRITE", on_bytes=on_bytes)
 
 
 def upload_bytes(client, name, data, parent=ROOT_UUID, strategy="OVERWRITE", tmp=None):
@@ -70,10 +78,12 @@ def upload_bytes(client, name, data, parent=ROOT_UUID, strategy="OVERWRITE", tmp
     path.write_bytes(data)
     fd = os.open(path, os.O_RDONLY)
     try:
-        client.put(info, HashingBody(fd, len(data)))
+        body = HashingBody(fd, len(data))
+        client.put(info, body)
     finally:
         os.close(fd)
-    return client.commit(parent, info.upload_key, name, len(data), strategy)
+    sha = hashlib.sha256(data).hexdigest()
+    return client.commit(parent, info.upload_key, name, len(data), strategy, sha)
 
 
 def test_three_steps_store_the_exact_bytes(client, emulator, tmp_path):
@@ -129,9 +139,9 @@ def test_reused_upload_key_is_rejected_for_a_restart(client, emulator, tmp_path)
     fd = os.open(tmp_path / "x", os.O_RDONLY)
     client.put(info, HashingBody(fd, 1))
     os.close(fd)
-    client.commit(ROOT_UUID, info.upload_key, "x.txt", 1, "OVERWRITE")
+    client.commit(ROOT_UUID, info.upload_key, "x.txt", 1, "OVERWRITE", "")
     with pytest.raises(UploadExpiredError) as err:
-        client.commit(ROOT_UUID, info.upload_key, "x.txt", 1, "OVERWRITE")
+        client.commit(ROOT_UUID, info.upload_key, "x.txt", 1, "OVERWRITE", "")
     assert err.value.restart_upload
     assert err.value.code == "paramError.uploadKey"
 
@@ -142,7 +152,7 @@ def test_rejected_upload_key_is_not_retried_by_the_client(client, emulator, tmp_
     info = client.upload_info(ROOT_UUID, "k.txt", 1)
     emulator.reset_stats()
     with pytest.raises(UploadExpiredError):
-        client.commit(ROOT_UUID, info.upload_key, "k.txt", 1, "OVERWRITE")
+        client.commit(ROOT_UUID, info.upload_key, "k.txt", 1, "OVERWRITE", "")
     assert emulator.stats()["requests"]["commit"] == 1
 
 
@@ -150,25 +160,28 @@ def test_commit_without_put_asks_for_restart(client):
     """Committing a key whose object was never PUT restarts the file."""
     info = client.upload_info(ROOT_UUID, "y.txt", 1)
     with pytest.raises(UploadExpiredError):
-        client.commit(ROOT_UUID, info.upload_key, "y.txt", 1, "OVERWRITE")
+        client.commit(ROOT_UUID, info.upload_key, "y.txt", 1, "OVERWRITE", "")
 
 
 @pytest.mark.parametrize("kind", ["5xx", "throttle", "reset"])
 @pytest.mark.parametrize("endpoint", ["uploadInfo", "commit", "token"])
-def test_transient_faults_are_retried(client, emulator, tmp_path, kind, endpoint):
-    """5xx, 403 QpsLimit and connection resets are retried until the call succeeds."""
+def test_transient_faults_are_retried(client, store, emulator, tmp_path, kind, endpoint):
+    """5xx, 403 QpsLimit and connection resets are retried until the file lands, once."""
     emulator.set_fault(endpoint, kind, count=2)
-    upload_bytes(client, "t.txt", b"data", tmp=tmp_path)
-    assert "t.txt" in emulator.files()
+    (tmp_path / "t.txt").write_bytes(b"data")
+    send(make_transfer(client, store), tmp_path, "t.txt")
+    assert emulator.files()["t.txt"]["version"] == 1
     assert emulator.stats()["faults"] == 2
 
 
-def test_slow_answer_times_out_and_is_retried(emulator, tmp_path):
-    """A read timeout is a transient error: the call is retried."""
+def test_slow_answer_times_out_and_is_retried(emulator, store, tmp_path):
+    """A read timeout of an idempotent call is retried; a commit's is looked up, not replayed."""
     c = DingTalkClient(settings(emulator, read_timeout=0.3), sleep=lambda s: None)
+    emulator.set_fault("uploadInfo", "slow", count=1, delay=1.0)
     emulator.set_fault("commit", "slow", count=1, delay=1.0)
-    upload_bytes(c, "s.txt", b"slow", tmp=tmp_path)
-    assert "s.txt" in emulator.files()
+    (tmp_path / "s.txt").write_bytes(b"slow")
+    send(make_transfer(c, store), tmp_path, "s.txt")
+    assert emulator.files()["s.txt"]["version"] == 1
     c.close()
 
 
@@ -206,10 +219,8 @@ def test_uploader_restarts_on_expired_signature(emulator, store, tmp_path):
     try:
         c = DingTalkClient(settings(emu), sleep=lambda s: None)
         emu.set_fault("oss", "slow", count=1, delay=3.5)  # the delay outlives the signature
-        path = tmp_path / "late.txt"
-        path.write_bytes(b"late bytes")
-        up = make_uploader(c, store)
-        result = up.upload(Target("m", tmp_path, ROOT_UUID), local_file(path, "late.txt"))
+        (tmp_path / "late.txt").write_bytes(b"late bytes")
+        result = send(make_transfer(c, store), tmp_path, "late.txt")
         assert result.attempts == 2
         assert emu.stats()["status"]["oss"].get("403") == 1
         assert emu.files()["late.txt"]["size"] == 10
@@ -223,33 +234,29 @@ def test_uploader_creates_subfolders_once_and_recreates_deleted_ones(
 ):
     """Subfolders are created level by level, cached, and recreated when deleted remotely."""
     (tmp_path / "a" / "b").mkdir(parents=True)
-    p = tmp_path / "a" / "b" / "c.txt"
-    p.write_bytes(b"c")
-    up = make_uploader(client, store)
-    target = Target("m", tmp_path, ROOT_UUID)
-    up.upload(target, local_file(p, "a/b/c.txt"))
+    for name in ("c", "d", "e"):
+        (tmp_path / "a" / "b" / f"{name}.txt").write_bytes(name.encode())
+    tr = make_transfer(client, store)
+    send(tr, tmp_path, "a/b/c.txt")
     assert set(emulator.folders()) == {"a", "a/b"}
     calls = emulator.stats()["requests"].get("addFolder", 0)
-    p2 = tmp_path / "a" / "b" / "d.txt"
-    p2.write_bytes(b"d")
-    up.upload(target, local_file(p2, "a/b/d.txt"))
+    send(tr, tmp_path, "a/b/d.txt")
     assert emulator.stats()["requests"].get("addFolder", 0) == calls  # cached
     emulator.remove(emulator.folders()["a"]["uuid"])
-    p3 = tmp_path / "a" / "b" / "e.txt"
-    p3.write_bytes(b"e")
-    up.upload(target, local_file(p3, "a/b/e.txt"))
+    send(tr, tmp_path, "a/b/e.txt")
     assert "a/b/e.txt" in emulator.files()
 
 
 def test_missing_mapping_root_is_reported_as_such(client, store, tmp_path):
     """A parent_dentry_uuid that does not exist is a RootMissingError for subfolders."""
     (tmp_path / "sub").mkdir()
-    p = tmp_path / "sub" / "x.txt"
-    p.write_bytes(b"x")
-    up = make_uploader(client, store)
+    (tmp_path / "sub" / "x.txt").write_bytes(b"x")
     with pytest.raises(RootMissingError):
-        up.upload(
-            Target("m", tmp_path, "noSuchRoot000000000000000000000000"), local_file(p, "sub/x.txt")
+        send(
+            make_transfer(client, store),
+            tmp_path,
+            "sub/x.txt",
+            "noSuchRoot000000000000000000000000",
         )
 
 
@@ -267,26 +274,27 @@ def test_file_changed_during_upload_is_not_committed(client, emulator, store, tm
                 fh.write(b"more")
 
     with pytest.raises(FileChangedError):
-        make_uploader(client, store).upload(Target("m", tmp_path, ROOT_UUID), f, on_bytes)
+        send(make_transfer(client, store), tmp_path, "grow.bin", on_bytes=on_bytes)
     assert "grow.bin" not in emulator.files()
-    assert store.record("m", "grow.bin") is None
+    assert f.size == 3 * 1024 * 1024
 
 
-def test_record_written_after_commit(client, store, tmp_path, emulator):
-    """A successful upload leaves a record with the sha256 and the remote dentry."""
-    p = tmp_path / "r.txt"
-    p.write_bytes(b"record me")
-    make_uploader(client, store).upload(Target("m", tmp_path, ROOT_UUID), local_file(p, "r.txt"))
-    rec = store.record("m", "r.txt")
-    assert rec.sha256 == hashlib.sha256(b"record me").hexdigest()
-    assert rec.dentry_uuid == emulator.files()["r.txt"]["uuid"]
-    assert rec.version == 1
+def test_commit_carries_the_content_stamp(client, store, tmp_path, emulator):
+    """Every commit stamps the file with a PRIVATE syncd.sha256 app property (no extra call)."""
+    (tmp_path / "r.txt").write_bytes(b"record me")
+    sent = send(make_transfer(client, store), tmp_path, "r.txt")
+    assert sent.sha256 == hashlib.sha256(b"record me").hexdigest()
+    assert sent.dentry.stamp == sent.sha256
+    assert sent.dentry.uuid == emulator.files()["r.txt"]["uuid"]
+    assert emulator.stats()["requests"]["commit"] == 1
 
 
-def test_engine_skips_a_job_that_another_upload_already_did(emulator, tmp_path):
-    """A job decided from an older view (e.g. a long scan) does not upload the file again."""
+def test_executor_skips_an_upload_that_another_one_already_did(emulator, tmp_path):
+    """An upload decided from an older view (e.g. a long scan) does not upload the file again;
+    the record is written only after the commit."""
+    from syncd.actions import Outcome, Reason, Upload
     from syncd.config import load
-    from syncd.engine import Engine, Job
+    from syncd.executor import Executor
     from tests.conftest import write_config
 
     share = tmp_path / "share"
@@ -297,13 +305,18 @@ def test_engine_skips_a_job_that_another_upload_already_did(emulator, tmp_path):
         write_config(tmp_path, emulator, [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}])
     )
     state = StateStore(cfg.state_dir)
-    engine = Engine(cfg, state)
-    job = Job(cfg.mappings[0], local_file(p, "once.txt"), "new")
+    ex = Executor(cfg, state)
+    m = cfg.mappings[0]
+    action = Upload(m, local_file(p, "once.txt"), Reason.NEW)
     try:
-        assert engine.execute(job) == "completed"
-        assert engine.execute(job) == "unchanged"
+        assert ex.execute(action) is Outcome.COMPLETED
+        assert ex.execute(action) is Outcome.UNCHANGED
+        rec = state.record(m.key, "once.txt")
+        assert rec.sha256 == hashlib.sha256(b"once").hexdigest()
+        assert rec.dentry_uuid == emulator.files()["once.txt"]["uuid"]
+        assert rec.version == 1
     finally:
-        engine.close()
+        ex.close()
         state.close()
     assert emulator.stats()["requests"]["commit"] == 1
 

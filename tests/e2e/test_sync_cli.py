@@ -333,8 +333,8 @@ def test_check_reports_per_mapping(tmp_path, emulator):
 
 
 def test_sigterm_stops_sync_cleanly_and_the_next_run_finishes(tmp_path, emulator):
-    """SIGTERM during a sync: exit 0 soon (in-flight uploads finish, the queue is dropped);
-    the next run uploads the rest, each file once."""
+    """SIGTERM during a sync: exit 143 soon, since work was abandoned (in-flight uploads
+    finish, the queue is dropped); the next run uploads the rest, each file once."""
     import signal
     import subprocess
     import sys
@@ -364,7 +364,7 @@ def test_sigterm_stops_sync_cleanly_and_the_next_run_finishes(tmp_path, emulator
     wait_until(lambda: emulator.stats()["requests"].get("oss", 0) >= 1, timeout=20)
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 128 + signal.SIGTERM, err  # work was left for the next run
     assert "Traceback" not in err
     assert "next run" in err
     emulator.clear_faults()

@@ -16,7 +16,9 @@ from syncd.config import (
     DingTalkSettings,
     LogSettings,
     Mapping,
+    MetricsSettings,
     SyncSettings,
+    WatchSettings,
     find_config,
     load,
     parse,
@@ -432,16 +434,18 @@ def test_every_problem_is_reported_together(tmp_path: Path) -> None:
     error = error_of(parse, data, source="/etc/x.yaml", environ={})
     assert error.source == "/etc/x.yaml"
     assert error.problems == [
-        "extra: unknown key (known keys: dingtalk, state_dir, mappings, sync, log)",
+        "extra: unknown key (known keys: dingtalk, state_dir, mappings, sync, watch, metrics, log)",
         "dingtalk.app_secret: environment variable UNSET_SECRET is not set",
         "dingtalk.api_base: must be an http:// or https:// URL, got 'ftp://example.com'",
         "dingtalk.qps: must be a number > 0, got -1",
         f"mappings[0].local: folder does not exist: {tmp_path / 'missing'}",
-        "mappings[0].parent_dentry_uuid: must not contain '/' or whitespace, got 'a/b'",
+        "mappings[0].parent_dentry_uuid: must not contain '/', ':' or whitespace, got 'a/b'",
         "mappings[1].subfolders: must be true or false, got 'yes'",
         "sync.colour: unknown key (known keys: conflict_strategy, settle_seconds, "
         "rescan_interval_seconds, workers, follow_symlinks, allow_empty_overwrite, "
-        "shutdown_timeout_seconds, max_queue)",
+        "shutdown_timeout_seconds, max_queue, adopt, on_remote_change, "
+        "remote_check_interval_seconds, renames, deletes, trash_folder, trash_retention_days, "
+        "max_delete, max_delete_percent, bwlimit)",
         "sync.workers: must be an integer between 1 and 64, got 'many'",
         "log.level: must be one of debug, info, warning, error, got 'loud'",
     ]
@@ -561,8 +565,8 @@ def test_local_must_be_an_existing_directory(tmp_path: Path) -> None:
     ("uuid", "message"),
     [
         ("", "must not be empty"),
-        ("a b", "must not contain '/' or whitespace, got 'a b'"),
-        ("x/y", "must not contain '/' or whitespace, got 'x/y'"),
+        ("a b", "must not contain '/', ':' or whitespace, got 'a b'"),
+        ("x/y", "must not contain '/', ':' or whitespace, got 'x/y'"),
         (123, "must be a string, got 123"),
     ],
 )
@@ -828,6 +832,8 @@ def test_example_config_documents_every_key() -> None:
         DingTalkSettings: raw["dingtalk"],
         Mapping: raw["mappings"][0],
         SyncSettings: raw["sync"],
+        WatchSettings: raw["watch"],
+        MetricsSettings: raw["metrics"],
         LogSettings: raw["log"],
         Config: raw,
     }
