@@ -176,6 +176,8 @@ def open_root(path: Path, *, follow: bool = False) -> Root:
     except FileNotFoundError:
         raise RootUnavailable(path, "local folder missing") from None
     except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP) and os.path.islink(path):
+            raise RootUnavailable(path, "local folder was replaced by a symlink") from None
         reasons = {
             errno.ELOOP: "local folder was replaced by a symlink",
             errno.ENOTDIR: "local folder is not a directory",

@@ -59,7 +59,8 @@ class WalkCounters:
 
 
 KnownFor = Callable[[str, int], Known]
-_Pending = tuple["_Dir | None", str, str]  # (parent's descriptor or None, name, rel)
+Ancestors = tuple[tuple[int, int], ...]  # (st_dev, st_ino) of the folders above
+_Pending = tuple["_Dir | None", str, str, Ancestors]  # (parent's fd or None, name, rel, ...)
 
 
 class _Dir:
@@ -90,12 +91,11 @@ def walk(
     counters = counters if counters is not None else WalkCounters()
     if start and not tree.folder_allowed(start):
         return
-    seen: set[tuple[int, int]] = set()
-    stack: list[_Pending] = [(None, "", start)]
+    stack: list[_Pending] = [(None, "", start, ())]
     with tree.root() as root:
         try:
             while stack:
-                parent, name, rel = stack.pop()
+                parent, name, rel, above = stack.pop()
                 fd = _open(root, parent, name, rel, counters)
                 if isinstance(fd, Refusal):
                     yield FolderScan(rel, 0, refusals=[fd])
@@ -103,7 +103,12 @@ def walk(
                 if fd is None:
                     continue
                 try:
-                    scan, subdirs = _folder(tree, root, fd, rel, seen, known_for, counters)
+                    st = os.fstat(fd)
+                    me = (st.st_dev, st.st_ino)
+                    if me in above:  # a link back to a folder above: a loop, walked once
+                        os.close(fd)
+                        continue
+                    scan, subdirs = _folder(tree, root, fd, rel, st.st_ino, known_for, counters)
                 except BaseException:
                     os.close(fd)
                     raise
@@ -111,12 +116,12 @@ def walk(
                 d = _Dir(fd, shared)
                 if shared == 0:
                     os.close(fd)
+                below = (*above, me)
                 for linked, sub_name, sub_rel in reversed(subdirs):
-                    stack.append((None if linked else d, sub_name, sub_rel))
-                if scan is not None:
-                    yield scan
+                    stack.append((None if linked else d, sub_name, sub_rel, below))
+                yield scan
         finally:  # the consumer stopped early: close what the pending children hold
-            for d in {id(p): p for p, _, _ in stack if p is not None}.values():
+            for d in {id(p[0]): p[0] for p in stack if p[0] is not None}.values():
                 os.close(d.fd)
 
 
@@ -149,17 +154,13 @@ def _folder(
     root: Root,
     fd: int,
     rel: str,
-    seen: set[tuple[int, int]],
+    ino: int,
     known_for: KnownFor | None,
     counters: WalkCounters,
-) -> tuple[FolderScan | None, list[tuple[bool, str, str]]]:
-    st = os.fstat(fd)
-    if (st.st_dev, st.st_ino) in seen:
-        return None, []  # a loop, or a folder already reached through a link
-    seen.add((st.st_dev, st.st_ino))
+) -> tuple[FolderScan, list[tuple[bool, str, str]]]:
     counters.dirs += 1
-    known = known_for(rel, st.st_ino) if known_for is not None else {}
-    scan = FolderScan(rel, st.st_ino)
+    known = known_for(rel, ino) if known_for is not None else {}
+    scan = FolderScan(rel, ino)
     subdirs: list[tuple[bool, str, str]] = []
     try:
         it = os.scandir(fd)
