@@ -110,11 +110,25 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
+    config = _load_config(args, require_credentials=not args.dry_run)
+    fmt = _setup_logging(args, config)
+    with _locked(config, args.dry_run):
+        return _sync(args, config, fmt)
+
+
+def _locked(config: Any, dry_run: bool) -> Any:
+    """The state dir's lock for `sync`/`run`; a dry-run never takes it."""
+    import contextlib
+
+    from syncd.lock import state_lock
+
+    return contextlib.nullcontext() if dry_run else state_lock(config.state_dir)
+
+
+def _sync(args: argparse.Namespace, config: Any, fmt: str) -> int:
     from syncd.state import StateStore
     from syncd.sync_pass import run_sync
 
-    config = _load_config(args, require_credentials=not args.dry_run)
-    fmt = _setup_logging(args, config)
     state = StateStore.open(config.state_dir, dry_run=args.dry_run)
     progress: Any = None
     if fmt == "console" and sys.stderr.isatty():
@@ -163,8 +177,13 @@ def _fatal_text(exc: BaseException) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    from syncd.config import state_dir_problem
+    from syncd.errors import ConfigError
+
     config = _load_config(args)
     _setup_logging(args, config)
+    if (problem := state_dir_problem(config.state_dir)) is not None:
+        raise ConfigError([problem], str(config.source))
     print(
         f"config {config.source}: OK ({len(config.mappings)} mapping"
         f"{'s' if len(config.mappings) != 1 else ''})"
@@ -195,11 +214,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = _load_config(args, require_credentials=not args.dry_run)
     _setup_logging(args, config)
-    return run_daemon(
-        config,
-        dry_run=args.dry_run,
-        reload_config=lambda: _load_config(args, require_credentials=not args.dry_run),
-    )
+    with _locked(config, args.dry_run):
+        return run_daemon(
+            config,
+            dry_run=args.dry_run,
+            reload_config=lambda: _load_config(args, require_credentials=not args.dry_run),
+        )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -221,6 +241,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     from syncd.errors import ConfigError, CredentialsError, StateError
+    from syncd.lock import LockedError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(with_emulator=bool(argv) and argv[0] == "emulator").parse_args(argv)
@@ -235,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CredentialsError as exc:
         print(f"syncd: {_fatal_text(exc)}", file=sys.stderr)
         return EXIT_CONFIG
-    except StateError as exc:
+    except (StateError, LockedError) as exc:
         print(f"syncd: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -28,6 +28,7 @@ from syncd.backoff import backoff_delay
 from syncd.errors import (
     AuthError,
     BannedError,
+    CredentialsError,
     RemoteError,
     TransientError,
     UncertainError,
@@ -306,9 +307,16 @@ class DingTalkClient:
             self.limiter.acquire(api)
             try:
                 return self._send(api, method, path, params, body, headers, idempotent)
-            except AuthError:
-                if not auth or refreshed:
+            except AuthError as err:
+                if not auth:
                     raise
+                if refreshed:  # a fresh token rejected too: the app itself is refused
+                    raise CredentialsError(
+                        f"a freshly issued access token was rejected ({err.message})",
+                        code=err.code,
+                        status=err.status,
+                        api=api,
+                    ) from None
                 refreshed = True
                 attempt -= 1
                 self.token(force=True, stale=token)

@@ -719,6 +719,23 @@ def load(path: Path | str, *, require_credentials: bool = True) -> Config:
     return parse(data, source=source, require_credentials=require_credentials)
 
 
+def state_dir_problem(path: Path) -> str | None:
+    """Why `state_dir` cannot be used (for `check`), or None: it must be a folder syncd can
+    write to, or one it can create."""
+    if path.exists():
+        if not path.is_dir():
+            return f"state_dir: not a directory: {path}"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"state_dir: not writable by this user: {path}"
+        return None
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return f"state_dir: cannot be created: {parent} is not a writable folder"
+    return None
+
+
 def find_config(explicit: str | None) -> Path:
     """The config file to use: `explicit` (-c), $SYNCD_CONFIG, ./syncd.yaml, /etc/syncd/config.yaml.
 

@@ -30,7 +30,7 @@ from syncd import sdnotify
 from syncd.actions import Action, Outcome
 from syncd.config import Config, Mapping
 from syncd.daemon_scan import Done, Fresh, PathJob, Reload, Scanner, ScanRequest, Stop
-from syncd.errors import ConfigError, CredentialsError, RemoteError
+from syncd.errors import ConfigError, CredentialsError, RemoteError, StateError
 from syncd.executor import Executor, RemoteFactory
 from syncd.inflight import Claims
 from syncd.reconcile import Reconciler
@@ -122,6 +122,20 @@ class Daemon:
         if self.ex.fatal is not None:
             raise self.ex.fatal
         return 0
+
+    def _probe_state(self) -> None:
+        """Uploads are paused while the state store cannot record them: try it again."""
+        if self.ex.state_broken is None or self.dry_run:
+            return
+        try:
+            self.state.set_meta("daemon.probe", time.time())
+        except StateError:
+            return
+        self.ex.state_broken = None
+        log.warning(
+            "state.recovered", path=str(self.state.path), action="uploads resume; rescanning"
+        )
+        self.scanner.full("state store recovered")
 
     def _check_credentials(self) -> None:
         """Fail fast: rejected credentials exit at start, not when a file needs uploading."""
@@ -227,6 +241,7 @@ class Daemon:
         if now >= self.next_root_check:
             self.next_root_check = now + ROOT_CHECK
             self.maps.check_roots(self.watches, self.scanner)
+            self._probe_state()
         if self.watchdog_every and now >= self.next_ping:
             sdnotify.notify("WATCHDOG=1")
             self.next_ping = now + self.watchdog_every

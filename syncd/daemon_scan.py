@@ -19,6 +19,7 @@ import structlog
 from syncd import sdnotify
 from syncd.actions import HEAVY, Outcome, Upload
 from syncd.config import Mapping
+from syncd.errors import StateError
 from syncd.localfs import RootUnavailable
 from syncd.model import IssueKind, LocalFile
 from syncd.planner import Defer
@@ -111,6 +112,8 @@ class Scanner:
                 self.scan(m, req)
             except RootUnavailable as exc:
                 self.d.maps.root_failed(m, exc.reason)
+            except StateError as exc:
+                self.d.ex.state_failed(exc, "scan")
             except Exception as exc:
                 log.exception("scan.failed", mapping=str(m.local), error=repr(exc))
 

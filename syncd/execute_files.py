@@ -34,6 +34,7 @@ from syncd.errors import (
     MappingFailedError,
     PermanentError,
     RemoteError,
+    StateError,
     TooSlowError,
     TransientError,
 )
@@ -325,6 +326,9 @@ class FileActions:
             hint = MAPPING_CODES.get(exc.code, "check parent_dentry_uuid (`syncd ls`)")
             ex.mapping_failed(m, MappingFailedError(exc.message, code=exc.code, hint=hint))
             ex.stats.add(abandoned=1)
+            return Outcome.ABANDONED
+        if isinstance(exc, StateError):  # e.g. the folder cache could not be written
+            ex.state_failed(exc, "folder cache")
             return Outcome.ABANDONED
         if isinstance(exc, OSError):  # EIO, ESTALE…: the file system, not the remote
             exc = TransientError(

@@ -176,16 +176,21 @@ class Executor:
             fn()
             return True
         except StateError as exc:
-            if self.state_broken is None:
-                self.state_broken = exc
-                log.error(
-                    "state.write_failed",
-                    path=str(self.state.path),
-                    error=str(exc),
-                    writing=what,
-                    action="uploads stop until the state store can record them",
-                )
+            self.state_failed(exc, what)
             return False
+
+    def state_failed(self, exc: StateError, what: str = "") -> None:
+        """The state store cannot record: stop uploads (one `state.write_failed`)."""
+        if self.state_broken is not None:
+            return
+        self.state_broken = exc
+        log.error(
+            "state.write_failed",
+            path=str(self.state.path),
+            error=str(exc),
+            **({"writing": what} if what else {}),
+            action="uploads stop until the state store can record them",
+        )
 
     def mapping_failed(self, m: Mapping, err: MappingFailedError) -> None:
         if m.key in self.failed_mappings:

@@ -111,7 +111,7 @@ class Reconciler:
         if not scan.files:
             return
         now = time.time()
-        guard: CaseGuard | None = None
+        collisions = _collisions(scan, before)
         listing: dict[str, Dentry] | None = None
         listed = False
         for f in scan.files:
@@ -121,12 +121,7 @@ class Reconciler:
             record = self.state.record(m.key, f.rel_path) if f.name in scan.recorded else None
             action = decide(m, f, record, issue, self.ex.policy, now)
             if isinstance(action, Upload) and action.reason is Reason.NEW:
-                if guard is None:
-                    vanished = set(scan.vanished)
-                    guard = CaseGuard()
-                    for name in sorted(n for n in before if n not in vanished):
-                        guard.claim(name)
-                if (other := guard.claim(f.name)) is not None:
+                if (other := collisions.get(f.name)) is not None:
                     yield refuse(m, case_refusal(f, other), issue)
                     continue
                 if not listed:
@@ -202,6 +197,19 @@ class Reconciler:
                 action = with_twin(action, listing.get(entry.name), self.ex.policy)
         if action is not None:
             yield action
+
+
+def _collisions(scan: FolderScan, before: list[str]) -> dict[str, str]:
+    """New names in a folder that differ only in case from a recorded name, or from a new
+    name that sorts first: name -> the name it collides with."""
+    new = sorted(f.name for f in scan.files if f.name not in scan.recorded)
+    if not new:
+        return {}
+    guard = CaseGuard()
+    vanished = set(scan.vanished)
+    for name in sorted(n for n in before if n not in vanished):
+        guard.claim(name)
+    return {name: other for name in new if (other := guard.claim(name)) is not None}
 
 
 def _join(folder: str, name: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from syncd.errors import StateError
 from syncd.model import Issue, IssueKind, Notice, NoticeKind, Record
-from syncd.schema import SCHEMA_VERSION, create_or_upgrade
+from syncd.schema import SCHEMA_VERSION, create_or_upgrade, version_of
 
 STATE_FILE = "state.db"
 Known = dict[str, tuple[int, int, int]]
@@ -97,7 +97,17 @@ class StateStore:
             create_or_upgrade(db)
             return db
         if readonly:
-            return _open_readonly(self.path, snapshot)
+            db = _open_readonly(self.path, snapshot)
+            found = version_of(db)
+            if found != SCHEMA_VERSION:
+                db.close()
+                raise StateError(
+                    f"state store {self.path} has schema {found}, this syncd reads "
+                    f"{SCHEMA_VERSION}; the next `syncd sync` or `syncd run` upgrades it"
+                    if found < SCHEMA_VERSION
+                    else f"state store {self.path} is from a newer syncd; upgrade syncd"
+                )
+            return db
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA busy_timeout=5000")
@@ -498,9 +508,12 @@ def _text(exc: sqlite3.Error) -> str:
 
 
 def _open_readonly(path: Path, snapshot: bool) -> sqlite3.Connection:
-    """Read-only; falls back to `immutable` where the folder cannot hold the WAL's -shm
-    file (a read-only state dir): `status` must work there too."""
-    if not snapshot:
+    """Read-only. A snapshot (dry-run) is opened `immutable` — no -wal/-shm file is created
+    — unless a running syncd has a write-ahead log open, whose changes it must see. Falls
+    back to `immutable` where the folder cannot hold the -shm file (a read-only state dir):
+    `status` must work there too."""
+    wal = path.with_name(path.name + "-wal")
+    if not snapshot or (wal.exists() and wal.stat().st_size > 0):
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         try:
             db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()

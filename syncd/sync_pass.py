@@ -137,10 +137,15 @@ class SyncPass:
         except RootUnavailable as exc:
             self.ex.mapping_failed(m, MappingFailedError(exc.reason, hint=f"check {m.local}"))
             return
+        except StateError as exc:
+            self.ex.state_failed(exc, "scan")
         self.pool.deferred.extend(self.pool.drain())
         if self.ex.fatal is None and self.ex.state_broken is None:
-            for action in self.recon.finish(report):
-                self.ex.execute(action)
+            try:
+                for action in self.recon.finish(report):
+                    self.ex.execute(action)
+            except StateError as exc:
+                self.ex.state_failed(exc, "scan")
         c = report.counters
         log.info(
             "scan.finished",

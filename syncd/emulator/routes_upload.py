@@ -66,7 +66,7 @@ def upload_info(call: Call) -> Any:
         "storageDriver": "DINGTALK",
         "protocol": "HEADER_SIGNATURE",
         "headerSignatureInfo": {
-            "resourceUrls": [url],
+            "resourceUrls": _resource_urls(call, url),
             "headers": {
                 "Authorization": f"OSS {emu.oss_access_key_id}:{signature}",
                 "x-oss-date": date,
@@ -76,6 +76,23 @@ def upload_info(call: Call) -> Any:
             "internalResourceUrls": [url],
         },
     }
+
+
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens there
+
+
+def _resource_urls(call: Call, url: str) -> list[str]:
+    """`resourceUrls`, "前面url优先" (§4.2). With `Emulator.intranet_first`, a request that
+    does not say `preferIntranet: false` (the default is true, §4.1) gets an intranet URL
+    first, unreachable from outside the cloud; `Emulator.unreachable_urls` puts that many
+    dead URLs first whatever was asked (a URL that cannot be reached)."""
+    emu = call.emu
+    prefer = obj(call.body, "option").get("preferIntranet", True)
+    path = url[len(emu.oss_url) :]
+    dead = [f"{UNREACHABLE}/intranet{i}{path}" for i in range(emu.unreachable_urls)]
+    if emu.intranet_first and prefer is not False:
+        dead.insert(0, f"{UNREACHABLE}/intranet{path}")
+    return [*dead, url]
 
 
 def _upload(call: Call, key: str, size_wanted: int | None) -> tuple[Upload, Any]:

@@ -102,6 +102,8 @@ class Emulator(Inspection, Colleague):
         self._servers: list[tuple[TrackingServer, threading.Thread]] = []
         self._oss_url: str | None = None
         self.root_uuids: list[str] = self._make_roots(folders, workspace_names or {})
+        self.intranet_first = False  # upload info lists an unreachable intranet URL first
+        self.unreachable_urls = 0  # this many unreachable URLs before the real one
 
     def _make_roots(self, folders: Iterable[str] | None, names: Mapping[str, str]) -> list[str]:
         wanted: list[str | None] = list(folders or [])

@@ -1,0 +1,136 @@
+"""`syncd run` fails fast and loud: credentials, vanished roots, stalled writers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+
+from tests.conftest import ROOT_UUID, write_config
+from tests.integration.daemon_proc import DaemonProc
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def share(tmp_path):
+    root = tmp_path / "share"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def daemons():
+    started: list[DaemonProc] = []
+    yield started
+    for d in started:
+        d.kill()
+
+
+def start(daemons, cfg, **kw) -> DaemonProc:
+    d = DaemonProc(cfg, **kw)
+    daemons.append(d)
+    return d
+
+
+def cfg_for(tmp_path, emulator, share, dingtalk=None, **sync):
+    return write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
+        sync={"settle_seconds": 0.2, **sync},
+        dingtalk=dingtalk,
+    )
+
+
+def test_rejected_credentials_stop_run_before_ready(tmp_path, emulator, share, daemons):
+    """`run` fetches a token before READY=1: rejected credentials exit 3 at once with the
+    same message as `sync`, and systemd never hears READY."""
+    sock_path = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(sock_path)
+    server.setblocking(False)
+    try:
+        cfg = cfg_for(tmp_path, emulator, share, dingtalk={"app_secret": "wrong-secret-5678"})
+        d = start(daemons, cfg, env={"NOTIFY_SOCKET": sock_path})
+        assert d.proc.wait(timeout=20) == 3
+        d.kill()
+        text = "".join(d.raw)
+        assert "DingTalk rejected the app credentials (invalidClientIdOrSecret" in text
+        assert "wrong-secret-5678" not in text
+        received = []
+        try:
+            while True:
+                received.append(server.recv(4096).decode())
+        except BlockingIOError:
+            pass
+        assert not any("READY=1" in r for r in received)
+    finally:
+        server.close()
+
+
+def test_an_unreachable_api_at_start_is_not_fatal(tmp_path, share, daemons):
+    """A network error at start is logged and the daemon runs (the network may come back)."""
+    cfg = cfg_for(tmp_path, None, share)
+    d = start(daemons, cfg)
+    d.wait_event("token.failed")
+    d.wait_event("daemon.started")
+    assert d.stop() == 0
+
+
+def test_a_vanished_root_is_reported_watched_for_and_rescanned(tmp_path, emulator, share, daemons):
+    """`mv share share.gone`: mapping.failed (local folder missing), not an empty share every
+    hour; when it is back it is watched again and rescanned at once."""
+    (share / "a.txt").write_bytes(b"a")
+    d = start(daemons, cfg_for(tmp_path, emulator, share))
+    d.wait_event("upload.completed", path="a.txt")
+    os.rename(share, tmp_path / "share.gone")
+    failed = d.wait_event("mapping.failed", timeout=20)
+    assert failed["reason"] == "local folder missing"
+    (tmp_path / "share.gone" / "b.txt").write_bytes(b"b, added while it was away")
+    os.rename(tmp_path / "share.gone", share)
+    d.wait_event("mapping.recovered", timeout=20)
+    d.wait_event("upload.completed", path="b.txt", timeout=20)
+    (share / "c.txt").write_bytes(b"c")  # watched again
+    d.wait_event("upload.completed", path="c.txt", timeout=20)
+    assert d.stop() == 0
+    assert sorted(emulator.files()) == ["a.txt", "b.txt", "c.txt"]
+    assert all(f["version"] == 1 for f in emulator.files().values())
+
+
+def test_a_new_empty_file_waits_for_a_stalled_writer(tmp_path, emulator, share, daemons):
+    """A file created empty and written after settle_seconds lands once, with its content,
+    not first as a 0-byte version 1."""
+    d = start(daemons, cfg_for(tmp_path, emulator, share))
+    d.wait_event("scan.finished")
+    path = share / "report.csv"
+    path.write_bytes(b"")
+    time.sleep(3.0)  # the stalled writer is the behaviour under test
+    path.write_bytes(b"a,b,c\n1,2,3\n")
+    done = d.wait_event("upload.completed", path="report.csv", timeout=30)
+    assert done["size"] == 12
+    assert d.stop() == 0
+    assert emulator.files()["report.csv"]["version"] == 1
+
+
+def test_run_converges_after_a_storm_of_faults(tmp_path, emulator, share, daemons):
+    """25 % faults on every endpoint (5xx, throttling, resets, lost commit answers) while
+    files arrive: within a minute of the faults stopping every file is there, once, at
+    version 1 (no lost file, no duplicate, no spurious version)."""
+    for i in range(40):
+        (share / f"d{i % 4}" / f"f{i}.txt").parent.mkdir(exist_ok=True)
+        (share / f"d{i % 4}" / f"f{i}.txt").write_bytes(os.urandom(200))
+    for kind, rate in (("5xx", 0.08), ("throttle", 0.08), ("reset", 0.05)):
+        emulator.set_fault("*", kind, rate=rate)
+    emulator.set_fault("commit", "lost", rate=0.1)
+    d = start(daemons, cfg_for(tmp_path, emulator, share, workers=4))
+    d.wait_event("scan.finished", timeout=60)
+    d.wait_for(lambda evs: len(emulator.files()) >= 20, timeout=60, what="half the files")
+    emulator.clear_faults()
+    d.wait_for(lambda evs: len(emulator.files()) == 40, timeout=60, what="all 40 files")
+    assert d.stop() == 0
+    files = emulator.files()
+    assert all(f["version"] == 1 for f in files.values())
+    assert not [p for p in files if "(" in p]
