@@ -58,6 +58,13 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
             action="store_true",
             help=f"{planned} only: no network request, no state write",
         )
+        if name == "sync":
+            p.add_argument(
+                "--check-remote",
+                action="store_true",
+                help="also list the mapped remote tree and repair drift (files deleted or "
+                "changed remotely)",
+            )
     p = sub.add_parser("check", help="validate the config (and, online, credentials and folders)")
     _common(p)
     p.add_argument("--offline", action="store_true", help="only validate the config file")
@@ -143,6 +150,7 @@ def _sync(args: argparse.Namespace, config: Any, fmt: str) -> int:
                 dry_run=args.dry_run,
                 progress=progress,
                 interrupted=lambda: _last_signal[0],
+                check_remote=args.check_remote,
             )
     finally:
         if progress is not None:

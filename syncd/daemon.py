@@ -104,6 +104,8 @@ class Daemon:
         for i in range(self.config.sync.workers):
             self._thread(self._worker, f"upload-{i}")
         self._thread(self.scanner.run, "scanner")
+        if self.config.sync.remote_check_interval_seconds and not self.dry_run:
+            self._thread(self._remote_checks, "remote-check")
         for key in self.mappings:
             self.scanner.request(ScanRequest(key, "", "start"))
         sdnotify.notify("READY=1", f"STATUS={self.stats.status_text(len(self.mappings))}")
@@ -152,6 +154,23 @@ class Daemon:
                 error=exc.message,
                 action="starting anyway; uploads wait for the remote",
             )
+
+    def _remote_checks(self) -> None:
+        """Every `remote_check_interval_seconds`: list the remote trees, repair drift. On a
+        thread of its own and the listing API's own budget, so uploads never wait for it."""
+        from syncd.remote_check import check_remote
+
+        while not self.stopping.wait(self.config.sync.remote_check_interval_seconds):
+            for m in list(self.mappings.values()):
+                if self.ex.blocked_reason(m) is not None or m.key in self.maps.local_failed:
+                    continue
+                try:
+                    for action in check_remote(self.ex, m):
+                        if self.stopping.is_set():
+                            return
+                        self.offer(action)
+                except Exception as exc:
+                    log.exception("remote.check_crashed", mapping=str(m.local), error=repr(exc))
 
     def request_stop(self) -> None:
         self.hints.put(Stop())

@@ -90,7 +90,11 @@ class FileActions:
             ex.stats.add(abandoned=1)
             return why
         current = ex.state.record(m.key, f.rel_path)
-        if current is not None and (current.size, current.mtime_ns, current.inode) == f.key:
+        if (
+            not looked
+            and current is not None
+            and (current.size, current.mtime_ns, current.inode) == f.key
+        ):
             return Outcome.UNCHANGED  # decided from an older view; another upload did it
         record = current if current is not None else a.record
         name, strategy = f.name, ex.config.sync.conflict_strategy.value

@@ -139,7 +139,8 @@ def remote_verdict(record: Record, remote: Dentry | None, policy: Policy) -> Rem
     """Before overwriting a recorded file: has someone else changed it since our commit?"""
     if remote is None:
         return RemoteVerdict.GONE
-    if not record.version or remote.version == record.version:
+    same_file = not (remote.id and record.dentry_id) or remote.id == record.dentry_id
+    if same_file and (not record.version or remote.version == record.version):
         return RemoteVerdict.PROCEED
     return {
         RemoteChangePolicy.OVERWRITE: RemoteVerdict.OVERWRITE_CHANGED,

@@ -29,6 +29,7 @@ from syncd.model import LocalFile
 from syncd.planner import Defer
 from syncd.progress import Progress
 from syncd.reconcile import Planned, Reconciler, ScanReport
+from syncd.remote_check import check_remote
 from syncd.state import StateStore
 from syncd.stats import Stats
 
@@ -111,9 +112,10 @@ class _Pool:
 
 
 class SyncPass:
-    def __init__(self, config: Config, ex: Executor) -> None:
+    def __init__(self, config: Config, ex: Executor, *, check_remote: bool = False) -> None:
         self.config = config
         self.ex = ex
+        self.check_remote = check_remote
         self.recon = Reconciler(ex)
         self.pool = _Pool(ex, config.sync.workers)
 
@@ -146,6 +148,8 @@ class SyncPass:
                     self.ex.execute(action)
             except StateError as exc:
                 self.ex.state_failed(exc, "scan")
+        if self.check_remote and self.ex.blocked_reason(m) is None:
+            self.repair(m)
         c = report.counters
         log.info(
             "scan.finished",
@@ -157,6 +161,19 @@ class SyncPass:
             **({"unreadable_folders": len(c.failed)} if c.failed else {}),
             seconds=round(report.seconds, 3),
         )
+
+    def repair(self, m: Mapping) -> None:
+        """`--check-remote`: list the mapped remote tree and repair drift."""
+        if self.ex.dry_run:
+            log.info(
+                "plan.remote_check_skipped",
+                mapping=str(m.local),
+                reason="a dry-run makes no request; run without --dry-run to check",
+            )
+            return
+        for action in check_remote(self.ex, m):
+            self.dispatch(action)
+        self.pool.deferred.extend(self.pool.drain())
 
     def retry_deferred(self) -> None:
         """Files that changed mid-upload (or are new and empty): wait, then try again."""
@@ -195,6 +212,7 @@ def run_sync(
     progress: Progress | None = None,
     remote_factory: RemoteFactory | None = None,
     interrupted: Callable[[], int] = lambda: 0,
+    check_remote: bool = False,
 ) -> SyncResult:
     """One pass over every mapping; returns the counters and the exit code."""
     started = time.monotonic()
@@ -208,7 +226,7 @@ def run_sync(
         progress=progress,
         stats=stats,
     )
-    run = SyncPass(config, ex)
+    run = SyncPass(config, ex, check_remote=check_remote)
     result = SyncResult({}, 0.0)
     try:
         for m in config.mappings:

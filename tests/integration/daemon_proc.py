@@ -109,6 +109,7 @@ class DaemonProc:
             self.proc.wait()
             raise
         self._reader.join(timeout=5)
+        self._close_pipes()
         return rc
 
     def kill(self) -> None:
@@ -116,3 +117,9 @@ class DaemonProc:
             self.proc.kill()
             self.proc.wait()
         self._reader.join(timeout=5)
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None and not pipe.closed and not self._reader.is_alive():
+                pipe.close()

@@ -58,3 +58,5 @@ def test_demo_shows_files_landing_and_stops_on_ctrl_c(tmp_path):
             proc.kill()
             proc.wait()
         reader.join(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -184,7 +184,8 @@ def test_adoption_is_confirmed_by_the_hash():
 @pytest.mark.parametrize(
     ("remote", "policy", "verdict"),
     [
-        (twin(version=1), RemoteChangePolicy.OVERWRITE, RemoteVerdict.PROCEED),
+        (twin(version=1, id="1"), RemoteChangePolicy.OVERWRITE, RemoteVerdict.PROCEED),
+        (twin(version=1, id="2"), RemoteChangePolicy.HOLD, RemoteVerdict.HOLD),  # another file
         (None, RemoteChangePolicy.OVERWRITE, RemoteVerdict.GONE),
         (
             twin(version=2, modifier="x"),

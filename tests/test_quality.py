@@ -1,0 +1,40 @@
+"""The code stays typed and lint-clean: mypy --strict and ruff, as CI runs them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("git") is None and not (ROOT / "pyproject.toml").exists(), reason="no checkout"
+)
+def test_mypy_strict_is_clean():
+    """`mypy --strict syncd` reports nothing."""
+    proc = _run("mypy", "--strict", "syncd")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_check_and_format_are_clean():
+    """`ruff check` and `ruff format --check` report nothing."""
+    proc = _run("ruff", "check", ".")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = _run("ruff", "format", "--check", ".")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
