@@ -38,6 +38,12 @@ def _common(p: argparse.ArgumentParser, *, config: bool = True) -> None:
     )
 
 
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of files, got {value!r}")
+    return int(value)
+
+
 def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
     from syncd import __version__
 
@@ -59,6 +65,13 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
             help=f"{planned} only: no network request, no state write",
         )
         if name == "sync":
+            p.add_argument(
+                "--max-delete",
+                type=_count,
+                metavar="N",
+                help="with sync.deletes: trash, allow up to N deletes in this run "
+                "(lifts max_delete and max_delete_percent)",
+            )
             p.add_argument(
                 "--check-remote",
                 action="store_true",
@@ -151,6 +164,7 @@ def _sync(args: argparse.Namespace, config: Any, fmt: str) -> int:
                 progress=progress,
                 interrupted=lambda: _last_signal[0],
                 check_remote=args.check_remote,
+                max_delete=args.max_delete,
             )
     finally:
         if progress is not None:

@@ -257,9 +257,10 @@ class Daemon:
             self.next_rescan = now + self.config.sync.rescan_interval_seconds
             self.ex.failed_mappings.clear()  # a remote root may have been fixed meanwhile
             self.scanner.full("interval")
+            self.scanner.purge()
         if now >= self.next_root_check:
             self.next_root_check = now + ROOT_CHECK
-            self.maps.check_roots(self.watches, self.scanner)
+            self.maps.check_roots(self.watches, self.scanner, self.recon.root_problem)
             self._probe_state()
         if self.watchdog_every and now >= self.next_ping:
             sdnotify.notify("WATCHDOG=1")
@@ -276,7 +277,9 @@ class Daemon:
         if isinstance(item, Hint):
             if item.key not in self.mappings:
                 return
-            if item.kind is HintKind.GONE:
+            if item.kind is HintKind.MOVED_FROM:
+                self.gate.discard((item.key, item.rel))  # the destination's work finds it
+            elif item.kind is HintKind.GONE:
                 self.gate.discard((item.key, item.rel))
                 self._touch(item.key, item.rel, now)  # settles as "gone": records, issues
             elif item.kind is HintKind.DIR:

@@ -23,12 +23,16 @@ from syncd.errors import StateError
 from syncd.localfs import RootUnavailable
 from syncd.model import IssueKind, LocalFile
 from syncd.planner import Defer
+from syncd.purge import purge_trash
 from syncd.reconcile import ScanReport
 
 if TYPE_CHECKING:
     from syncd.daemon import Daemon
 
 log = structlog.get_logger(__name__)
+
+
+PURGE = "purge trash"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class Scanner:
         self.queue: queue.Queue[ScanRequest | None] = queue.Queue()
         self.pending: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
+        self.last_purge = 0.0
 
     def request(self, req: ScanRequest) -> None:
         """Queue a scan unless an equal or wider one is already waiting."""
@@ -98,6 +103,13 @@ class Scanner:
     def stop(self) -> None:
         self.queue.put(None)
 
+    def purge(self) -> None:
+        """Empty old trash days (at most daily; on the scanner thread, off the loop)."""
+        now = time.monotonic()
+        if now - self.last_purge >= 24 * 3600 or not self.last_purge:
+            self.last_purge = now
+            self.queue.put(ScanRequest("", "", PURGE))
+
     def run(self) -> None:
         while True:
             req = self.queue.get()
@@ -105,6 +117,11 @@ class Scanner:
                 return
             with self.lock:
                 self.pending.discard((req.key, req.start))
+            if req.reason == PURGE:
+                for each in list(self.d.mappings.values()):
+                    if self.d.ex.blocked_reason(each) is None:
+                        purge_trash(self.d.ex, each)
+                continue
             m = self.d.mappings.get(req.key)
             if m is None or m.key in self.d.maps.local_failed:
                 continue
@@ -119,6 +136,9 @@ class Scanner:
 
     def scan(self, m: Mapping, req: ScanRequest) -> None:
         d = self.d
+        if (problem := d.recon.root_problem(m)) is not None:
+            d.maps.root_failed(m, problem)
+            return
         sdnotify.notify(f"STATUS=scanning {m.local} ({req.reason})")
         report = ScanReport(m, req.start)
         settle_ns = int(d.config.sync.settle_seconds * 1e9)
@@ -168,6 +188,8 @@ class Scanner:
                 outcome = d.ex.execute(action)
                 if isinstance(action, Defer):
                     defer = action.seconds
+            if d.recon.gone_with_records(m, job.rel):  # deleted: the parent's scan decides
+                self.request(ScanRequest(m.key, job.rel.rpartition("/")[0], "deleted"))
         except RootUnavailable as exc:
             d.maps.root_failed(m, exc.reason)
             return Outcome.ABANDONED, 0.0

@@ -74,8 +74,16 @@ class DentryApi:
             raise
         return dentry_from_json(data.get("dentry"), "storage.renameDentry")
 
-    def move(self, space_id: str, dentry_id: str, target_space: str, target_folder: str) -> Dentry:
-        """Move into `target_folder`; a name taken there is `dentryAlreadyExist`, never a copy."""
+    def move(
+        self,
+        space_id: str,
+        dentry_id: str,
+        target_space: str,
+        target_folder: str,
+        strategy: str = "RETURN_ERROR_IF_EXISTS",
+    ) -> Dentry:
+        """Move into `target_folder`; by default a name taken there is `dentryAlreadyExist`
+        (never a copy); the trash moves with AUTO_RENAME."""
         try:
             data = self.client.call(
                 "storage.moveDentry",
@@ -85,7 +93,7 @@ class DentryApi:
                 body={
                     "targetSpaceId": target_space,
                     "targetFolderId": target_folder,
-                    "option": {"conflictStrategy": "RETURN_ERROR_IF_EXISTS"},
+                    "option": {"conflictStrategy": strategy},
                 },
                 idempotent=False,
             )

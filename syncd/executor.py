@@ -56,8 +56,11 @@ def remote_path(m: Mapping, rel: str) -> str:
 
 def tree_of(m: Mapping, config: Config) -> LocalTree:
     from syncd.filters import ExcludeRules
+    from syncd.guards import MARKER
 
-    return LocalTree(m.local, ExcludeRules(m.exclude), m.subfolders, config.sync.follow_symlinks)
+    reserved = frozenset({MARKER, config.sync.trash_folder})
+    excludes = ExcludeRules(m.exclude)
+    return LocalTree(m.local, excludes, m.subfolders, config.sync.follow_symlinks, reserved)
 
 
 def policy_of(config: Config, *, daemon: bool) -> Policy:
@@ -170,7 +173,7 @@ class Executor:
         return None
 
     # -- bookkeeping shared by the file actions ----------------------------------------
-    def write(self, what: str, fn: Callable[[], None]) -> bool:
+    def write(self, what: str, fn: Callable[[], object]) -> bool:
         """Run one state write; a failure stops uploads with one clear error."""
         try:
             fn()

@@ -198,6 +198,7 @@ class LocalTree:
     excludes: ExcludeRules = field(default_factory=lambda: ExcludeRules(()))
     subfolders: bool = True
     follow_symlinks: bool = False
+    reserved: frozenset[str] = frozenset()  # names at the root syncd owns (marker, trash)
 
     @contextmanager
     def root(self) -> Iterator[Root]:
@@ -236,6 +237,8 @@ class LocalTree:
         """What one path is, as a scan would see it; None when gone, ignored or a folder."""
         folder, _, name = rel.rpartition("/")
         if is_builtin_ignored(name) or not self.folder_allowed(folder):
+            return None
+        if self.reserved and rel.split("/", 1)[0] in self.reserved:
             return None
         if self.excludes and self.excludes.excluded(rel, is_dir=False):
             return None

@@ -45,6 +45,7 @@ class Refusal(NamedTuple):
     size: int = 0
     mtime_ns: int = 0
     ctime_ns: int = 0
+    inode: int = 0  # a recorded file renamed to a refused name keeps its remote copy
 
 
 class Record(NamedTuple):

@@ -1,28 +1,32 @@
 """The one reconcile loop that `sync` and `run` share: walk, read state, plan, yield actions.
 
 A mapping (or a folder in it) is walked folder by folder; each folder's records are read
-as the walk reaches it, so memory does not grow with the tree. For folders with files that
-have no record, the remote folder is listed once (adoption); nothing else is asked of the
-remote while planning. At the end of a walk that saw every folder, records of files that
-are gone are dropped and refusals that no longer apply are cleared — never for anything
-under a folder that could not be read.
+as the walk reaches it, so memory does not grow with the tree. A folder that is a recorded
+folder renamed or moved is moved remotely right there, in one call, before its files are
+compared. For folders with files that have no record, the remote folder is listed once
+(adoption), and a new file that is a recorded file moved becomes a remote move. After a
+walk that saw every folder, `deletes.py` decides what becomes of what is gone.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import structlog
 
-from syncd.actions import Action, ClearIssues, Forget, Mkdir, Reason, Upload
-from syncd.config import Mapping
+from syncd.actions import Action, ClearIssues, Mkdir, MoveFolder, Outcome, Reason, Upload
+from syncd.config import DeleteMode, Mapping
+from syncd.deletes import Gone, plan_deletes
 from syncd.errors import RemoteError
 from syncd.executor import Executor
+from syncd.guards import MARKER, DeleteLimits, RootFacts, root_problem
 from syncd.model import Dentry, Issue, LocalFile
-from syncd.planner import CaseGuard, Defer, case_refusal, decide, refuse, with_twin
-from syncd.state import StateStore
+from syncd.moves import MoveFinder
+from syncd.planner import CaseGuard, Defer, case_refusal, decide, move_action, refuse, with_twin
+from syncd.state import DirRow, StateStore
 from syncd.walk import FolderScan, Known, WalkCounters, walk
 
 log = structlog.get_logger(__name__)
@@ -38,9 +42,7 @@ class ScanReport:
     start: str
     counters: WalkCounters = field(default_factory=WalkCounters)
     seconds: float = 0.0
-    vanished: list[str] = field(default_factory=list)  # records whose file is gone
-    stale: list[str] = field(default_factory=list)  # records of entries that are no files now
-    gone_dirs: list[str] = field(default_factory=list)  # recorded folders that are gone
+    gone: Gone = field(default_factory=Gone)
 
     @property
     def complete(self) -> bool:
@@ -51,9 +53,37 @@ def _under(start: str, path: str) -> bool:
     return not start or path == start or path.startswith(start + "/")
 
 
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+@dataclass
+class _Walk:
+    """One walk's bookkeeping."""
+
+    m: Mapping
+    report: ScanReport
+    issues: dict[str, Issue]
+    dirs: dict[str, DirRow]
+    finder: MoveFinder
+    by_folder: dict[str, list[str]] = field(default_factory=dict)
+    visited: set[str] = field(default_factory=set)
+    names: dict[str, list[str]] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)  # dry-run: new prefix -> old
+    seen_issues: set[str] = field(default_factory=set)
+    mkdirs: set[str] = field(default_factory=set)
+
+    def old_path(self, rel: str) -> str:
+        for new, old in self.renamed.items():
+            if rel == new or rel.startswith(new + "/"):
+                return old + rel[len(new) :]
+        return rel
+
+
 class Reconciler:
     def __init__(self, ex: Executor) -> None:
         self.ex = ex
+        self.max_delete: int | None = None  # `sync --max-delete N`
 
     @property
     def state(self) -> StateStore:
@@ -62,67 +92,92 @@ class Reconciler:
     def scan(self, m: Mapping, start: str, report: ScanReport) -> Iterator[Planned]:
         """Walk mapping `m` from folder `start` and yield what to do; `report` fills in."""
         started = time.monotonic()
-        tree = self.ex.tree(m)
-        issues = self.state.issues(m.key)
-        by_folder: dict[str, list[str]] = {}
-        for rel in issues:
-            by_folder.setdefault(rel.rpartition("/")[0], []).append(rel.rpartition("/")[2])
-        visited: set[str] = set()
-        names: dict[str, list[str]] = {}
-
-        def known_for(rel: str, ino: int) -> Known:
-            visited.add(rel)
-            k = self.state.known(m.key, rel)
-            names[rel] = list(k)
-            for name in by_folder.get(rel, ()):
-                k.pop(name, None)  # a file with an issue is looked at every time
-            return k
-
-        seen_issues: set[str] = set()
-        mkdirs: set[str] = set()
-        for folder in walk(tree, start, known_for, report.counters):
-            yield from self._folder(
-                m, folder, issues, names.pop(folder.rel, []), seen_issues, mkdirs
-            )
-            report.vanished.extend(_join(folder.rel, n) for n in folder.vanished)
-            report.stale.extend(_join(folder.rel, n) for n in folder.stale)
+        dirs = self.state.dirs(m.key)
+        w = _Walk(m, report, self.state.issues(m.key), dirs, MoveFinder(self.ex, m, dirs))
+        for issue_path in w.issues:
+            parent, _, name = issue_path.rpartition("/")
+            w.by_folder.setdefault(parent, []).append(name)
+        for scan in walk(
+            self.ex.tree(m), start, lambda rel, ino: self._known(w, rel, ino), report.counters
+        ):
+            yield from self._folder(w, scan)
+            gone = report.gone
+            gone.vanished.extend(_join(w.old_path(scan.rel), n) for n in scan.vanished)
+            gone.stale.extend(_join(w.old_path(scan.rel), n) for n in scan.stale)
+            gone.refused_inodes.update(r.inode for r in scan.refusals if r.inode)
         report.seconds = time.monotonic() - started
         if report.complete:
-            report.gone_dirs = [
-                p for p in self.state.dirs(m.key) if p and _under(start, p) and p not in visited
+            olds = set(w.renamed.values())
+            reserved = self.ex.tree(m).reserved  # the trash is remote-only: never "gone"
+            report.gone.dirs = [
+                p
+                for p in w.dirs
+                if p
+                and _under(start, p)
+                and p not in w.visited
+                and p.split("/", 1)[0] not in reserved
+                and not any(p == o or p.startswith(o + "/") for o in olds)
             ]
-            stale_issues = [p for p in issues if _under(start, p) and p not in seen_issues]
+            stale_issues = [p for p in w.issues if _under(start, p) and p not in w.seen_issues]
             if stale_issues:
                 yield ClearIssues(m, tuple(stale_issues))
 
-    def _folder(
-        self,
-        m: Mapping,
-        scan: FolderScan,
-        issues: dict[str, Issue],
-        before: list[str],
-        seen_issues: set[str],
-        mkdirs: set[str],
-    ) -> Iterator[Planned]:
+    def _known(self, w: _Walk, rel: str, ino: int) -> Known:
+        """A folder is open: its records (after moving it remotely if it was renamed)."""
+        w.visited.add(rel)
+        path = w.old_path(rel)
+        row = w.dirs.get(path)
+        if row is None and path == rel and (old := w.finder.folder_source(rel, ino)) is not None:
+            path = self._move_folder(w, old, rel)
+            row = w.dirs.get(path)
+        if not self.ex.dry_run and ino and (row is None or row.inode != ino) and path == rel:
+            self.ex.write("folder", lambda: self.state.set_dir_inode(w.m.key, rel, ino))
+            ids = (row.dentry_id, row.dentry_uuid) if row is not None else ("", "")
+            w.dirs[rel] = DirRow(self.state.dir_id(w.m.key, rel) or 0, ino, *ids)
+        k = self.state.known(w.m.key, path) if row is not None else {}
+        w.names[rel] = list(k)
+        for name in w.by_folder.get(path, ()):
+            k.pop(name, None)  # a file with an issue is looked at every time
+        return k
+
+    def _move_folder(self, w: _Walk, old: str, new: str) -> str:
+        """Carry out a folder move at once (one remote call); the path to read records from."""
+        files = len(self.state.records_under(w.m.key, old))
+        outcome = self.ex.execute(MoveFolder(w.m, old, new, files))
+        if outcome is Outcome.PLANNED:  # dry-run: read the old rows under the new name
+            w.renamed[new] = old
+            return old
+        w.dirs.clear()
+        w.dirs.update(self.state.dirs(w.m.key))
+        w.finder.moved(old, new, w.dirs)
+        return new
+
+    def _folder(self, w: _Walk, scan: FolderScan) -> Iterator[Planned]:
+        m = w.m
         for r in scan.refusals:
-            if r.rel_path in issues:
-                seen_issues.add(r.rel_path)
-            yield refuse(m, r, issues.get(r.rel_path))
+            if r.rel_path in w.issues:
+                w.seen_issues.add(r.rel_path)
+            yield refuse(m, r, w.issues.get(r.rel_path))
         if not scan.files:
             return
         now = time.time()
-        collisions = _collisions(scan, before)
+        collisions = _collisions(scan, w.names.pop(scan.rel, []))
         listing: dict[str, Dentry] | None = None
         listed = False
         for f in scan.files:
-            issue = issues.get(f.rel_path)
+            issue = w.issues.get(f.rel_path)
             if issue is not None:
-                seen_issues.add(f.rel_path)
-            record = self.state.record(m.key, f.rel_path) if f.name in scan.recorded else None
+                w.seen_issues.add(f.rel_path)
+            old = _join(w.old_path(scan.rel), f.name)
+            record = self.state.record(m.key, old) if f.name in scan.recorded else None
             action = decide(m, f, record, issue, self.ex.policy, now)
             if isinstance(action, Upload) and action.reason is Reason.NEW:
                 if (other := collisions.get(f.name)) is not None:
                     yield refuse(m, case_refusal(f, other), issue)
+                    continue
+                if (source := w.finder.file_source(f)) is not None:
+                    w.report.gone.moved_sources.add((source[0], source[1].rel_path))
+                    yield move_action(m, f, *source)
                     continue
                 if not listed:
                     listing, listed = self._listing(m, scan.rel), True
@@ -130,7 +185,7 @@ class Reconciler:
                     action = with_twin(action, listing.get(f.name), self.ex.policy)
             if action is not None:
                 if isinstance(action, Upload):
-                    yield from self._mkdirs(m, f, mkdirs)
+                    yield from self._mkdirs(w, f)
                 yield action
 
     def _listing(self, m: Mapping, folder: str) -> dict[str, Dentry] | None:
@@ -149,27 +204,66 @@ class Reconciler:
             )
             return None
 
-    def _mkdirs(self, m: Mapping, f: LocalFile, done: set[str]) -> Iterator[Planned]:
+    def _mkdirs(self, w: _Walk, f: LocalFile) -> Iterator[Planned]:
         """Dry-run only: the remote folders an upload would create, each said once."""
-        if not self.ex.dry_run or not f.folder or f.folder in done:
+        if not self.ex.dry_run or not f.folder or f.folder in w.mkdirs:
             return
-        known = self.ex.remote_folders(m)
+        known = self.ex.remote_folders(w.m)
         parts = f.folder.split("/")
         for i in range(1, len(parts) + 1):
             sub = "/".join(parts[:i])
-            if sub not in done and sub not in known:
-                done.add(sub)
-                yield Mkdir(m, sub)
-        done.add(f.folder)
+            if sub not in w.mkdirs and sub not in known:
+                w.mkdirs.add(sub)
+                yield Mkdir(w.m, sub)
+        w.mkdirs.add(f.folder)
+
+    def root_problem(self, m: Mapping) -> str | None:
+        """With deletes on: why mapping `m`'s root must not be synced (None: go ahead).
+
+        The first sync with deletes on writes the `.syncd-root` marker (never uploaded) and
+        notes the file system; later, a root that has records but is empty, on another file
+        system or without its marker looks unmounted, and nothing is deleted or uploaded.
+        """
+        if self.ex.config.sync.deletes is not DeleteMode.TRASH:
+            return None
+        info = self.state.mapping_info(m.key)
+        with self.ex.tree(m).root() as root:
+            marker = _exists(root.fd, MARKER)
+            empty = not any(e.name != MARKER for e in os.scandir(root.fd))
+            seen = bool(info.first_synced)  # the marker was written once: it must be there
+            facts = RootFacts(
+                self.state.has_records_in(m.key),
+                marker or not seen,
+                empty,
+                root.dev,
+                info.dev if seen else 0,
+            )
+            problem = root_problem(facts)
+            if problem is None and not self.ex.dry_run and not (marker and info.first_synced):
+                _write_marker(root.fd)
+                self.ex.write(
+                    "marker",
+                    lambda: self.state.set_mapping_info(
+                        m.key, first_synced=time.time(), dev=root.dev
+                    ),
+                )
+        return problem
 
     def finish(self, report: ScanReport) -> Iterator[Planned]:
-        """After a walk: drop records of what is gone (deletes are not propagated here)."""
-        m = report.mapping
+        """After a walk that saw everything: what becomes of the records of what is gone."""
         if not report.complete:
             return
-        if report.vanished or report.stale or report.gone_dirs:
-            paths = tuple(report.vanished + report.stale)
-            yield Forget(m, paths, tuple(report.gone_dirs))
+        s = self.ex.config.sync
+        limits = DeleteLimits(s.max_delete, s.max_delete_percent, self.max_delete)
+        yield from plan_deletes(self.state, report.mapping, report.gone, s.deletes, limits)
+
+    def gone_with_records(self, m: Mapping, rel: str) -> bool:
+        """A path that is not there but has a record (a file) or records below it (a folder)."""
+        if self.ex.tree(m).stat_key(rel) is not None:
+            return False
+        if self.state.record(m.key, rel) is not None:
+            return True
+        return self.state.dir_id(m.key, rel, create=False) is not None
 
     def path(self, m: Mapping, rel: str) -> Iterator[Planned]:
         """Plan one path (the daemon's events): classify it and decide."""
@@ -186,17 +280,54 @@ class Reconciler:
         record = self.state.record(m.key, rel)
         action = decide(m, entry, record, issue, self.ex.policy, time.time())
         if isinstance(action, Upload) and action.reason is Reason.NEW:
-            guard = CaseGuard()
-            for name in sorted(self.state.known(m.key, entry.folder)):
-                guard.claim(name)
-            if (other := guard.claim(entry.name)) is not None:
-                yield refuse(m, case_refusal(entry, other), issue)
-                return
-            listing = self._listing(m, entry.folder)
-            if listing is not None:
-                action = with_twin(action, listing.get(entry.name), self.ex.policy)
-        if action is not None:
+            yield from self._new_path(m, entry, action, issue)
+        elif action is not None:
             yield action
+
+    def _new_path(
+        self, m: Mapping, f: LocalFile, action: Upload, issue: Issue | None
+    ) -> Iterator[Planned]:
+        known = self.state.known(m.key, f.folder)
+        guard = CaseGuard()
+        for name in sorted(known):
+            guard.claim(name)
+        if (other := guard.claim(f.name)) is not None:
+            yield refuse(m, case_refusal(f, other), issue)
+            return
+        source = MoveFinder(self.ex, m, {}).file_source(f)
+        if source is not None:
+            yield move_action(m, f, *source)
+            return
+        listing = self._listing(m, f.folder)
+        yield (
+            with_twin(action, listing.get(f.name), self.ex.policy)
+            if listing is not None
+            else action
+        )
+
+
+def _exists(dir_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _write_marker(dir_fd: int) -> None:
+    """The `.syncd-root` marker: an empty file syncd never uploads (Syncthing's .stfolder)."""
+    try:
+        fd = os.open(
+            MARKER, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd
+        )
+    except OSError as exc:
+        log.warning(
+            "marker.failed",
+            error=exc.strerror,
+            hint="deletes need write access to the mapping root for the marker",
+        )
+        return
+    os.close(fd)
 
 
 def _collisions(scan: FolderScan, before: list[str]) -> dict[str, str]:
@@ -210,7 +341,3 @@ def _collisions(scan: FolderScan, before: list[str]) -> dict[str, str]:
     for name in sorted(n for n in before if n not in vanished):
         guard.claim(name)
     return {name: other for name in new if (other := guard.claim(name)) is not None}
-
-
-def _join(folder: str, name: str) -> str:
-    return f"{folder}/{name}" if folder else name

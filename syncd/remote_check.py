@@ -31,7 +31,8 @@ def check_remote(ex: Executor, m: Mapping) -> Iterator[Repair]:
     remote = ex.remote()
     target = ex.target(m)
     remote.index.clear()
-    folders = sorted(ex.state.dirs(m.key))
+    reserved = ex.tree(m).reserved
+    folders = sorted(p for p in ex.state.dirs(m.key) if p.split("/", 1)[0] not in reserved)
     counts = {"folders": 0, "deleted": 0, "changed": 0}
     try:
         for folder in folders:

@@ -9,6 +9,7 @@ replaced by another folder) it is watched again and rescanned at once.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -55,16 +56,22 @@ class Mappings:
         hint = f"syncd looks for {m.local} every few seconds and rescans it when it is back"
         self.ex.mapping_failed(m, MappingFailedError(reason, hint=hint))
 
-    def check_roots(self, watches: WatchSet, scanner: Scanner) -> None:
+    def check_roots(
+        self, watches: WatchSet, scanner: Scanner, guard: Callable[[Mapping], str | None]
+    ) -> None:
+        """Vanished, replaced or back? (`guard`: the delete guards on the root, if any.)"""
         from syncd.daemon_scan import ScanRequest
 
         for key, m in self.by_key.items():
             try:
                 now = self._identity(m)
+                problem = guard(m) if key in self.local_failed else None
             except RootUnavailable as exc:
+                problem = exc.reason
+            if problem is not None:
                 if key not in self.local_failed:
                     watches.remove(key)
-                    self.root_failed(m, exc.reason)
+                    self.root_failed(m, problem)
                 continue
             if key in self.local_failed or self.identity.get(key) != now:
                 back = key in self.local_failed

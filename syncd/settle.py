@@ -53,15 +53,14 @@ class SettleGate:
         return min(max(p.last_event, p.snapshot_at) + self.settle for p in self._pending.values())
 
     def due(self, now: float, stat: Callable[[Hashable], Stat | None]) -> list[Hashable]:
-        """Keys that are settled now; they leave the gate. Vanished keys are dropped."""
+        """Keys that are settled now; they leave the gate. A key that is gone and stays
+        gone is settled too (its deletion is the change)."""
         ready: list[Hashable] = []
         for key, p in list(self._pending.items()):
             if now < p.last_event + self.settle or now < p.snapshot_at + self.settle:
                 continue
             current = stat(key)
-            if current is None:
-                del self._pending[key]
-            elif current == p.snapshot:
+            if current == p.snapshot:
                 del self._pending[key]
                 ready.append(key)
             else:  # still changing: take a new snapshot and wait another period

@@ -253,8 +253,19 @@ class StateStore:
         return [r[0] for r in rows]
 
     def set_dir_inode(self, key: str, folder: str, inode: int) -> None:
+        """Remember a local folder's inode (folder renames are found by it)."""
         dir_id = self.dir_id(key, folder)
         self._write("UPDATE dirs SET inode=? WHERE id=?", (inode, dir_id))
+
+    def records_under(self, key: str, folder: str) -> list[Record]:
+        """Every record in folder `folder` and below it."""
+        under = "(d.path=? OR substr(d.path, 1, ?) = ?)"
+        rows = self._query(
+            f"SELECT d.path, f.name, {_RECORD} FROM files f JOIN dirs d ON d.id = f.dir "
+            f"WHERE d.mapping=? AND {under}",
+            (self.mapping_id(key), folder, len(folder) + 1, folder + "/"),
+        )
+        return [_record(_join(r[0], r[1]), r[2:]) for r in rows]
 
     def move_dir(self, key: str, old: str, new: str) -> None:
         """Folder `old` (and everything below it) is now `new`: one transaction."""
@@ -473,6 +484,16 @@ class StateStore:
 
     def tallies(self, key: str) -> dict[str, int]:
         return dict(self.meta(f"tally:{key}") or {})
+
+    def has_records(self) -> bool:
+        return bool(self._query("SELECT 1 FROM files LIMIT 1"))
+
+    def has_records_in(self, key: str) -> bool:
+        rows = self._query(
+            "SELECT 1 FROM files f JOIN dirs d ON d.id = f.dir WHERE d.mapping=? LIMIT 1",
+            (self.mapping_id(key),),
+        )
+        return bool(rows)
 
     # -- summary for `status` and meta -------------------------------------------------
     def summary(self, key: str) -> dict[str, Any]:

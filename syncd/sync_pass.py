@@ -28,6 +28,7 @@ from syncd.localfs import RootUnavailable
 from syncd.model import LocalFile
 from syncd.planner import Defer
 from syncd.progress import Progress
+from syncd.purge import purge_trash
 from syncd.reconcile import Planned, Reconciler, ScanReport
 from syncd.remote_check import check_remote
 from syncd.state import StateStore
@@ -112,11 +113,19 @@ class _Pool:
 
 
 class SyncPass:
-    def __init__(self, config: Config, ex: Executor, *, check_remote: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        ex: Executor,
+        *,
+        check_remote: bool = False,
+        max_delete: int | None = None,
+    ) -> None:
         self.config = config
         self.ex = ex
         self.check_remote = check_remote
         self.recon = Reconciler(ex)
+        self.recon.max_delete = max_delete
         self.pool = _Pool(ex, config.sync.workers)
 
     def dispatch(self, action: Planned) -> None:
@@ -132,6 +141,10 @@ class SyncPass:
         report = ScanReport(m, "")
         planned = self.ex.stats.get("planned")
         try:
+            if (problem := self.recon.root_problem(m)) is not None:
+                hint = "nothing is deleted or uploaded for it until the folder is back"
+                self.ex.mapping_failed(m, MappingFailedError(problem, hint=hint))
+                return
             for action in self.recon.scan(m, "", report):
                 if self.ex.fatal is not None or self.ex.state_broken is not None:
                     break
@@ -150,6 +163,8 @@ class SyncPass:
                 self.ex.state_failed(exc, "scan")
         if self.check_remote and self.ex.blocked_reason(m) is None:
             self.repair(m)
+        if self.ex.blocked_reason(m) is None:
+            purge_trash(self.ex, m)
         c = report.counters
         log.info(
             "scan.finished",
@@ -213,6 +228,7 @@ def run_sync(
     remote_factory: RemoteFactory | None = None,
     interrupted: Callable[[], int] = lambda: 0,
     check_remote: bool = False,
+    max_delete: int | None = None,
 ) -> SyncResult:
     """One pass over every mapping; returns the counters and the exit code."""
     started = time.monotonic()
@@ -226,7 +242,7 @@ def run_sync(
         progress=progress,
         stats=stats,
     )
-    run = SyncPass(config, ex, check_remote=check_remote)
+    run = SyncPass(config, ex, check_remote=check_remote, max_delete=max_delete)
     result = SyncResult({}, 0.0)
     try:
         for m in config.mappings:

@@ -240,7 +240,12 @@ def _classify(
 ) -> _Kind:
     mode = st.st_mode
     is_dir = stat.S_ISDIR(mode)
-    if IGNORE_RE.match(name) or (tree.excludes and tree.excludes.excluded(rel, is_dir=is_dir)):
+    reserved = tree.reserved and name in tree.reserved and "/" not in rel
+    if (
+        reserved
+        or IGNORE_RE.match(name)
+        or (tree.excludes and tree.excludes.excluded(rel, is_dir=is_dir))
+    ):
         counters.ignored += 1
         log.debug("scan.ignored", path=display(rel))
         return _Kind.OTHER
@@ -248,7 +253,13 @@ def _classify(
         counters.refused += 1
         scan.refusals.append(
             Refusal(
-                display(rel), "invalid name", problem, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+                display(rel),
+                "invalid name",
+                problem,
+                st.st_size,
+                st.st_mtime_ns,
+                st.st_ctime_ns,
+                st.st_ino,
             )
         )
         return _Kind.REFUSED

@@ -49,7 +49,8 @@ WATCHES_SYSCTL = "/proc/sys/fs/inotify/max_user_watches"
 
 class HintKind(enum.Enum):
     FILE = "file"  # a file may have changed (or appeared)
-    GONE = "gone"  # a file was deleted or moved away
+    GONE = "gone"  # a file or folder was deleted (or moved out of the mapping)
+    MOVED_FROM = "moved_from"  # the source of a move within the mapping: not a delete
     DIR = "dir"  # a folder appeared (created or moved in): scan it whole
     ROOT = "root"  # the mapping's root itself went away or was replaced
 
@@ -90,12 +91,12 @@ class HintHandler(FileSystemEventHandler):
         if event.is_synthetic:
             return  # the contents of a moved-in folder: the scan of that folder covers them
         if isinstance(event, DirMovedEvent):
-            self._put(event.src_path, HintKind.GONE)
+            self._put(event.src_path, HintKind.MOVED_FROM)
             self._put(event.dest_path, HintKind.DIR)
         elif isinstance(event, DirCreatedEvent):
             self._put(event.src_path, HintKind.DIR)
         elif isinstance(event, FileMovedEvent):
-            self._put(event.src_path, HintKind.GONE)
+            self._put(event.src_path, HintKind.MOVED_FROM)
             self._put(event.dest_path, HintKind.FILE)  # an atomic save: the target changed
         elif isinstance(event, FileDeletedEvent | DirDeletedEvent):
             self._put(event.src_path, HintKind.GONE)

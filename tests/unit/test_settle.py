@@ -38,11 +38,14 @@ def test_file_still_growing_waits_for_two_equal_stats():
     assert gate.due(3.0, stats.get) == ["a"]
 
 
-def test_vanished_file_is_dropped():
-    """A file deleted while settling leaves the gate quietly."""
+def test_a_deleted_file_settles_as_gone():
+    """A file deleted while settling waits one more quiet period, then is due (its deletion
+    is the change: records, issues and deletes are looked at)."""
     gate = SettleGate(1.0)
     gate.touch("a", 0.0, (1, 1, 1))
     assert gate.due(5.0, {}.get) == []
+    assert gate.due(5.5, {}.get) == []
+    assert gate.due(6.0, {}.get) == ["a"]
     assert len(gate) == 0
 
 

@@ -1,0 +1,277 @@
+"""Renames and moves done on the server; deletes into the trash, behind guards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+
+from tests.conftest import ROOT_UUID, events, run_as_nobody, run_cli, write_config
+
+pytestmark = pytest.mark.e2e
+OTHER_ROOT = "otherRootUuid000000000000000000002"
+
+
+def make_share(tmp_path, files: dict[str, bytes], name="share"):
+    root = tmp_path / name
+    root.mkdir(exist_ok=True)
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def cfg_for(tmp_path, emulator, root, **sync):
+    return write_config(
+        tmp_path, emulator, [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}], sync=sync
+    )
+
+
+def today() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+
+
+def test_a_renamed_file_is_renamed_remotely(tmp_path, emulator):
+    """Same uuid, same version, no byte sent: one rename call."""
+    root = make_share(tmp_path, {"docs/q3.xlsx": b"numbers"})
+    cfg = cfg_for(tmp_path, emulator, root)
+    run_cli("sync", "-c", str(cfg), check=True)
+    before = emulator.files()["docs/q3.xlsx"]
+    (root / "docs" / "q3.xlsx").rename(root / "docs" / "q3-final.xlsx")
+    emulator.reset_stats()
+    proc = run_cli("sync", "-c", str(cfg), check=True)
+    after = emulator.files()
+    assert list(after) == ["docs/q3-final.xlsx"]
+    assert after["docs/q3-final.xlsx"]["uuid"] == before["uuid"]
+    assert after["docs/q3-final.xlsx"]["version"] == before["version"]
+    assert emulator.stats()["requests"].get("rename") == 1
+    assert not emulator.stats()["requests"].get("oss") and not emulator.stats()["requests"].get(
+        "commit"
+    )
+    moved = [e for e in events(proc.stderr) if e["event"] == "file.moved"]
+    assert moved and moved[0]["source"] == "docs/q3.xlsx"
+
+
+def test_a_file_moved_to_another_folder_keeps_its_uuid(tmp_path, emulator):
+    """A move into another folder (created remotely as needed) is a server-side move."""
+    root = make_share(tmp_path, {"in/a.txt": b"a", "in/keep.txt": b"k"})
+    cfg = cfg_for(tmp_path, emulator, root)
+    run_cli("sync", "-c", str(cfg), check=True)
+    uuid = emulator.files()["in/a.txt"]["uuid"]
+    (root / "out" / "deep").mkdir(parents=True)
+    (root / "in" / "a.txt").rename(root / "out" / "deep" / "b.txt")
+    run_cli("sync", "-c", str(cfg), check=True)
+    files = emulator.files()
+    assert sorted(files) == ["in/keep.txt", "out/deep/b.txt"]
+    assert files["out/deep/b.txt"]["uuid"] == uuid and files["out/deep/b.txt"]["version"] == 1
+    emulator.reset_stats()
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert emulator.stats()["total"] == 0
+
+
+def test_a_renamed_folder_is_one_remote_call(tmp_path, emulator):
+    """A folder of 500 files renamed: one remote rename, zero uploads, records rewritten."""
+    root = make_share(tmp_path, {f"reports/2026/f{i}.txt": b"%d" % i for i in range(500)})
+    cfg = cfg_for(tmp_path, emulator, root, workers=8)
+    run_cli("sync", "-c", str(cfg), check=True)
+    folder_uuid = emulator.folders()["reports/2026"]["uuid"]
+    os.rename(root / "reports" / "2026", root / "reports" / "2026-final")
+    emulator.reset_stats()
+    proc = run_cli("sync", "-c", str(cfg), check=True)
+    assert emulator.stats()["requests"] == {"token": 1, "rename": 1}
+    assert emulator.folders()["reports/2026-final"]["uuid"] == folder_uuid
+    assert len([p for p in emulator.files() if p.startswith("reports/2026-final/")]) == 500
+    assert next(e for e in events(proc.stderr) if e["event"] == "folder.moved")["files"] == 500
+    emulator.reset_stats()
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert emulator.stats()["total"] == 0
+
+
+def test_a_move_whose_remote_source_is_gone_falls_back_to_upload(tmp_path, emulator):
+    """Source deleted remotely meanwhile: the file is uploaded at its new place, once."""
+    root = make_share(tmp_path, {"a.txt": b"a"})
+    cfg = cfg_for(tmp_path, emulator, root)
+    run_cli("sync", "-c", str(cfg), check=True)
+    emulator.delete(emulator.files()["a.txt"]["uuid"])
+    (root / "a.txt").rename(root / "b.txt")
+    proc = run_cli("sync", "-c", str(cfg), check=True)
+    assert list(emulator.files()) == ["b.txt"]
+    fallback = [e for e in events(proc.stderr) if e["event"] == "move.fallback"]
+    assert fallback and fallback[0]["reason"] == "the remote source is gone"
+
+
+def test_a_move_onto_a_taken_name_falls_back_to_upload(tmp_path, emulator):
+    """Target name taken remotely: uploaded (OVERWRITE) with the reason logged, never a copy."""
+    root = make_share(tmp_path, {"a.txt": b"a"})
+    cfg = cfg_for(tmp_path, emulator, root)
+    run_cli("sync", "-c", str(cfg), check=True)
+    emulator.put_file(ROOT_UUID, "b.txt", b"theirs", modifier="colleague-union-id")
+    (root / "a.txt").rename(root / "b.txt")
+    proc = run_cli("sync", "-c", str(cfg), check=True)
+    assert sorted(emulator.files()) == ["a.txt", "b.txt"]
+    assert emulator.files()["b.txt"]["size"] == 1
+    assert next(e for e in events(proc.stderr) if e["event"] == "move.fallback")["reason"] == (
+        "the target name is taken remotely"
+    )
+
+
+def test_renames_upload_mode_uploads_again(tmp_path, emulator):
+    """`renames: upload` keeps the old behaviour: the new name is uploaded, the old stays."""
+    root = make_share(tmp_path, {"a.txt": b"a"})
+    cfg = cfg_for(tmp_path, emulator, root, renames="upload")
+    run_cli("sync", "-c", str(cfg), check=True)
+    (root / "a.txt").rename(root / "b.txt")
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert sorted(emulator.files()) == ["a.txt", "b.txt"]
+
+
+def test_a_rename_to_an_invalid_name_leaves_the_remote_copy(tmp_path, emulator):
+    """Renamed to a name the remote refuses: refused, and the remote copy is left where it
+    was (even with deletes on, it is not trashed)."""
+    root = make_share(tmp_path, {"a.txt": b"a", "b.txt": b"b"})
+    cfg = cfg_for(tmp_path, emulator, root, deletes="trash")
+    run_cli("sync", "-c", str(cfg), check=True)
+    (root / "a.txt").rename(root / "a|bad.txt")
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert sorted(emulator.files()) == ["a.txt", "b.txt"]
+    assert "a|bad.txt: invalid name" in run_cli("status", "-c", str(cfg)).stdout
+
+
+def test_deletes_are_kept_by_default(tmp_path, emulator):
+    """`deletes: keep`: a local delete leaves the remote copy; its record goes."""
+    root = make_share(tmp_path, {"a.txt": b"a", "b.txt": b"b"})
+    cfg = cfg_for(tmp_path, emulator, root)
+    run_cli("sync", "-c", str(cfg), check=True)
+    (root / "a.txt").unlink()
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert sorted(emulator.files()) == ["a.txt", "b.txt"]
+    assert "synced: 1 files" in run_cli("status", "-c", str(cfg)).stdout
+
+
+def test_trash_moves_deletes_into_the_dated_trash_folder(tmp_path, emulator):
+    """`deletes: trash`: files and folders deleted locally move into
+    .syncd-trash/<date>/<original path> (a folder in one move); the marker is never uploaded."""
+    files = {f"keep/k{i}.txt": b"k" for i in range(40)}
+    files |= {"reports/q3.xlsx": b"q3", "old/x.txt": b"x", "old/sub/y.txt": b"y"}
+    root = make_share(tmp_path, files)
+    cfg = cfg_for(tmp_path, emulator, root, deletes="trash")
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert (root / ".syncd-root").exists() and ".syncd-root" not in emulator.files()
+    (root / "reports" / "q3.xlsx").unlink()
+    for p in (root / "old" / "sub" / "y.txt", root / "old" / "x.txt"):
+        p.unlink()
+    (root / "old" / "sub").rmdir()
+    (root / "old").rmdir()
+    emulator.reset_stats()
+    run_cli("sync", "-c", str(cfg), check=True)
+    trash = f".syncd-trash/{today()}"
+    remote = emulator.files()
+    assert f"{trash}/reports/q3.xlsx" in remote
+    assert f"{trash}/old/x.txt" in remote and f"{trash}/old/sub/y.txt" in remote
+    assert "reports/q3.xlsx" not in remote and "old/x.txt" not in remote
+    assert emulator.stats()["requests"].get("move") == 2
+    emulator.reset_stats()
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert emulator.stats()["total"] == 0
+
+
+def test_a_mass_delete_is_blocked_until_overridden(tmp_path, emulator):
+    """More than max_delete files in one pass: nothing is trashed, one deletes.blocked says
+    how to override; `--max-delete N` lets that run through."""
+    root = make_share(tmp_path, {f"f{i}.txt": b"x" for i in range(60)} | {"stay.txt": b"s"})
+    cfg = cfg_for(tmp_path, emulator, root, deletes="trash", max_delete_percent=100)
+    run_cli("sync", "-c", str(cfg), check=True)
+    for i in range(60):
+        (root / f"f{i}.txt").unlink()
+    proc = run_cli("sync", "-c", str(cfg))
+    blocked = [e for e in events(proc.stderr) if e["event"] == "deletes.blocked"]
+    assert (
+        len(blocked) == 1 and blocked[0]["count"] == 60 and "--max-delete 60" in blocked[0]["hint"]
+    )
+    assert len(emulator.files()) == 61
+    run_cli("sync", "--max-delete", "60", "-c", str(cfg), check=True)
+    assert len([p for p in emulator.files() if p.startswith(".syncd-trash/")]) == 60
+
+
+@pytest.mark.parametrize("how", ["emptied", "marker"])
+def test_a_root_that_looks_unmounted_deletes_and_uploads_nothing(tmp_path, emulator, how):
+    """An emptied root, or one without its marker: mapping.failed, nothing moved, exit 1."""
+    root = make_share(tmp_path, {"a.txt": b"a", "b.txt": b"b"})
+    cfg = cfg_for(
+        tmp_path, emulator, root, deletes="trash", max_delete=1000, max_delete_percent=100
+    )
+    run_cli("sync", "-c", str(cfg), check=True)
+    if how == "emptied":
+        for p in list(root.iterdir()):
+            p.unlink()
+    else:
+        (root / ".syncd-root").unlink()
+        (root / "a.txt").unlink()
+        (root / "new.txt").write_bytes(b"n")
+    emulator.reset_stats()
+    proc = run_cli("sync", "-c", str(cfg))
+    assert proc.returncode == 1
+    failed = [e for e in events(proc.stderr) if e["event"] == "mapping.failed"]
+    assert failed and ("empty" in failed[0]["reason"] or "marker" in failed[0]["reason"])
+    assert not emulator.stats()["requests"].get("move") and not emulator.stats()["requests"].get(
+        "commit"
+    )
+    assert sorted(emulator.files()) == ["a.txt", "b.txt"]
+
+
+def test_a_folder_that_cannot_be_read_is_never_deleted(shared_tmp, emulator):
+    """A scan that hit an unreadable folder deletes nothing it could not see."""
+    root = make_share(shared_tmp, {"locked/a.txt": b"a", "open/b.txt": b"b", "c.txt": b"c"})
+    (shared_tmp / "state").mkdir()
+    os.chown(shared_tmp / "state", 65534, 65534)
+    os.chown(root, 65534, 65534)  # the marker is written by the service user
+    cfg = cfg_for(shared_tmp, emulator, root, deletes="trash", max_delete_percent=100)
+    cfg.chmod(0o644)
+    args = ["-m", "syncd", "sync", "-c", str(cfg), "--log-format", "json"]
+    assert run_as_nobody(args).returncode == 0
+    (root / "locked").chmod(0o000)
+    (root / "c.txt").unlink()
+    proc = run_as_nobody(args)
+    (root / "locked").chmod(0o755)
+    assert "locked/a.txt" in emulator.files() and "c.txt" in emulator.files()
+    assert not [e for e in events(proc.stderr) if e["event"] == "file.trashed"]
+
+
+def test_a_move_between_mappings_in_one_space_is_a_move(tmp_path, emulator):
+    """Two mappings under one knowledge base: a file moved from one to the other keeps its
+    uuid (one remote move)."""
+    a = make_share(tmp_path, {"x.txt": b"x"}, "a")
+    b = make_share(tmp_path, {}, "b")
+    sub = emulator.mkdir(ROOT_UUID, "b-folder")
+    cfg = write_config(
+        tmp_path,
+        emulator,
+        [
+            {"local": str(b), "parent_dentry_uuid": sub},
+            {"local": str(a), "parent_dentry_uuid": ROOT_UUID},
+        ],
+    )
+    run_cli("sync", "-c", str(cfg), check=True)
+    uuid = emulator.files()["x.txt"]["uuid"]
+    os.rename(a / "x.txt", b / "x.txt")
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert emulator.files()["b-folder/x.txt"]["uuid"] == uuid
+    assert "x.txt" not in emulator.files()
+
+
+def test_old_trash_days_are_purged_each_file_logged(tmp_path, emulator):
+    """trash_retention_days: trash days older than that are deleted (the only permanent
+    delete syncd makes), every file logged; younger days stay."""
+    root = make_share(tmp_path, {"a.txt": b"a"})
+    cfg = cfg_for(tmp_path, emulator, root, deletes="trash", trash_retention_days=7)
+    run_cli("sync", "-c", str(cfg), check=True)
+    trash = emulator.mkdir(ROOT_UUID, ".syncd-trash")
+    old = emulator.mkdir(trash, "2020-01-01")
+    emulator.put_file(emulator.mkdir(old, "reports"), "q1.xlsx", b"old")
+    recent = emulator.mkdir(trash, today())
+    emulator.put_file(recent, "keep.txt", b"recent")
+    proc = run_cli("sync", "-c", str(cfg), check=True)
+    purged = [e["path"] for e in events(proc.stderr) if e["event"] == "trash.purged"]
+    assert purged == [".syncd-trash/2020-01-01/reports/q1.xlsx"]
+    assert sorted(emulator.files()) == [f".syncd-trash/{today()}/keep.txt", "a.txt"]

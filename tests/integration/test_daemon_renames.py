@@ -1,0 +1,118 @@
+"""`syncd run`: renames and moves from watchdog's moved events; deletes into the trash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+
+from tests.conftest import ROOT_UUID, write_config
+from tests.integration.daemon_proc import DaemonProc
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def share(tmp_path):
+    root = tmp_path / "share"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def daemons():
+    started: list[DaemonProc] = []
+    yield started
+    for d in started:
+        d.kill()
+
+
+def start(daemons, cfg) -> DaemonProc:
+    d = DaemonProc(cfg)
+    daemons.append(d)
+    return d
+
+
+def cfg_for(tmp_path, emulator, share, **sync):
+    return write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
+        sync={"settle_seconds": 0.3, **sync},
+    )
+
+
+def test_a_folder_renamed_while_watched_is_one_remote_call(tmp_path, emulator, share, daemons):
+    """A folder of 500 files renamed under `run`: one rename call, no upload."""
+    for i in range(500):
+        (share / "proj" / "docs").mkdir(parents=True, exist_ok=True)
+        (share / "proj" / "docs" / f"f{i}.txt").write_bytes(b"%d" % i)
+    d = start(daemons, cfg_for(tmp_path, emulator, share, workers=8))
+    d.wait_for(lambda evs: len(emulator.files()) == 500, timeout=60, what="500 files")
+    d.wait_event("scan.finished")
+    emulator.reset_stats()
+    os.rename(share / "proj", share / "project-2026")
+    d.wait_event("folder.moved", timeout=20)
+    assert d.stop() == 0
+    requests = emulator.stats()["requests"]
+    assert requests.get("rename") == 1 and not requests.get("oss") and not requests.get("commit")
+    assert sum(requests.values()) <= 3
+    assert len([p for p in emulator.files() if p.startswith("project-2026/docs/")]) == 500
+
+
+def test_a_renamed_file_while_watched_keeps_its_uuid(tmp_path, emulator, share, daemons):
+    """A file renamed under `run` is renamed remotely (same uuid, same version)."""
+    (share / "a.txt").write_bytes(b"a")
+    d = start(daemons, cfg_for(tmp_path, emulator, share))
+    d.wait_event("upload.completed", path="a.txt")
+    uuid = emulator.files()["a.txt"]["uuid"]
+    os.rename(share / "a.txt", share / "b.txt")
+    d.wait_event("file.moved", path="b.txt", timeout=20)
+    assert d.stop() == 0
+    assert list(emulator.files()) == ["b.txt"]
+    assert emulator.files()["b.txt"]["uuid"] == uuid and emulator.files()["b.txt"]["version"] == 1
+
+
+def test_an_office_save_is_an_update_not_a_move(tmp_path, emulator, share, daemons):
+    """Save as a temp file, then rename it over the document: a new version of the
+    document (same uuid), the temp name never appears remotely."""
+    doc = share / "plan.docx"
+    doc.write_bytes(b"v1")
+    d = start(daemons, cfg_for(tmp_path, emulator, share))
+    d.wait_event("upload.completed", path="plan.docx")
+    tmp = share / "~WRL0001.tmp"
+    tmp.write_bytes(b"v2 after save")
+    os.replace(tmp, doc)
+    d.wait_for(lambda evs: emulator.files()["plan.docx"]["version"] == 2, timeout=20, what="v2")
+    assert d.stop() == 0
+    assert list(emulator.files()) == ["plan.docx"]
+
+
+def test_a_restart_between_a_rename_and_its_remote_move(tmp_path, emulator, share, daemons):
+    """Renamed while syncd was down: the next start moves it remotely; one remote file."""
+    (share / "a.txt").write_bytes(b"a")
+    cfg = cfg_for(tmp_path, emulator, share)
+    d = start(daemons, cfg)
+    d.wait_event("upload.completed", path="a.txt")
+    assert d.stop() == 0
+    os.rename(share / "a.txt", share / "renamed.txt")
+    d = start(daemons, cfg)
+    d.wait_event("file.moved", timeout=20)
+    assert d.stop() == 0
+    assert list(emulator.files()) == ["renamed.txt"]
+
+
+def test_a_delete_while_watched_goes_to_the_trash(tmp_path, emulator, share, daemons):
+    """With deletes: trash, a file deleted under `run` is moved into today's trash folder."""
+    (share / "sub").mkdir()
+    (share / "sub" / "gone.txt").write_bytes(b"g")
+    (share / "stay.txt").write_bytes(b"s")
+    cfg = cfg_for(tmp_path, emulator, share, deletes="trash", max_delete_percent=100)
+    d = start(daemons, cfg)
+    d.wait_for(lambda evs: len(emulator.files()) == 2, timeout=20, what="2 files")
+    (share / "sub" / "gone.txt").unlink()
+    d.wait_event("file.trashed", timeout=20)
+    assert d.stop() == 0
+    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    assert sorted(emulator.files()) == [f".syncd-trash/{day}/sub/gone.txt", "stay.txt"]
