@@ -320,42 +320,40 @@ def mapping_key(local: Path, parent_uuid: str) -> str:
 
 
 def seed_state(state_dir: Path, local: Path, parent_uuid: str, rels: Sequence[str]) -> int:
-    """Write the `files` rows a completed initial sync would have left; return the count.
+    """Write the rows a completed initial sync would have left; return the file count.
 
-    The schema is created by syncd's own StateStore; the rows go in with one executemany
+    The schema, the mapping and the folder rows are made by syncd's own StateStore (with
+    each folder's inode, as a scan records it); the file rows go in with one executemany
     (put_record per file would be one transaction each). size/mtime_ns/inode come from a
     fresh stat and sha256 from the content, so syncd sees every file as unchanged.
     """
     from syncd.state import StateStore
 
-    StateStore(state_dir).close()  # schema, WAL, schema_version
+    local = Path(local).expanduser().resolve()
     key = mapping_key(local, parent_uuid)
+    store = StateStore(state_dir)
+    dirs: dict[str, int] = {}
     now = time.time()
     rows = []
     for n, rel in enumerate(rels):
-        path = os.path.join(local, rel)
-        with open(path, "rb") as f:
+        folder, _, name = rel.rpartition("/")
+        if folder not in dirs:
+            store.set_dir_inode(key, folder, os.stat(local / folder).st_ino)
+            dirs[folder] = store.dir_id(key, folder) or 0
+        with open(local / rel, "rb") as f:
             data = f.read()
             st = os.fstat(f.fileno())
-        rows.append(
-            (
-                key,
-                rel,
-                st.st_size,
-                st.st_mtime_ns,
-                st.st_ino,
-                hashlib.sha256(data).hexdigest(),
-                f"uuid{n:08d}",
-                str(100000 + n),
-                1,
-                now,
-            )
-        )
+        sha = hashlib.sha256(data).digest()
+        row = (dirs[folder], name, st.st_size, st.st_mtime_ns, st.st_ino, sha)
+        rows.append((*row, f"uuid{n:08d}", str(100000 + n), 1, now))
+    if "" not in dirs:
+        store.set_dir_inode(key, "", os.stat(local).st_ino)
+    store.close()
     db = sqlite3.connect(state_dir / "state.db")
     try:
         with db:
             db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-        (count,) = db.execute("SELECT COUNT(*) FROM files WHERE mapping=?", (key,)).fetchone()
+        (count,) = db.execute("SELECT COUNT(*) FROM files").fetchone()
     finally:
         db.close()
     os.sync()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -41,13 +41,15 @@ from syncd.localfs import LocalTree
 from syncd.model import Issue, IssueKind, LocalFile, Record
 from syncd.planner import NEW_EMPTY_WAIT, Defer, Policy
 from syncd.progress import Progress
-from syncd.remote import Remote, build_remote
 from syncd.state import StateStore
 from syncd.stats import Stats
 
+if TYPE_CHECKING:
+    from syncd.remote import Remote
+
 log = structlog.get_logger(__name__)
 
-RemoteFactory = Callable[[], Remote]
+RemoteFactory = Callable[[], "Remote"]
 
 
 def remote_path(m: Mapping, rel: str) -> str:
@@ -136,10 +138,16 @@ class Executor:
                 self._remote = None  # uploads in flight finish on the old one
 
     def remote(self) -> Remote:
+        """The remote side, built on first need (imports requests only then: a pass over
+        unchanged files never pays for it)."""
         with self._setup:
             if self._remote is None:
-                factory = self._remote_factory or (lambda: build_remote(self.config, self.state))
-                self._remote = factory()
+                if self._remote_factory is not None:
+                    self._remote = self._remote_factory()
+                else:
+                    from syncd.remote import build_remote
+
+                    self._remote = build_remote(self.config, self.state)
             return self._remote
 
     def has_remote(self) -> bool:

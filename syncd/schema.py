@@ -64,8 +64,8 @@ def version_of(db: sqlite3.Connection) -> int:
 def create_or_upgrade(db: sqlite3.Connection) -> int:
     """Bring `db` to SCHEMA_VERSION; return the version it had. A newer one is left alone."""
     found = version_of(db)
-    if found > SCHEMA_VERSION:
-        return found
+    if found >= SCHEMA_VERSION:
+        return found  # nothing to do: no write transaction at every start
     db.execute("BEGIN IMMEDIATE")
     try:
         if found == 1:
