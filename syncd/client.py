@@ -30,6 +30,7 @@ from syncd.errors import (
     BannedError,
     CredentialsError,
     RemoteError,
+    ThrottledError,
     TransientError,
     UncertainError,
 )
@@ -116,6 +117,7 @@ class DingTalkClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         limiter: Any = None,
+        stats: Any = None,
     ) -> None:
         self.settings = settings
         self.base = settings.api_base.rstrip("/")
@@ -135,6 +137,7 @@ class DingTalkClient:
         self._pause_until = 0.0  # the per-IP ban: no API call before this (monotonic)
         self._pause_lock = threading.Lock()
         self.etags = EtagCheck()
+        self.stats = stats  # counts retries and throttled calls (metrics)
         self.calls = 0  # API requests made (tests and stats)
         self.answered_at = 0.0  # monotonic time of the last answer from the API (health)
         register_secret(settings.app_secret, pinned=True)
@@ -328,6 +331,8 @@ class DingTalkClient:
                 # retrying the same dead key here only wastes calls
                 if isinstance(err, UncertainError) or not err.retryable or err.restart_upload:
                     raise
+                if self.stats is not None:
+                    self.stats.add(retries=1, throttled=int(isinstance(err, ThrottledError)))
                 if attempt >= self.max_attempts:
                     raise
                 delay = backoff_delay(attempt, retry_after=err.retry_after, floor=err.floor)

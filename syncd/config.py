@@ -152,6 +152,7 @@ class Config:
     source: Path | None = None
     watch: WatchSettings = field(default_factory=WatchSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    notes: tuple[str, ...] = ()  # what an offline check could not check (e.g. credentials)
 
 
 _TOP_KEYS = ("dingtalk", "state_dir", "mappings", "sync", "watch", "metrics", "log")
@@ -253,9 +254,15 @@ class _Section:
     """One YAML mapping being read: typed getters that record problems under their key path."""
 
     def __init__(
-        self, data: dict[Any, Any], path: str, problems: list[str], environ: cabc.Mapping[str, str]
+        self,
+        data: dict[Any, Any],
+        path: str,
+        problems: list[str],
+        environ: cabc.Mapping[str, str],
+        notes: list[str] | None = None,
     ) -> None:
         self.data, self.path, self.problems, self.environ = data, path, problems, environ
+        self.notes = notes if notes is not None else []
 
     def at(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
@@ -270,10 +277,12 @@ class _Section:
         if not isinstance(value, dict):
             self.problems.append(f"{path}: must be a mapping, got {_kind(value)}")
             return None
-        return _Section(value, path, self.problems, self.environ)
+        return _Section(value, path, self.problems, self.environ, self.notes)
 
     def section(self, key: str) -> _Section:
-        return self.child(self.at(key), self.data.get(key)) or _Section({}, "", [], self.environ)
+        return self.child(self.at(key), self.data.get(key)) or _Section(
+            {}, "", [], self.environ, []
+        )
 
     def check_keys(self, known: tuple[str, ...]) -> None:
         for key in self.data:
@@ -286,6 +295,8 @@ class _Section:
             return (_ABSENT if value is None else value), False
         text, errors, unset = _expand(value, self.environ)
         if unset and tolerate_unset and not errors:
+            names = ", ".join(f"${{{n}}}" for n in unset)
+            self.notes.append(f"{where}: {names} not set here (read when the service starts)")
             return _ABSENT, True
         errors += [f"environment variable {name} is not set" for name in unset]
         self.problems.extend(f"{where}: {error}" for error in dict.fromkeys(errors))
@@ -508,7 +519,7 @@ def _mapping(sec: _Section) -> Mapping | None:
     for i, pattern in enumerate(exclude):
         try:
             ExcludeRules([pattern])
-        except re.error as exc:
+        except (re.error, ValueError) as exc:
             sec.report(f"exclude[{i}]", f"invalid pattern {pattern!r}: {exc}")
     subfolders = sec.value("subfolders", True, _FLAG)
     return Mapping(local, uuid, exclude, subfolders) if local and uuid else None
@@ -555,8 +566,29 @@ def _mappings(root: _Section) -> tuple[Mapping, ...]:
     return tuple(m for _, m in found)
 
 
-def _state_dir(root: _Section) -> Path:
-    default = root.environ.get("STATE_DIRECTORY", "").split(":")[0] or "~/.local/state/syncd"
+def default_state_dir(source: Path | None, environ: cabc.Mapping[str, str]) -> str:
+    """Where the state lives when `state_dir` is not set.
+
+    Under systemd, its $STATE_DIRECTORY. Otherwise, for a config in `<root>/etc/syncd/`
+    (normally /etc/syncd), the service's own directory, so that an operator's `syncd status
+    -c /etc/syncd/reports.yaml` finds what the service synced: `<root>/var/lib/syncd` for
+    config.yaml (syncd.service: StateDirectory=syncd) and `<root>/var/lib/syncd/NAME` for
+    NAME.yaml (syncd@NAME.service: StateDirectory=syncd/%i). Else ~/.local/state/syncd.
+    """
+    from_systemd = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if from_systemd:
+        return from_systemd
+    if source is None or source.suffix not in (".yaml", ".yml"):
+        return "~/.local/state/syncd"
+    folder = source.parent
+    if (folder.name, folder.parent.name) != ("syncd", "etc"):
+        return "~/.local/state/syncd"
+    state = folder.parent.parent / "var" / "lib" / "syncd"
+    return str(state if source.stem == "config" else state / source.stem)
+
+
+def _state_dir(root: _Section, source: Path | None) -> Path:
+    default = default_state_dir(source, root.environ)
     return Path(os.path.abspath(os.path.expanduser(root.text("state_dir", default))))
 
 
@@ -612,10 +644,18 @@ def _watch(sec: _Section) -> WatchSettings:
 
 def _metrics(sec: _Section) -> MetricsSettings:
     sec.check_keys(_METRICS_KEYS)
-    return MetricsSettings(
+    settings = MetricsSettings(
         listen=sec.text("listen", "", check=_listen_error),
         textfile=sec.text("textfile", ""),
     )
+    if settings.listen or settings.textfile:
+        from syncd.metrics import EXTRA_HINT, available
+
+        if not available():
+            sec.report("listen" if settings.listen else "textfile", EXTRA_HINT)
+    if settings.textfile and not Path(settings.textfile).parent.is_dir():
+        sec.report("textfile", f"folder does not exist: {Path(settings.textfile).parent}")
+    return settings
 
 
 def _trash_folder_error(value: str) -> str | None:
@@ -661,13 +701,14 @@ def parse(
     root.check_keys(_TOP_KEYS)
     config = Config(
         dingtalk=_dingtalk(root.section("dingtalk"), require_credentials),
-        state_dir=_state_dir(root),
+        state_dir=_state_dir(root, Path(source) if source else None),
         mappings=_mappings(root),
         sync=_sync(root.section("sync")),
         log=_log(root.section("log")),
         source=Path(source) if source else None,
         watch=_watch(root.section("watch")),
         metrics=_metrics(root.section("metrics")),
+        notes=tuple(root.notes),
     )
     if problems:
         raise ConfigError(problems, source)
@@ -710,13 +751,21 @@ def load(path: Path | str, *, require_credentials: bool = True) -> Config:
     try:
         text = path.read_bytes()
     except OSError as exc:
-        raise ConfigError([f"cannot read config file: {exc.strerror}"], source) from exc
+        raise ConfigError(
+            [f"cannot read config file: {exc.strerror}{_read_hint(exc)}"], source
+        ) from None
     try:
         data = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
     except yaml.YAMLError as exc:
         # `from None`: yaml's own message quotes the offending line, which may hold the secret.
         raise ConfigError([_yaml_problem(exc)], source) from None
     return parse(data, source=source, require_credentials=require_credentials)
+
+
+def _read_hint(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return " (the config folder and file must be readable by this user, e.g. group syncd)"
+    return ""
 
 
 def state_dir_problem(path: Path) -> str | None:
@@ -745,12 +794,23 @@ def find_config(explicit: str | None) -> Path:
     for origin, value in (("-c", explicit), ("$SYNCD_CONFIG", os.environ.get("SYNCD_CONFIG"))):
         if value:
             chosen = Path(value).expanduser().absolute()
-            if not chosen.exists():
-                raise ConfigError([f"config file {chosen} (from {origin}) does not exist"])
+            try:
+                os.stat(chosen)
+            except FileNotFoundError:
+                raise ConfigError(
+                    [f"config file {chosen} (from {origin}) does not exist"]
+                ) from None
+            except OSError as exc:
+                problem = f"cannot read config file {chosen}: {exc.strerror}{_read_hint(exc)}"
+                raise ConfigError([problem]) from None
             return chosen
     candidates = (Path("syncd.yaml").absolute(), SYSTEM_CONFIG)
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError as exc:  # /etc/syncd not readable by this user
+            problem = f"cannot read config file {candidate}: {exc.strerror}{_read_hint(exc)}"
+            raise ConfigError([problem]) from None
     looked = ", ".join(str(c) for c in candidates)
     raise ConfigError([f"no config file found (looked for -c, $SYNCD_CONFIG, {looked})"])

@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -30,9 +31,10 @@ from syncd import sdnotify
 from syncd.actions import Action, Outcome
 from syncd.config import Config, Mapping
 from syncd.daemon_scan import Done, Fresh, PathJob, Reload, Scanner, ScanRequest, Stop
-from syncd.errors import ConfigError, CredentialsError, RemoteError, StateError
+from syncd.errors import ConfigError, CredentialsError, RemoteError, StateError, SyncdError
 from syncd.executor import Executor, RemoteFactory
 from syncd.inflight import Claims
+from syncd.metrics import HealthState
 from syncd.reconcile import Reconciler
 from syncd.retries import RetryTimers
 from syncd.roots import Mappings
@@ -90,6 +92,8 @@ class Daemon:
         self.next_root_check = now + ROOT_CHECK
         self.watchdog_every = sdnotify.watchdog_interval()
         self.next_ping = now
+        self.health = HealthState()
+        self.metrics: Any = None
 
     @property
     def mappings(self) -> dict[str, Mapping]:
@@ -98,6 +102,7 @@ class Daemon:
     # -- lifecycle -----------------------------------------------------------------------
     def run(self) -> int:
         self._check_credentials()
+        self._start_metrics()
         self.watches.start()
         for m in self.mappings.values():
             self.maps.start_watching(m, self.watches)
@@ -138,6 +143,20 @@ class Daemon:
             "state.recovered", path=str(self.state.path), action="uploads resume; rescanning"
         )
         self.scanner.full("state store recovered")
+
+    def _start_metrics(self) -> None:
+        if not self.config.metrics.listen:
+            return
+        from syncd.metrics import MetricsServer
+
+        try:
+            self.metrics = MetricsServer(self.config.metrics.listen, self.stats, self.health.reason)
+        except OSError as exc:
+            raise SyncdError(
+                f"metrics.listen: cannot listen on {self.config.metrics.listen}: {exc.strerror}"
+            ) from None
+        self.metrics.start()
+        log.info("metrics.listening", address=self.config.metrics.listen, port=self.metrics.port)
 
     def _check_credentials(self) -> None:
         """Fail fast: rejected credentials exit at start, not when a file needs uploading."""
@@ -214,6 +233,8 @@ class Daemon:
                 reason="shutdown_timeout_seconds reached; redone at next start",
             )
         self._publish_status()
+        if self.metrics is not None:
+            self.metrics.stop()
         self.ex.close()
         log.info("daemon.stopped", **self.stats.summary())
 
@@ -244,9 +265,12 @@ class Daemon:
             candidates.append(self.next_ping)
         if (due := self.retries.next_due()) is not None:
             candidates.append(due)
+        if (poll := self.maps.next_poll()) is not None:
+            candidates.append(poll)
         return min(candidates)
 
     def _tick(self, now: float) -> None:
+        self.health.tick()
         self.ready.extend(self.gate.due(now, self._stat_key))  # type: ignore[arg-type]
         self._pump()
         for k in self.retries.pop_due(now):
@@ -258,6 +282,8 @@ class Daemon:
             self.ex.failed_mappings.clear()  # a remote root may have been fixed meanwhile
             self.scanner.full("interval")
             self.scanner.purge()
+        for polled in self.maps.due_polls(now):
+            self.scanner.request(ScanRequest(polled, "", "poll"))
         if now >= self.next_root_check:
             self.next_root_check = now + ROOT_CHECK
             self.maps.check_roots(self.watches, self.scanner, self.recon.root_problem)
@@ -371,6 +397,9 @@ class Daemon:
         again = self.claims.release((d.key, d.rel))
         self._pump()
         now = time.monotonic()
+        if d.outcome in (Outcome.COMPLETED, Outcome.ADOPTED, Outcome.MOVED):
+            self.health.remote_ok()
+            self.stats.set(remote_reachable=1)
         if d.outcome is Outcome.COMPLETED:
             for k in self.retries.succeeded((d.key, d.rel), now):
                 log.debug("retry.fast_tracked", path=k[1])  # type: ignore[index]
@@ -381,6 +410,9 @@ class Daemon:
         elif d.outcome is Outcome.FAILED and d.key in self.mappings:
             issue = self.state.issue(d.key, d.rel)
             transient = issue is not None and issue.reason == "upload failed"
+            if transient:
+                self.health.remote_failed()
+                self.stats.set(remote_reachable=0)
             self.retries.failed((d.key, d.rel), transient=transient)
             self.schedule_retry(d.key, d.rel, issue)
 
@@ -425,12 +457,33 @@ class Daemon:
     def _publish_status(self) -> None:
         queued = len(self.gate) + len(self.ready) + self.jobs.qsize()
         self.stats.set(queued=queued, in_flight=len(self.claims), watches=len(self.watches.watches))
+        self._issue_gauges()
         line = self.stats.line()
         log.info("stats", **line)
         sdnotify.notify(f"STATUS={self.stats.status_text(len(self.mappings))}")
         if not self.dry_run:
             snapshot = {**line, "pid": os.getpid(), "updated": time.time()}
             self.ex.write("status", lambda: self.state.set_meta("daemon.status", snapshot))
+        if self.config.metrics.textfile:
+            from syncd.metrics import write_textfile
+
+            try:
+                write_textfile(Path(self.config.metrics.textfile), self.stats)
+            except OSError as exc:
+                log.warning(
+                    "metrics.textfile_failed", path=self.config.metrics.textfile, error=exc.strerror
+                )
+
+    def _issue_gauges(self) -> None:
+        try:
+            counts = self.state.issue_counts()
+        except StateError:
+            return
+        self.stats.set(
+            failing=counts.get("failed", 0),
+            held_files=counts.get("held", 0),
+            refused_files=counts.get("refused", 0),
+        )
 
 
 def run_daemon(

@@ -147,7 +147,7 @@ class Executor:
                 else:
                     from syncd.remote import build_remote
 
-                    self._remote = build_remote(self.config, self.state)
+                    self._remote = build_remote(self.config, self.state, self.stats)
             return self._remote
 
     def has_remote(self) -> bool:

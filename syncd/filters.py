@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from fnmatch import translate
+from typing import Any
 
 # Lock, temp and partial files of office suites, editors, browsers and file systems
 # (Nextcloud's sync-exclude.lst is the model): never uploaded, never reported above debug.
@@ -104,18 +105,38 @@ def _translate(pattern: str) -> str:
     return "".join(out)
 
 
-class ExcludeRules:
-    """A mapping's `exclude` patterns, with gitignore-like meaning.
+def has_gitignore() -> bool:
+    """Whether the `gitignore` extra (pathspec) is installed."""
+    import importlib.util
 
+    return importlib.util.find_spec("pathspec") is not None
+
+
+class ExcludeRules:
+    """A mapping's `exclude` patterns, with .gitignore's meaning.
+
+    With the `gitignore` extra (pathspec, a well-kept implementation of git's rules) every
+    .gitignore rule applies, negation (`!keep.bak`) included. Without it, the same rules
+    minus negation:
     - a pattern without ``/`` matches a file or directory name at any depth (``*.bak``);
     - a trailing ``/`` restricts it to directories (``drafts/``);
-    - a pattern with a ``/`` inside is anchored at the mapping root (``reports/2019/*.csv``);
+    - a pattern with a ``/`` inside (or a leading one) is anchored at the mapping root;
     - ``**`` matches any number of directories.
-    A directory that matches is not descended into.
+    A directory that matches is not descended into (as in git, a file below it cannot be
+    re-included).
     """
 
     def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns = tuple(patterns)
+        self.patterns = tuple(p for p in patterns if p.strip())
+        self._spec: Any = None
+        if self.patterns and has_gitignore():
+            import pathspec
+
+            self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns)
+        elif any(p.strip().startswith("!") for p in self.patterns):
+            raise ValueError(
+                "a '!' pattern needs the gitignore extra: pip install 'syncd[gitignore]'"
+            )
         self._rules: list[tuple[re.Pattern[str], bool, bool]] = []
         for raw in self.patterns:
             pattern = raw.strip()
@@ -129,10 +150,12 @@ class ExcludeRules:
             self._rules.append((regex, dir_only, anchored))
 
     def __bool__(self) -> bool:
-        return bool(self._rules)
+        return bool(self._rules) or self._spec is not None
 
     def excluded(self, rel_path: str, *, is_dir: bool) -> bool:
         """True when the entry at `rel_path` ("/"-separated, relative to the root) is excluded."""
+        if self._spec is not None:
+            return bool(self._spec.match_file(rel_path + "/" if is_dir else rel_path))
         name = rel_path.rsplit("/", 1)[-1]
         for regex, dir_only, anchored in self._rules:
             if dir_only and not is_dir:

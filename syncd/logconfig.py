@@ -99,6 +99,23 @@ class _RedactingConsoleRenderer:
         return redact_text(self._inner(logger, name, event_dict))
 
 
+_QUIET_ON_CONSOLE = ("remote_path", "remote_folder", "dentry_uuid", "parent_dentry_uuid", "root")
+
+
+def readable(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor for the console: at info and below, no uuids or remote paths,
+    and a mapping shown by its folder name (the JSON lines keep everything)."""
+    if event_dict.get("level") in ("info", "debug"):
+        for key in _QUIET_ON_CONSOLE:
+            event_dict.pop(key, None)
+        mapping = event_dict.get("mapping")
+        if isinstance(mapping, str) and "/" in mapping:
+            event_dict["mapping"] = mapping.rstrip("/").rsplit("/", 1)[-1]
+    return event_dict
+
+
 def resolve_format(fmt: str) -> str:
     if fmt == "auto":
         return "console" if sys.stderr.isatty() else "json"
@@ -123,7 +140,7 @@ def configure_logging(*, level: str = "info", fmt: str = "auto", stream: Any = N
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ]
     else:
-        final = [redact, _RedactingConsoleRenderer(colors=stream.isatty())]
+        final = [readable, redact, _RedactingConsoleRenderer(colors=stream.isatty())]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -141,4 +158,14 @@ def configure_logging(*, level: str = "info", fmt: str = "auto", stream: Any = N
     root.setLevel(level.upper())
     for noisy in ("urllib3", "watchdog"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    global _FORMAT
+    _FORMAT = fmt
     return fmt
+
+
+_FORMAT = "json"
+
+
+def current_format() -> str:
+    """The format `configure_logging` chose ("json" or "console")."""
+    return _FORMAT

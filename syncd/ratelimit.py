@@ -73,3 +73,42 @@ class PerApiLimiter:
             if limiter is None:
                 limiter = self._limiters[api] = SlidingWindowLimiter(self.rate, self.window)
         return limiter.acquire()
+
+
+class BandwidthLimit:
+    """`sync.bwlimit`: a token bucket in bytes per second, shared by every PUT.
+
+    Up to a quarter second of traffic may go in a burst; a sender that has used its share
+    sleeps (outside the lock) until the bucket refills. Thread-safe; time is injectable.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = float(rate)
+        self.burst = max(self.rate / 4, 1.0)
+        self._tokens = self.burst
+        self._clock, self._sleep = clock, sleep
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    @property
+    def chunk(self) -> int:
+        """A read size that keeps the flow smooth at this rate (16 KiB to 1 MiB)."""
+        return int(min(1 << 20, max(16 << 10, self.rate / 8)))
+
+    def consume(self, n: int) -> float:
+        """Account for `n` bytes sent; sleep as long as the rate requires; return the wait."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= n
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        return wait

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from syncd.client import DingTalkClient
 from syncd.config import Config
@@ -34,11 +35,13 @@ class Remote:
         self.client.close()
 
 
-def build_remote(config: Config, store: FolderStore) -> Remote:
-    client = DingTalkClient(config.dingtalk, pool_size=max(16, config.sync.workers * 2))
+def build_remote(config: Config, store: FolderStore, stats: Any = None) -> Remote:
+    client = DingTalkClient(
+        config.dingtalk, pool_size=max(16, config.sync.workers * 2), stats=stats
+    )
     dentries = DentryApi(client)
     folders = FolderResolver(client, store)
-    transfer = Transfer(client, dentries, folders)
+    transfer = Transfer(client, dentries, folders, bwlimit=config.sync.bwlimit)
     return Remote(client, dentries, folders, transfer, RemoteIndex(dentries, folders))
 
 

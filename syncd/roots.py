@@ -9,13 +9,15 @@ replaced by another folder) it is watched again and rescanned at once.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from syncd.config import Config, Mapping
+from syncd.config import Config, Mapping, WatchMode
 from syncd.errors import MappingFailedError
+from syncd.fstype import filesystem_type, is_network
 from syncd.localfs import RootUnavailable, open_root
 
 if TYPE_CHECKING:
@@ -31,8 +33,10 @@ class Mappings:
     def __init__(self, config: Config, ex: Executor) -> None:
         self.by_key: dict[str, Mapping] = {m.key: m for m in config.mappings}
         self.ex = ex
+        self.config = config
         self.identity: dict[str, tuple[int, int]] = {}
         self.local_failed: dict[str, str] = {}
+        self.polled: dict[str, float] = {}  # mapping key -> when it is polled next
 
     def _identity(self, m: Mapping) -> tuple[int, int]:
         root = open_root(m.local)
@@ -47,7 +51,35 @@ class Mappings:
         except RootUnavailable as exc:
             self.root_failed(m, exc.reason)
             return
-        watches.add(m.key, m.local, m.subfolders)
+        why = self._poll_reason(m)
+        if why is None:
+            watches.add(m.key, m.local, m.subfolders)
+            return
+        every = self.config.watch.poll_interval_seconds
+        self.polled[m.key] = time.monotonic() + every
+        log.info("watch.polling", mapping=str(m.local), every_seconds=every, reason=why)
+
+    def _poll_reason(self, m: Mapping) -> str | None:
+        """Why mapping `m` is polled instead of watched (None: it is watched)."""
+        mode = self.config.watch.mode
+        if mode is WatchMode.EVENTS:
+            return None
+        if mode is WatchMode.POLL:
+            return "watch.mode: poll"
+        kind = filesystem_type(m.local)
+        if is_network(kind):
+            return f"a {kind} file system: writes by other machines raise no inotify event"
+        return None
+
+    def due_polls(self, now: float) -> list[str]:
+        """Polled mappings whose next poll is due (their timers move on)."""
+        due = [k for k, t in self.polled.items() if t <= now and k not in self.local_failed]
+        for k in due:
+            self.polled[k] = now + self.config.watch.poll_interval_seconds
+        return due
+
+    def next_poll(self) -> float | None:
+        return min(self.polled.values(), default=None)
 
     def root_failed(self, m: Mapping, reason: str) -> None:
         if m.key in self.local_failed:
@@ -79,7 +111,8 @@ class Mappings:
                 self.ex.failed_mappings.pop(key, None)
                 self.identity[key] = now
                 watches.remove(key)
-                watches.add(key, m.local, m.subfolders)
+                if key not in self.polled:
+                    watches.add(key, m.local, m.subfolders)
                 log.warning(
                     "mapping.recovered" if back else "mapping.replaced",
                     mapping=str(m.local),
@@ -100,11 +133,14 @@ class Mappings:
             gate.clear(functools.partial(_in_mapping, key=key))
             self.identity.pop(key, None)
             self.local_failed.pop(key, None)
+            self.polled.pop(key, None)
         self.by_key = {m.key: m for m in new.mappings}
+        self.config = new
         for key, m in self.by_key.items():
             before = old.get(key)
             if before is not None and before.subfolders != m.subfolders:
                 watches.remove(key)  # recursive or not: schedule the watch again
+                self.polled.pop(key, None)
             if before is None or before.subfolders != m.subfolders:
                 self.start_watching(m, watches)
         return len(new_keys - old_keys), len(old_keys - new_keys)

@@ -440,6 +440,11 @@ class StateStore:
             ),
         )
 
+    def issue_counts(self) -> dict[str, int]:
+        """Open issues by kind, over every mapping (metrics gauges)."""
+        rows = self._query("SELECT kind, COUNT(*) FROM issues GROUP BY kind")
+        return {r[0]: r[1] for r in rows}
+
     def clear_issues(self, key: str, rels: Iterable[str]) -> None:
         mid = self.mapping_id(key)
         with self._transaction() as db:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -48,6 +49,7 @@ class SyncResult:
     state_broken: StateError | None = None
     interrupted: int = 0  # the signal that stopped the pass early
     abandoned: bool = False  # work was left undone by the interruption
+    folders: int = 0  # folders holding planned uploads (the dry-run summary)
 
     @property
     def exit_code(self) -> int:
@@ -126,12 +128,14 @@ class SyncPass:
         self.check_remote = check_remote
         self.recon = Reconciler(ex)
         self.recon.max_delete = max_delete
+        self.folders: set[tuple[str, str]] = set()
         self.pool = _Pool(ex, config.sync.workers)
 
     def dispatch(self, action: Planned) -> None:
         if isinstance(action, Upload | Reupload):
             self.ex.stats.add(planned=1, planned_bytes=action.file.size)
             self.ex.progress.planned(1, action.file.size)
+            self.folders.add((action.mapping.key, action.file.folder))
         if isinstance(action, HEAVY) and not self.ex.dry_run:
             self.pool.submit(action)
         elif self.ex.execute(action) is Outcome.DEFERRED:
@@ -263,6 +267,14 @@ def run_sync(
     result.counters = stats.summary()
     result.fatal, result.state_broken = ex.fatal, ex.state_broken
     result.failed_mappings = dict(ex.failed_mappings)
+    result.folders = len(run.folders)
+    if config.metrics.textfile and not dry_run:
+        from syncd.metrics import write_textfile
+
+        try:
+            write_textfile(Path(config.metrics.textfile), stats)
+        except OSError as exc:
+            log.warning("metrics.textfile_failed", path=config.metrics.textfile, error=exc.strerror)
     event = "plan.finished" if dry_run else "sync.finished"
     extra: dict[str, Any] = (
         {"failed_mappings": len(result.failed_mappings)} if result.failed_mappings else {}

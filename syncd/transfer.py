@@ -34,6 +34,7 @@ from syncd.errors import (
 from syncd.folders import Folder, FolderResolver, RootMissingError, Target
 from syncd.localfs import LocalTree
 from syncd.model import Dentry, LocalFile
+from syncd.ratelimit import BandwidthLimit
 
 log = structlog.get_logger(__name__)
 
@@ -43,10 +44,17 @@ CHUNK = 1024 * 1024
 class HashingBody:
     """Stream `size` bytes of an open file, hashing as it goes; notices a shrinking file."""
 
-    def __init__(self, fd: int, size: int, on_bytes: Callable[[int], None] | None = None):
+    def __init__(
+        self,
+        fd: int,
+        size: int,
+        on_bytes: Callable[[int], None] | None = None,
+        limit: BandwidthLimit | None = None,
+    ):
         self.fd = fd
         self.size = size
         self.on_bytes = on_bytes
+        self.limit = limit
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.sha256 = hashlib.sha256()
         self.sent = 0
@@ -62,11 +70,12 @@ class HashingBody:
         self.sent = 0
         # One buffer, reused: the transport sends a chunk completely before asking for the
         # next, and a fresh 1 MiB bytes object per chunk costs page faults on every read.
-        buf = bytearray(min(CHUNK, self.size))
+        step = self.limit.chunk if self.limit is not None else CHUNK
+        buf = bytearray(min(step, self.size))
         view = memoryview(buf)
         remaining = self.size
         while remaining > 0:
-            n = os.readv(self.fd, [view[: min(CHUNK, remaining)]])
+            n = os.readv(self.fd, [view[: min(step, remaining)]])
             if not n:
                 self.short = True
                 raise FileChangedError("file shrank while it was being read")
@@ -77,6 +86,8 @@ class HashingBody:
             self.sent += n
             if self.on_bytes is not None:
                 self.on_bytes(n)
+            if self.limit is not None:
+                self.limit.consume(n)
             yield chunk
 
     @property
@@ -106,8 +117,10 @@ class Transfer:
         max_attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        bwlimit: int = 0,
     ) -> None:
         self.client = client
+        self.limit = BandwidthLimit(bwlimit) if bwlimit else None
         self.dentries = dentries
         self.folders = folders
         self.max_attempts = max_attempts
@@ -169,7 +182,7 @@ class Transfer:
     ) -> Sent:
         parent = self.folders.ensure(t, f.folder)
         info = self.client.upload_info(parent.uuid, name, f.size)
-        body = HashingBody(fd, f.size, on_bytes)
+        body = HashingBody(fd, f.size, on_bytes, self.limit)
         started = self._clock()
         try:
             self.client.put(info, body)

@@ -134,3 +134,21 @@ def test_run_converges_after_a_storm_of_faults(tmp_path, emulator, share, daemon
     files = emulator.files()
     assert all(f["version"] == 1 for f in files.values())
     assert not [p for p in files if "(" in p]
+
+
+def test_a_polled_mapping_picks_up_changes_without_events(tmp_path, emulator, share, daemons):
+    """watch.mode: poll (what auto picks on NFS/SMB/FUSE): no inotify watch, one
+    watch.polling line, and new, changed and deleted files are noticed by the polls."""
+    (share / "a.txt").write_bytes(b"a")
+    cfg = cfg_for(tmp_path, emulator, share)
+    cfg.write_text(cfg.read_text() + "watch:\n  mode: poll\n  poll_interval_seconds: 0.5\n")
+    d = start(daemons, cfg)
+    polling = d.wait_event("watch.polling")
+    assert polling["reason"] == "watch.mode: poll"
+    assert d.wait_event("daemon.started")["watching"] == 0
+    d.wait_event("upload.completed", path="a.txt")
+    (share / "b.txt").write_bytes(b"b")
+    d.wait_event("upload.completed", path="b.txt", timeout=20)
+    (share / "a.txt").write_bytes(b"a changed")
+    d.wait_for(lambda evs: emulator.files()["a.txt"]["version"] == 2, timeout=20, what="a v2")
+    assert d.stop() == 0

@@ -56,3 +56,19 @@ def test_limiter_lets_a_burst_through_when_idle():
     waits = [limiter.acquire() for _ in range(20)]
     assert waits == [0.0] * 20
     assert limiter.acquire() > 0.99
+
+
+def test_bandwidth_limit_keeps_the_rate_across_senders():
+    """sync.bwlimit: a token bucket; 10 MiB at 1 MiB/s takes ~10 s of (fake) sleeping."""
+    from syncd.ratelimit import BandwidthLimit
+
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    limit = BandwidthLimit(1 << 20, clock=lambda: now[0], sleep=sleep)
+    for _ in range(40):
+        limit.consume(256 << 10)
+    assert 9.5 <= now[0] <= 10.0
+    assert limit.chunk == 128 << 10

@@ -115,3 +115,15 @@ def test_empty_exclude_rules_are_falsy():
     rules = ExcludeRules(["", "  "])
     assert not rules
     assert not rules.excluded("anything", is_dir=False)
+
+
+def test_gitignore_rules_with_the_extra():
+    """With pathspec (the gitignore extra), negation, anchoring and ** work as in git."""
+    rules = ExcludeRules(["*.bak", "!keep.bak", "drafts/", "/top.txt", "reports/**/*.csv"])
+    assert rules.excluded("a/b.bak", is_dir=False)
+    assert not rules.excluded("x/keep.bak", is_dir=False)
+    assert rules.excluded("x/drafts", is_dir=True)
+    assert not rules.excluded("x/drafts", is_dir=False)  # a file named drafts
+    assert rules.excluded("top.txt", is_dir=False)
+    assert not rules.excluded("x/top.txt", is_dir=False)
+    assert rules.excluded("reports/2019/q/a.csv", is_dir=False)

@@ -1,0 +1,92 @@
+"""Metrics and health: a running daemon scraped over HTTP, parsed by prometheus_client."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import ROOT_UUID, run_cli, wait_until, write_config
+from tests.integration.daemon_proc import DaemonProc
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def samples(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            label = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+            out[s.name + (f"{{{label}}}" if label else "")] = s.value
+    return out
+
+
+def test_a_running_daemon_serves_metrics_and_health(tmp_path, emulator):
+    """/metrics parses with prometheus_client and agrees with what happened; /healthz is 200."""
+    share = tmp_path / "share"
+    share.mkdir()
+    for i in range(3):
+        (share / f"f{i}.txt").write_bytes(b"x" * (i + 1))
+    port = free_port()
+    cfg = write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
+        sync={"settle_seconds": 0.2},
+    )
+    text = cfg.read_text() + f"metrics:\n  listen: 127.0.0.1:{port}\n"
+    cfg.write_text(text)
+    d = DaemonProc(cfg)
+    try:
+        d.wait_event("metrics.listening")
+        wait_until(lambda: len(emulator.files()) == 3, timeout=20)
+        url = f"http://127.0.0.1:{port}"
+        got = samples(requests.get(f"{url}/metrics", timeout=5).text)
+        assert got["syncd_uploaded_total"] == 3
+        assert got["syncd_bytes_total"] == 6
+        assert got["syncd_upload_duration_seconds_count"] == 3
+        assert "syncd_queued" in got and "syncd_in_flight" in got and "syncd_watches" in got
+        health = requests.get(f"{url}/healthz", timeout=5)
+        assert health.status_code == 200 and health.text == "ok\n"
+        assert requests.get(f"{url}/nope", timeout=5).status_code == 404
+    finally:
+        assert d.stop() == 0
+
+
+def test_textfile_metrics_are_written_atomically(tmp_path, emulator):
+    """metrics.textfile: a sync leaves the same metrics in a file for node_exporter."""
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "a.txt").write_bytes(b"abc")
+    prom = tmp_path / "syncd.prom"
+    cfg = write_config(tmp_path, emulator, [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}])
+    cfg.write_text(cfg.read_text() + f"metrics:\n  textfile: {prom}\n")
+    run_cli("sync", "-c", str(cfg), check=True)
+    got = samples(prom.read_text())
+    assert got["syncd_uploaded_total"] == 1 and got["syncd_bytes_total"] == 3
+    assert not list(tmp_path.glob(".syncd-*.tmp"))
+
+
+def test_health_says_why_it_is_unhealthy():
+    """503 reasons: a silent main loop, or a remote that has not answered for minutes."""
+    from syncd.metrics import HealthState
+
+    now = [0.0]
+    h = HealthState(clock=lambda: now[0])
+    assert h.reason() is None
+    h.remote_failed()
+    now[0] = 301.0
+    h.tick()
+    assert "has not answered for 301 s" in (h.reason() or "")
+    h.remote_ok()
+    assert h.reason() is None
+    now[0] = 500.0
+    assert "main loop silent" in (h.reason() or "")
