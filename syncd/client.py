@@ -93,6 +93,12 @@ class _Session(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self._env: dict[tuple[str, str], Any] = {}
+        self.on_send: Callable[[], None] | None = None  # the rate limiter's mark
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        if self.on_send is not None:
+            self.on_send()
+        return super().send(request, **kwargs)
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -127,6 +133,8 @@ class DingTalkClient:
         self._clock = clock
         self.limiter = limiter if limiter is not None else PerApiLimiter(settings.qps)
         self.session = _Session()
+        if hasattr(self.limiter, "mark"):
+            self.session.on_send = self.limiter.mark
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -139,6 +147,7 @@ class DingTalkClient:
         self.etags = EtagCheck()
         self.stats = stats  # counts retries and throttled calls (metrics)
         self.calls = 0  # API requests made (tests and stats)
+        self._waits = threading.local()  # time this thread spent in the rate limiter
         self.answered_at = 0.0  # monotonic time of the last answer from the API (health)
         register_secret(settings.app_secret, pinned=True)
 
@@ -307,7 +316,7 @@ class DingTalkClient:
             if auth:
                 token = self.token()
                 headers["x-acs-dingtalk-access-token"] = token
-            self.limiter.acquire(api)
+            self._waits.seconds = getattr(self._waits, "seconds", 0.0) + self.limiter.acquire(api)
             try:
                 return self._send(api, method, path, params, body, headers, idempotent)
             except AuthError as err:
@@ -344,6 +353,12 @@ class DingTalkClient:
                     delay=round(delay, 2),
                 )
                 self._sleep(delay)
+
+    def limiter_wait(self) -> float:
+        """Seconds this thread waited in the rate limiter since the last call of this."""
+        waited = float(getattr(self._waits, "seconds", 0.0))
+        self._waits.seconds = 0.0
+        return waited
 
     def _ban(self, err: BannedError) -> None:
         """Pause every API call of this process for the ban's duration (one warning)."""

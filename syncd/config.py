@@ -103,7 +103,7 @@ class SyncSettings:
     conflict_strategy: ConflictStrategy = ConflictStrategy.OVERWRITE
     settle_seconds: float = 2.0
     rescan_interval_seconds: float = 3600.0
-    workers: int = 4
+    workers: int = 32  # an upper bound: the concurrency follows the latency
     follow_symlinks: bool = False
     allow_empty_overwrite: bool = False
     shutdown_timeout_seconds: float = 25.0

@@ -128,8 +128,13 @@ class FileActions:
         strategy: str,
     ) -> Outcome:
         ex, m, f = self.ex, a.mapping, a.file
-        started = time.monotonic()
-        sent = ex.remote().transfer.send(ex.tree(m), ex.target(m), f, strategy=strategy, name=name)
+        transfer = ex.remote().transfer
+        with ex.concurrency.slot():
+            transfer.client.limiter_wait()
+            started = time.monotonic()
+            sent = transfer.send(ex.tree(m), ex.target(m), f, strategy=strategy, name=name)
+            busy = time.monotonic() - started - transfer.client.limiter_wait()
+            ex.concurrency.observe(busy, f.size)
         dentry = sent.dentry
         if verdict is RemoteVerdict.KEEP_BOTH and remote is not None:
             dentry = remote  # the local path stays paired with their file; ours sits beside

@@ -34,6 +34,7 @@ from syncd.actions import (
     Upload,
     Verify,
 )
+from syncd.concurrency import AdaptiveLimit
 from syncd.config import Config, Mapping
 from syncd.errors import MappingFailedError, StateError
 from syncd.folders import Target
@@ -101,6 +102,7 @@ class Executor:
         self._remote_factory = remote_factory
         self._remote: Remote | None = None
         self._setup = threading.Lock()
+        self.concurrency = AdaptiveLimit(config.sync.workers, config.dingtalk.qps)
         self._planned: dict[tuple[str, str], tuple[int, int]] = {}  # dry-run: said once
         self._remote_folders: dict[str, set[str]] = {}  # dry-run: folders known remotely
         self.reconfigure(config)

@@ -64,7 +64,8 @@ class FolderResolver:
         self._api = api
         self._store = store
         self._cache: dict[str, dict[str, Folder]] = {}
-        self._lock = threading.Lock()  # held while creating: folders are few, calls are cheap
+        self._lock = threading.Lock()  # guards the lock table and forgetting
+        self._levels: dict[tuple[str, str], threading.Lock] = {}  # one creation per folder
 
     def _folders(self, key: str) -> dict[str, Folder]:
         cache = self._cache.get(key)
@@ -104,22 +105,26 @@ class FolderResolver:
         return folder
 
     def ensure(self, t: Target, path: str) -> Folder:
-        """Folder `path` under the mapping's root ("" is the root), created when missing."""
+        """Folder `path` under the mapping's root ("" is the root), created when missing.
+
+        Each folder is created once (a lock per folder), and folders in different places
+        are created at the same time: far from DingTalk each add-folder is a round trip.
+        """
         if not path:
             return self.root(t)
         hit = self._folders(t.key).get(path)  # cache hits never wait for a creation in flight
         if hit is not None:
             return hit
+        for _ in range(path.count("/") + 2):
+            try:
+                return self._create(t, path)
+            except _StaleParent as stale:  # a cached level is gone: forget it, retry
+                self.forget(t, stale.path)
+        raise ParentMissingError(f"folder {path!r} keeps disappearing", api="storage.addFolder")
+
+    def _level_lock(self, t: Target, path: str) -> threading.Lock:
         with self._lock:
-            hit = self._folders(t.key).get(path)
-            if hit is not None:
-                return hit
-            for _ in range(path.count("/") + 2):
-                try:
-                    return self._create(t, path)
-                except _StaleParent as stale:  # a cached level is gone: forget it, retry
-                    self._forget_locked(t, stale.path)
-            raise ParentMissingError(f"folder {path!r} keeps disappearing", api="storage.addFolder")
+            return self._levels.setdefault((t.key, path), threading.Lock())
 
     def forget(self, t: Target, path: str) -> None:
         """The remote folder `path` (and so everything below it) is gone: drop the cache."""
@@ -149,13 +154,20 @@ class FolderResolver:
             current = f"{done}/{name}" if done else name
             hit = cache.get(current)
             if hit is None:
-                try:
-                    dentry = self._api.add_folder(root.space_id, parent_id, name)
-                except ParentMissingError:
-                    raise _StaleParent(done) from None  # "" = the mapping's root itself
-                hit = cache[current] = Folder(root.space_id, dentry.id, dentry.uuid)
-                self._store.put_folder(t.key, current, root.space_id, dentry.id, dentry.uuid)
-                log.info("folder.created", root=t.root_uuid, path=current, dentry_uuid=dentry.uuid)
+                with self._level_lock(t, current):
+                    hit = cache.get(current) or self._add(t, root, parent_id, done, current, name)
             parent_id, folder = hit.dentry_id, hit
             done = current
         return folder
+
+    def _add(
+        self, t: Target, root: Folder, parent_id: str, done: str, current: str, name: str
+    ) -> Folder:
+        try:
+            dentry = self._api.add_folder(root.space_id, parent_id, name)
+        except ParentMissingError:
+            raise _StaleParent(done) from None  # "" = the mapping's root itself
+        hit = self._folders(t.key)[current] = Folder(root.space_id, dentry.id, dentry.uuid)
+        self._store.put_folder(t.key, current, root.space_id, dentry.id, dentry.uuid)
+        log.info("folder.created", root=t.root_uuid, path=current, dentry_uuid=dentry.uuid)
+        return hit

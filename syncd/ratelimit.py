@@ -29,36 +29,53 @@ class SlidingWindowLimiter:
         self.window = window * (self.limit / rate) if rate < 1 else window
         self._clock = clock
         self._sleep = sleep
-        self._starts: deque[float] = deque()
+        self._starts: deque[list[float]] = deque()
         self._lock = threading.Lock()
+        self._mine = threading.local()
 
     def acquire(self) -> float:
         """Block until a call may start; return the time waited.
 
         Waiters queue on the lock in arrival order, and each start is recorded at the
         moment the caller is released, not at a planned time: a thread that is released
-        late must not let the next one start early.
+        late must not let the next one start early. `mark()` moves this thread's start to
+        the moment the request is really handed to the socket (a thread can lose the GIL
+        for tens of milliseconds in between).
         """
         with self._lock:
             now = self._clock()
             waited = 0.0
-            while self._starts and self._starts[0] + self.window <= now:
-                self._starts.popleft()
+            self._expire(now)
             if len(self._starts) >= self.limit:
-                waited = self._starts[0] + self.window - now
+                waited = self._starts[0][0] + self.window - now
                 if waited > 0:
                     self._sleep(waited)
-                now = max(self._clock(), self._starts[0] + self.window)  # no float slack
-                while self._starts and self._starts[0] + self.window <= now:
-                    self._starts.popleft()
-            self._starts.append(now)
+                now = max(self._clock(), self._starts[0][0] + self.window)  # no float slack
+                self._expire(now)
+            entry = [now]
+            self._starts.append(entry)
+            self._mine.entry = entry
             return max(0.0, waited)
+
+    def _expire(self, now: float) -> None:
+        while self._starts and self._starts[0][0] + self.window <= now:
+            self._starts.popleft()
+
+    def mark(self) -> None:
+        """This thread's call is being sent now: count it from now."""
+        entry = getattr(self._mine, "entry", None)
+        if entry is not None:
+            self._mine.entry = None
+            # no lock: acquire() sleeps holding it, and waiting here would delay the very
+            # send being marked; one float store is atomic, and a later start only ever
+            # makes the next callers wait longer
+            entry[0] = max(entry[0], self._clock())
 
 
 class PerApiLimiter:
     """One sliding window per API name, created on first use."""
 
-    def __init__(self, rate: float, window: float = 1.05) -> None:
+    def __init__(self, rate: float, window: float = 1.03) -> None:
         # 50 ms margin: a call reaches the server up to tens of milliseconds after it
         # starts here, and not always with the same delay; measured on loopback, a 20 ms
         # margin still let the server count 21 calls in one second now and then
@@ -66,13 +83,22 @@ class PerApiLimiter:
         self.window = window
         self._limiters: dict[str, SlidingWindowLimiter] = {}
         self._lock = threading.Lock()
+        self._last = threading.local()
 
     def acquire(self, api: str) -> float:
         with self._lock:
             limiter = self._limiters.get(api)
             if limiter is None:
                 limiter = self._limiters[api] = SlidingWindowLimiter(self.rate, self.window)
+        self._last.api = api
         return limiter.acquire()
+
+    def mark(self) -> None:
+        """The calling thread's last acquired call is being sent now."""
+        api = getattr(self._last, "api", None)
+        limiter = self._limiters.get(api) if api is not None else None
+        if limiter is not None:
+            limiter.mark()
 
 
 class BandwidthLimit:

@@ -80,7 +80,7 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
         read_timeout=60.0,
     )
     assert config.mappings == (Mapping(make_dir(tmp_path).resolve(), UUID, (), True),)
-    assert config.sync == SyncSettings("OVERWRITE", 2, 3600, 4, False, False, 25, 10000)
+    assert config.sync == SyncSettings("OVERWRITE", 2, 3600, 32, False, False, 25, 10000)
     assert config.log == LogSettings("auto", "info")
     assert config.source is None
 
@@ -881,3 +881,30 @@ def test_nul_in_local_is_a_config_problem():
     with pytest.raises(ConfigError) as err:
         parse(data, environ={})
     assert any(p.startswith("mappings[0].local: cannot access") for p in err.value.problems)
+
+
+def test_the_new_sync_keys_are_read(tmp_path: Path) -> None:
+    """adopt, on_remote_change, renames, deletes, guards and bwlimit (with units)."""
+    from syncd.config import AdoptMode, DeleteMode, RemoteChangePolicy, RenameMode
+
+    sync = {
+        "adopt": "size",
+        "on_remote_change": "KEEP-BOTH",
+        "renames": "upload",
+        "deletes": "trash",
+        "trash_folder": "old",
+        "max_delete": 5,
+        "max_delete_percent": 2.5,
+        "bwlimit": "10M",
+    }
+    config = parse(valid(tmp_path, sync=sync), environ={})
+    s = config.sync
+    assert (s.adopt, s.on_remote_change) == (AdoptMode.SIZE, RemoteChangePolicy.KEEP_BOTH)
+    assert (s.renames, s.deletes, s.trash_folder) == (RenameMode.UPLOAD, DeleteMode.TRASH, "old")
+    assert (s.max_delete, s.max_delete_percent, s.bwlimit) == (5, 2.5, 10 << 20)
+    bad = {"bwlimit": "fast", "trash_folder": "a/b", "max_delete_percent": 101, "deletes": "yes"}
+    with pytest.raises(ConfigError) as err:
+        parse(valid(tmp_path, sync=bad), environ={})
+    problems = "\n".join(err.value.problems)
+    for key in ("bwlimit", "trash_folder", "max_delete_percent", "deletes"):
+        assert f"sync.{key}:" in problems
