@@ -89,11 +89,10 @@ class Mapping:
     parent_dentry_uuid: str
     exclude: tuple[str, ...] = ()
     subfolders: bool = True
+    key: str = field(init=False, repr=False, compare=False)  # its name in the state store
 
-    @property
-    def key(self) -> str:
-        """Stable identifier of this mapping in the state store."""
-        return f"{self.parent_dentry_uuid}:{self.local}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.parent_dentry_uuid}:{self.local}")
 
 
 @dataclass(frozen=True, slots=True)

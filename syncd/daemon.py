@@ -162,8 +162,10 @@ class Daemon:
         """Fail fast: rejected credentials exit at start, not when a file needs uploading."""
         if self.dry_run:
             return
+        client = self.ex.remote().client
+        attempts, client.max_attempts = client.max_attempts, 1  # no back-off before READY
         try:
-            self.ex.remote().client.token()
+            client.token()
         except CredentialsError:
             raise
         except RemoteError as exc:  # the network may come back: not fatal
@@ -173,6 +175,8 @@ class Daemon:
                 error=exc.message,
                 action="starting anyway; uploads wait for the remote",
             )
+        finally:
+            client.max_attempts = attempts
 
     def _remote_checks(self) -> None:
         """Every `remote_check_interval_seconds`: list the remote trees, repair drift. On a

@@ -161,6 +161,10 @@ class Scanner:
                 d.hints.put(Done(m.key, action.file.rel_path, Outcome.DEFERRED, action.seconds))
         for action in d.recon.finish(report):
             d.ex.execute(action)
+        if d.dry_run:
+            from syncd.planlines import flush
+
+            flush()
         d.stats.set(last_scan_seconds=report.seconds, last_scan_time=time.time())
         log.info(
             "scan.finished",

@@ -222,6 +222,10 @@ class Executor:
         r = a.refusal
         self.stats.add(refused=1)
         if a.report:
+            if self.dry_run:
+                from syncd.planlines import flush
+
+                flush()
             log.warning(
                 "upload.skipped",
                 mapping=str(a.mapping.local),

@@ -31,6 +31,7 @@ from syncd.actions import (
     Upload,
     Verify,
 )
+from syncd.planlines import emit, flush
 from syncd.planner import Defer, decide
 
 if TYPE_CHECKING:
@@ -50,21 +51,19 @@ _EVENTS: dict[type, str] = {
 
 
 def print_plan(ex: Executor, a: Action | Defer) -> Outcome:
-    if isinstance(a, Verify):
-        return _verify(ex, a)
     if isinstance(a, Upload | Reupload):
         return _upload(ex, a)
+    if isinstance(a, Verify):
+        return _verify(ex, a)
     if isinstance(a, Refuse | Hold):
         return ex.refuse(a) if isinstance(a, Refuse) else ex.hold(a)
     if isinstance(a, Mkdir):
-        log.info(
-            "plan.mkdir",
-            mapping=str(a.mapping.local),
-            remote_folder=f"{a.mapping.parent_dentry_uuid}/{a.folder}",
-        )
+        remote = f"{a.mapping.parent_dentry_uuid}/{a.folder}"
+        emit("plan.mkdir", mapping=str(a.mapping.local), remote_folder=remote)
         return Outcome.PLANNED
     if isinstance(a, Touch | ClearIssues | Defer) or (isinstance(a, Forget) and not a.paths):
         return Outcome.UNCHANGED
+    flush()
     if isinstance(a, Blocked):
         log.warning(
             "plan.blocked",
@@ -80,14 +79,15 @@ def print_plan(ex: Executor, a: Action | Defer) -> Outcome:
 
 def _upload(ex: Executor, a: Upload | Reupload) -> Outcome:
     m, f = a.mapping, a.file
-    if not ex.dry_memo(m, f):
+    if ex.honour_quarantine and not ex.dry_memo(m, f):
         return Outcome.PLANNED  # the daemon's rescans do not repeat a plan line
     reason = a.reason.value if isinstance(a, Upload) else "deleted remotely"
-    log.info(
+    folder = f.rel_path.rpartition("/")[0]
+    emit(
         "plan.upload",
         mapping=str(m.local),
         path=f.rel_path,
-        remote_folder=f"{m.parent_dentry_uuid}/{f.folder}".rstrip("/"),
+        remote_folder=f"{m.parent_dentry_uuid}/{folder}" if folder else m.parent_dentry_uuid,
         reason=reason,
         size=f.size,
     )

@@ -154,25 +154,28 @@ class Reconciler:
 
     def _folder(self, w: _Walk, scan: FolderScan) -> Iterator[Planned]:
         m = w.m
+        before = w.names.pop(scan.rel, [])  # never kept past its folder: memory stays flat
         for r in scan.refusals:
             if r.rel_path in w.issues:
                 w.seen_issues.add(r.rel_path)
             yield refuse(m, r, w.issues.get(r.rel_path))
         if not scan.files:
             return
-        now = time.time()
-        collisions = _collisions(scan, w.names.pop(scan.rel, []))
+        now, policy, issues, recorded = time.time(), self.ex.policy, w.issues, scan.recorded
+        collisions = _collisions(scan, before)
+        old_folder = w.old_path(scan.rel)
+        cut = len(scan.rel) + 1 if scan.rel else 0
         listing: dict[str, Dentry] | None = None
-        listed = False
+        listed = mkdirs = False
         for f in scan.files:
-            issue = w.issues.get(f.rel_path)
+            name = f.rel_path[cut:]
+            issue = issues.get(f.rel_path) if issues else None
             if issue is not None:
                 w.seen_issues.add(f.rel_path)
-            old = _join(w.old_path(scan.rel), f.name)
-            record = self.state.record(m.key, old) if f.name in scan.recorded else None
-            action = decide(m, f, record, issue, self.ex.policy, now)
+            record = self.state.record(m.key, _join(old_folder, name)) if name in recorded else None
+            action = decide(m, f, record, issue, policy, now)
             if isinstance(action, Upload) and action.reason is Reason.NEW:
-                if (other := collisions.get(f.name)) is not None:
+                if collisions and (other := collisions.get(name)) is not None:
                     yield refuse(m, case_refusal(f, other), issue)
                     continue
                 if (source := w.finder.file_source(f)) is not None:
@@ -182,9 +185,10 @@ class Reconciler:
                 if not listed:
                     listing, listed = self._listing(m, scan.rel), True
                 if listing is not None:
-                    action = with_twin(action, listing.get(f.name), self.ex.policy)
+                    action = with_twin(action, listing.get(name), policy)
             if action is not None:
-                if isinstance(action, Upload):
+                if not mkdirs and self.ex.dry_run and isinstance(action, Upload):
+                    mkdirs = True  # dry-run: the folders an upload here would create
                     yield from self._mkdirs(w, f)
                 yield action
 

@@ -129,13 +129,16 @@ class SyncPass:
         self.recon = Reconciler(ex)
         self.recon.max_delete = max_delete
         self.folders: set[tuple[str, str]] = set()
+        self.bars = type(ex.progress) is not Progress  # the default Progress draws nothing
         self.pool = _Pool(ex, config.sync.workers)
 
     def dispatch(self, action: Planned) -> None:
         if isinstance(action, Upload | Reupload):
-            self.ex.stats.add(planned=1, planned_bytes=action.file.size)
-            self.ex.progress.planned(1, action.file.size)
-            self.folders.add((action.mapping.key, action.file.folder))
+            f = action.file
+            self.ex.stats.planned(f.size)
+            if self.bars:
+                self.ex.progress.planned(1, f.size)
+            self.folders.add((action.mapping.key, f.rel_path.rpartition("/")[0]))
         if isinstance(action, HEAVY) and not self.ex.dry_run:
             self.pool.submit(action)
         elif self.ex.execute(action) is Outcome.DEFERRED:
@@ -165,6 +168,10 @@ class SyncPass:
                     self.ex.execute(action)
             except StateError as exc:
                 self.ex.state_failed(exc, "scan")
+        if self.ex.dry_run:
+            from syncd.planlines import flush
+
+            flush()
         if self.check_remote and self.ex.blocked_reason(m) is None:
             self.repair(m)
         if self.ex.blocked_reason(m) is None:
