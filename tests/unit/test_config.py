@@ -845,7 +845,7 @@ def test_example_config_documents_every_key() -> None:
     }
     for cls, section in sections.items():
         for f in dataclasses.fields(cls):
-            if f.name not in ("source", "notes"):
+            if f.init and f.name not in ("source", "notes"):
                 assert renamed.get(f.name, f.name) in section, f"{cls.__name__}.{f.name}"
     lines = EXAMPLE.read_text().splitlines()
     keys = [i for i, line in enumerate(lines) if re.match(r"\s*(- )?[a-z_]+:", line)]
@@ -908,3 +908,13 @@ def test_the_new_sync_keys_are_read(tmp_path: Path) -> None:
     problems = "\n".join(err.value.problems)
     for key in ("bwlimit", "trash_folder", "max_delete_percent", "deletes"):
         assert f"sync.{key}:" in problems
+
+
+def test_rate_limit_is_local_or_a_redis_url(tmp_path: Path) -> None:
+    """`dingtalk.rate_limit` takes `local` or a redis/rediss/unix URL; anything else is named."""
+    for url in ("local", "redis://cache:6379/0", "rediss://:pw@cache:6380/2", "unix:///r.sock"):
+        config = parse(with_dingtalk(tmp_path, rate_limit=url), environ={})
+        assert config.dingtalk.rate_limit == url
+    assert parse(valid(tmp_path), environ={}).dingtalk.rate_limit == "local"
+    [problem] = problems(with_dingtalk(tmp_path, rate_limit="memcached://cache:11211"))
+    assert problem.startswith("dingtalk.rate_limit: must be `local` or a redis://host:port/db")
