@@ -40,9 +40,28 @@ def check_remote(config: Config) -> int:
                 print(f"{where}: FAILED: {exc.api} {exc.code}: {exc.message}{_hint(exc.code)}")
                 continue
             print(f"{where}: OK")
-        return 3 if failures else 0
+        if failures:
+            return 3
+        return 0 if _shared_limit_ok(config.dingtalk.rate_limit) else 1
     finally:
         client.close()
+
+
+def _shared_limit_ok(rate_limit: str) -> bool:
+    """Report whether the Redis of `dingtalk.rate_limit` answers (nothing when local)."""
+    if rate_limit == "local":
+        return True
+    from syncd.ratelimit_shared import describe, ping
+
+    problem = ping(rate_limit)
+    if problem is None:
+        print(f"dingtalk.rate_limit: OK (calls/s shared through {describe(rate_limit)})")
+        return True
+    print(
+        f"dingtalk.rate_limit: cannot reach {describe(rate_limit)} ({problem}); "
+        "syncd would use this host's own limit until it answers"
+    )
+    return False
 
 
 def _hint(code: str) -> str:

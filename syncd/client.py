@@ -37,7 +37,7 @@ from syncd.errors import (
 from syncd.etag import EtagCheck
 from syncd.logconfig import register_secret
 from syncd.model import STAMP_NAME, Dentry
-from syncd.ratelimit import PerApiLimiter
+from syncd.ratelimit_shared import make_limiter
 from syncd.remote_errors import api_error, oss_error
 from syncd.wire import as_int, dentry_from_json
 
@@ -58,6 +58,8 @@ class Settings(Protocol):
     def api_base(self) -> str: ...
     @property
     def qps(self) -> float: ...
+    @property
+    def rate_limit(self) -> str: ...
     @property
     def connect_timeout(self) -> float: ...
     @property
@@ -131,7 +133,12 @@ class DingTalkClient:
         self.timeout = (settings.connect_timeout, settings.read_timeout)
         self._sleep = sleep
         self._clock = clock
-        self.limiter = limiter if limiter is not None else PerApiLimiter(settings.qps)
+        self._own_limiter = limiter is None
+        self.limiter = (
+            limiter
+            if limiter is not None
+            else make_limiter(settings.qps, settings.rate_limit, settings.app_key)
+        )
         self.session = _Session()
         if hasattr(self.limiter, "mark"):
             self.session.on_send = self.limiter.mark
@@ -153,6 +160,8 @@ class DingTalkClient:
 
     def close(self) -> None:
         self.session.close()
+        if self._own_limiter and hasattr(self.limiter, "close"):
+            self.limiter.close()
 
     # -- token ---------------------------------------------------------------------------
     def token(self, *, force: bool = False, stale: str = "") -> str:

@@ -77,6 +77,7 @@ class DingTalkSettings:
     union_id: str
     api_base: str = DEFAULT_API_BASE
     qps: float = 20.0
+    rate_limit: str = "local"  # or a redis:// URL shared by every host on this app
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
 
@@ -162,6 +163,7 @@ _DINGTALK_KEYS = (
     "union_id",
     "api_base",
     "qps",
+    "rate_limit",
     "connect_timeout_seconds",
     "read_timeout_seconds",
 )
@@ -441,6 +443,12 @@ def _http_url_error(value: str) -> str | None:
     return f"must be an http:// or https:// URL, got {value!r}"
 
 
+def _rate_limit_error(value: str) -> str | None:
+    from syncd.ratelimit_shared import url_error
+
+    return url_error(value)
+
+
 def _uuid_error(value: str) -> str | None:
     if "/" in value or ":" in value or any(c.isspace() for c in value):
         return f"must not contain '/', ':' or whitespace, got {value!r}"
@@ -487,6 +495,7 @@ def _dingtalk(sec: _Section, require_credentials: bool) -> DingTalkSettings:
         union_id=sec.text("union_id", tolerate=tolerate),
         api_base=sec.text("api_base", DEFAULT_API_BASE, check=_http_url_error).rstrip("/"),
         qps=sec.value("qps", 20.0, _number(0, strict=True)),
+        rate_limit=sec.text("rate_limit", "local", check=_rate_limit_error),
         connect_timeout=sec.value("connect_timeout_seconds", 10.0, _number(0, strict=True)),
         read_timeout=sec.value("read_timeout_seconds", 60.0, _number(0, strict=True)),
     )

@@ -191,3 +191,15 @@ def events(stderr: str) -> list[dict[str, Any]]:
         if line.startswith("{"):
             out.append(json.loads(line))
     return out
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on a free 127.0.0.1 port, stopped after the test."""
+    from tests.redis_server import RedisServer
+
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    server = RedisServer(workdir).start()
+    yield server
+    server.stop()
