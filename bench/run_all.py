@@ -1,4 +1,4 @@
-"""Run every syncd benchmark (B1-B6) one after another and summarise.
+"""Run every syncd benchmark (B1-B11) one after another and summarise.
 
     python bench/run_all.py [--quick] [--keep] [--only b1,b3]
 
@@ -23,6 +23,11 @@ BENCHES = [
     "b4_latency",
     "b5_idle",
     "b6_throttled",
+    "b6s_shared_budget",
+    "b7_adopt",
+    "b8_folder_rename",
+    "b10_latency_ceiling",
+    "scale",  # B9 and B11: a million files (several minutes; --quick: 10,000)
 ]
 
 
