@@ -11,11 +11,10 @@ folder before anything else: found, it counts as done; never replayed blindly.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -35,64 +34,9 @@ from syncd.folders import Folder, FolderResolver, RootMissingError, Target
 from syncd.localfs import LocalTree
 from syncd.model import Dentry, LocalFile
 from syncd.ratelimit import BandwidthLimit
+from syncd.upload_body import HashingBody
 
 log = structlog.get_logger(__name__)
-
-CHUNK = 1024 * 1024
-
-
-class HashingBody:
-    """Stream `size` bytes of an open file, hashing as it goes; notices a shrinking file."""
-
-    def __init__(
-        self,
-        fd: int,
-        size: int,
-        on_bytes: Callable[[int], None] | None = None,
-        limit: BandwidthLimit | None = None,
-    ):
-        self.fd = fd
-        self.size = size
-        self.on_bytes = on_bytes
-        self.limit = limit
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha256 = hashlib.sha256()
-        self.sent = 0
-        self.short = False
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self) -> Iterator[memoryview]:
-        os.lseek(self.fd, 0, os.SEEK_SET)
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha256 = hashlib.sha256()
-        self.sent = 0
-        # One buffer, reused: the transport sends a chunk completely before asking for the
-        # next, and a fresh 1 MiB bytes object per chunk costs page faults on every read.
-        step = self.limit.chunk if self.limit is not None else CHUNK
-        buf = bytearray(min(step, self.size))
-        view = memoryview(buf)
-        remaining = self.size
-        while remaining > 0:
-            n = os.readv(self.fd, [view[: min(step, remaining)]])
-            if not n:
-                self.short = True
-                raise FileChangedError("file shrank while it was being read")
-            chunk = view[:n]
-            remaining -= n
-            self.md5.update(chunk)
-            self.sha256.update(chunk)
-            self.sent += n
-            if self.on_bytes is not None:
-                self.on_bytes(n)
-            if self.limit is not None:
-                self.limit.consume(n)
-            yield chunk
-
-    @property
-    def md5_hex(self) -> str:
-        return self.md5.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from syncd.folders import FolderResolver, RootMissingError, Target
 from syncd.localfs import LocalTree
 from syncd.model import LocalFile
 from syncd.state import StateStore
-from syncd.transfer import HashingBody, Transfer
+from syncd.transfer import Transfer
+from syncd.upload_body import HashingBody
 from tests.conftest import ROOT_UUID, UNION_ID
 
 pytestmark = pytest.mark.contract
