@@ -1,7 +1,5 @@
 """`python -m syncd`: the same entry point as the `syncd` console script."""
 
-import sys
+from syncd.cli import entry
 
-from syncd.cli import main
-
-sys.exit(main())
+entry()

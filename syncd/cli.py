@@ -9,8 +9,12 @@ The commands themselves are in `commands.py`; this module imports nothing heavy.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
+from typing import NoReturn
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
 CODES = "exit codes: 0 success, 1 failure, 2 usage error, 3 invalid config or credentials"
@@ -158,6 +162,26 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
     )
     _sub(sub, "completion", config=False).add_argument("shell", choices=("bash", "zsh", "fish"))
     return parser
+
+
+def entry() -> NoReturn:
+    """The `syncd` console script and `python -m syncd`: `main()`, then a quick exit.
+
+    Tearing the interpreter down (freeing some 450 modules) takes 50-100 ms, as long as a
+    small upload; once the command has returned, its state store is closed and no other
+    thread runs, there is nothing left for it to do, so the process leaves with
+    `os._exit` after flushing the log and its output. Otherwise it exits normally.
+    """
+    code = main()
+    if threading.active_count() == 1:
+        logging.shutdown()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed pipe: let the normal exit report it
+            sys.exit(code)
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
