@@ -134,7 +134,7 @@ class Reconciler:
             self.ex.write("folder", lambda: self.state.set_dir_inode(w.m.key, rel, ino))
             ids = (row.dentry_id, row.dentry_uuid) if row is not None else ("", "")
             w.dirs[rel] = DirRow(self.state.dir_id(w.m.key, rel) or 0, ino, *ids)
-        k = self.state.known(w.m.key, path) if row is not None else {}
+        k = self.state.known_in(row.id) if row is not None else {}
         w.names[rel] = list(k)
         for name in w.by_folder.get(path, ()):
             k.pop(name, None)  # a file with an issue is looked at every time

@@ -327,8 +327,10 @@ class StateStore:
         """`name -> (size, mtime_ns, inode)` of the records in one folder: what a rescan
         compares against, without building a Record per file."""
         dir_id = self.dir_id(key, folder, create=False)
-        if dir_id is None:
-            return {}
+        return {} if dir_id is None else self.known_in(dir_id)
+
+    def known_in(self, dir_id: int) -> Known:
+        """`known` for a folder whose row id the caller already has (one query, not two)."""
         rows = self._query("SELECT name, size, mtime_ns, inode FROM files WHERE dir=?", (dir_id,))
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
