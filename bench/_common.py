@@ -116,14 +116,51 @@ def stop_process(
     return p.returncode
 
 
-def wait_rusage(p: subprocess.Popen[Any], timeout: float | None = None) -> tuple[int, int]:
+_RSS_FILES: dict[int, Path] = {}
+
+
+def spawn_measured(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """Like `spawn`, through `_rusage.py`, so that `wait_rusage` reports the command's own
+    peak RSS (a child forked from this script starts with this script's peak)."""
+    fd, name = tempfile.mkstemp(prefix="syncd-bench-rss-")
+    os.close(fd)
+    launcher = [sys.executable, "-S", str(Path(__file__).with_name("_rusage.py")), name]
+    p = spawn([*launcher, *args], **kwargs)
+    _RSS_FILES[p.pid] = Path(name)
+    return p
+
+
+def _measured(p: subprocess.Popen[Any]) -> tuple[int | None, int | None, float | None]:
+    """(the command's pid, its peak RSS KiB, its wall seconds) from a `spawn_measured`
+    launcher's file (None for what it has not written yet)."""
+    path = _RSS_FILES.get(p.pid)
+    fields = path.read_text().split() if path is not None and path.exists() else []
+    pid = int(fields[0]) if fields else None
+    rss = int(fields[1]) if len(fields) > 1 else None
+    return pid, rss, float(fields[2]) if len(fields) > 2 else None
+
+
+def wait_measured(
+    p: subprocess.Popen[Any], timeout: float | None = None
+) -> tuple[int, int, float | None]:
+    """`wait_rusage` for a `spawn_measured` process: (exit code, peak RSS KiB, the
+    command's own wall seconds, without the launcher's start-up)."""
+    code, rss = wait_rusage(p, timeout, keep=True)
+    _, _, seconds = _measured(p)
+    _RSS_FILES.pop(p.pid, Path("/nonexistent")).unlink(missing_ok=True)
+    return code, rss, seconds
+
+
+def wait_rusage(
+    p: subprocess.Popen[Any], timeout: float | None = None, *, keep: bool = False
+) -> tuple[int, int]:
     """Reap ``p`` with ``wait4``: (exit code, peak RSS in KiB of that process alone).
 
     A timer kills the process after ``timeout`` seconds (the exit code is then -9).
     """
     timer = None
     if timeout is not None:
-        timer = threading.Timer(timeout, lambda: _kill_quietly(p.pid))
+        timer = threading.Timer(timeout, lambda: _kill_quietly(_measured(p)[0] or p.pid))
         timer.daemon = True
         timer.start()
     try:
@@ -139,7 +176,11 @@ def wait_rusage(p: subprocess.Popen[Any], timeout: float | None = None) -> tuple
     p.returncode = os.waitstatus_to_exitcode(status)
     if p in _children:
         _children.remove(p)
-    return p.returncode, int(usage.ru_maxrss)
+    _, own, _ = _measured(p)
+    path = _RSS_FILES.get(p.pid) if keep else _RSS_FILES.pop(p.pid, None)
+    if path is not None and not keep:
+        path.unlink(missing_ok=True)
+    return p.returncode, own if own is not None else int(usage.ru_maxrss)
 
 
 def _kill_quietly(pid: int) -> None:
@@ -398,9 +439,9 @@ def run_syncd_sync(cfg: Path, log_path: Path, timeout: float = 600) -> SyncRun:
     """``python -m syncd sync -c CFG --log-format json``: wall time, exit code, peak RSS."""
     with open(log_path, "w") as err:
         t0 = time.perf_counter()
-        p = spawn(syncd_cmd("sync", cfg), stdout=subprocess.DEVNULL, stderr=err, cwd=REPO)
-        code, rss = wait_rusage(p, timeout)
-        wall = time.perf_counter() - t0
+        p = spawn_measured(syncd_cmd("sync", cfg), stdout=subprocess.DEVNULL, stderr=err, cwd=REPO)
+        code, rss, own = wait_measured(p, timeout)
+        wall = own if own is not None else time.perf_counter() - t0
     return SyncRun(code, wall, rss, read_json_lines(log_path), log_path)
 
 

@@ -98,9 +98,9 @@ def run_curl(path: Path, url: str, headers: dict, work: Path) -> tuple[float, in
     out_path, err_path = work / "curl.out", work / "curl.err"
     with open(out_path, "w") as out, open(err_path, "w") as err:
         t0 = time.perf_counter()
-        p = c.spawn(args, stdout=out, stderr=err)
-        code, rss = c.wait_rusage(p, 600)
-        wall = time.perf_counter() - t0
+        p = c.spawn_measured(args, stdout=out, stderr=err)
+        code, rss, own = c.wait_measured(p, 600)
+        wall = own if own is not None else time.perf_counter() - t0
     if code != 0:
         raise RuntimeError(f"curl failed ({code}): {err_path.read_text()}")
     sent = [
@@ -118,9 +118,9 @@ def run_minimal(emu: c.EmulatorProc, uuid: str, path: Path, work: Path) -> tuple
     out, err = work / "minimal.out", work / "minimal.err"
     with open(out, "w") as out_f, open(err, "w") as err_f:
         t0 = time.perf_counter()
-        p = c.spawn(args, stdout=out_f, stderr=err_f, cwd=c.REPO)
-        code, rss = c.wait_rusage(p, 600)
-        wall = time.perf_counter() - t0
+        p = c.spawn_measured(args, stdout=out_f, stderr=err_f, cwd=c.REPO)
+        code, rss, own = c.wait_measured(p, 600)
+        wall = own if own is not None else time.perf_counter() - t0
     if code != 0:
         raise RuntimeError(f"minimal client failed ({code}): {err.read_text()}")
     return wall, float(out.read_text().split()[0]), rss

@@ -51,9 +51,9 @@ def build(root: Path, n: int) -> int:
 def timed(cmd: list[str], **kw: object) -> tuple[float, int, int]:
     """(seconds, peak RSS KiB, exit code) of a whole process."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
-    code, rss = c.wait_rusage(p)
-    return time.perf_counter() - t0, rss, code
+    p = c.spawn_measured(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    code, rss, own = c.wait_measured(p)
+    return (own if own is not None else time.perf_counter() - t0), rss, code
 
 
 def best(cmd: list[str], rounds: int = 2) -> tuple[float, int, int]:
