@@ -259,6 +259,10 @@ class Daemon:
                 except queue.Empty:
                     item = None
             self._tick(time.monotonic())
+            if self.dry_run:  # plan lines are batched: show what this round planned
+                from syncd.planlines import flush
+
+                flush()
 
     def _next_wakeup(self) -> float:
         now = time.monotonic()
