@@ -57,6 +57,14 @@ def test_swaps_for_symlinks_never_leak_a_byte(tmp_path, emulator, follow):
         [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
         sync={"settle_seconds": 0.05, "follow_symlinks": follow, "rescan_interval_seconds": 0.5},
     )
+    # `sync` passes beside the daemon need a state of their own (the daemon holds its lock)
+    (tmp_path / "side").mkdir()
+    side = write_config(
+        tmp_path / "side",
+        emulator,
+        [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
+        sync={"settle_seconds": 0.05, "follow_symlinks": follow},
+    )
     daemon = DaemonProc(cfg)
     stop, rounds = threading.Event(), []
     racer = threading.Thread(target=_race, args=(share, outside, stop, rounds), daemon=True)
@@ -64,8 +72,9 @@ def test_swaps_for_symlinks_never_leak_a_byte(tmp_path, emulator, follow):
         daemon.wait_event("scan.finished")
         racer.start()
         deadline = time.monotonic() + RACE_SECONDS
+        passes = []
         while time.monotonic() < deadline:
-            run_cli("sync", "-c", str(cfg), timeout=60)
+            passes.append(run_cli("sync", "-c", str(side), timeout=60))
         stop.set()
         racer.join(timeout=10)
         wait_until(lambda: "keep.txt" in emulator.files(), timeout=20)
@@ -73,6 +82,8 @@ def test_swaps_for_symlinks_never_leak_a_byte(tmp_path, emulator, follow):
         stop.set()
         daemon.stop()
     assert rounds and rounds[0] > 10, "the race did not run"
+    assert passes and all(p.returncode in (0, 1) for p in passes), [p.stderr for p in passes]
+    assert any('"sync.finished"' in p.stderr for p in passes), "no sync pass ran"
     uploaded = emulator.files()
     assert uploaded, "nothing was uploaded at all"
     for path, f in uploaded.items():
