@@ -183,11 +183,14 @@ def test_prefer_intranet_false_and_the_next_url(client, store, fake, emulator, t
     """syncd asks for public URLs (preferIntranet: false); when a URL cannot be reached the
     next returned one is tried before starting over from step 1."""
     emulator.intranet_first = True
+    info = client.upload_info(ROOT_UUID, "probe.txt", 1)
+    intranet = sum("/intranet" in url for url in info.urls)
+    assert intranet == 0, "an intranet URL was offered: preferIntranet: false was not sent"
     sent = send(transfer(client, store, fake), tmp_path, "i.txt")
     assert sent.attempts == 1
     emulator.unreachable_urls = 2
     sent = send(transfer(client, store, fake), tmp_path, "j.txt")
-    assert sent.attempts == 1 and emulator.calls("uploadInfo") == 2
+    assert sent.attempts == 1 and emulator.calls("uploadInfo") == 3  # probe, i, j
 
 
 def test_a_put_slower_than_the_upload_window_is_reported_once(emulator, store, fake, tmp_path):

@@ -332,13 +332,16 @@ def test_check_reports_per_mapping(tmp_path, emulator):
     assert run_cli("check", "-c", str(cfg), "--offline").returncode == 0
 
 
-def test_sigterm_stops_sync_cleanly_and_the_next_run_finishes(tmp_path, emulator):
-    """SIGTERM during a sync: exit 143 soon, since work was abandoned (in-flight uploads
-    finish, the queue is dropped); the next run uploads the rest, each file once."""
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_sigterm_stops_sync_cleanly_and_the_next_run_finishes(tmp_path, emulator, signame):
+    """SIGTERM (or Ctrl-C) during a sync: exit 143 (130) soon, since work was abandoned
+    (in-flight uploads finish, the queue is dropped); the next run uploads the rest, each
+    file once."""
     import signal
     import subprocess
     import sys
 
+    sig = getattr(signal, signame)
     root = tmp_path / "share"
     root.mkdir()
     for i in range(30):
@@ -362,9 +365,9 @@ def test_sigterm_stops_sync_cleanly_and_the_next_run_finishes(tmp_path, emulator
     from tests.conftest import wait_until
 
     wait_until(lambda: emulator.stats()["requests"].get("oss", 0) >= 1, timeout=20)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 128 + signal.SIGTERM, err  # work was left for the next run
+    assert proc.returncode == 128 + sig, err  # work was left for the next run
     assert "Traceback" not in err
     assert "next run" in err
     emulator.clear_faults()
