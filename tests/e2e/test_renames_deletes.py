@@ -275,3 +275,36 @@ def test_old_trash_days_are_purged_each_file_logged(tmp_path, emulator):
     purged = [e["path"] for e in events(proc.stderr) if e["event"] == "trash.purged"]
     assert purged == [".syncd-trash/2020-01-01/reports/q1.xlsx"]
     assert sorted(emulator.files()) == [f".syncd-trash/{today()}/keep.txt", "a.txt"]
+
+
+def test_dry_run_lists_moves_trash_and_blocked_deletes_without_a_request(tmp_path, emulator):
+    """With renames and deletes pending, `sync --dry-run` prints each move and trash action
+    and the guard that would block, makes no request and changes nothing."""
+    files = {"a.txt": b"a", "docs/b.txt": b"b", "gone.txt": b"g"} | {
+        f"bulk/f{i}.txt": b"%d" % i for i in range(6)
+    }
+    root = make_share(tmp_path, files)
+    cfg = cfg_for(tmp_path, emulator, root, deletes="trash", max_delete=3, max_delete_percent=100)
+    run_cli("sync", "-c", str(cfg), check=True)
+    os.rename(root / "a.txt", root / "renamed.txt")
+    os.rename(root / "docs", root / "papers")
+    (root / "gone.txt").unlink()
+    emulator.reset_stats()
+    proc = run_cli("sync", "-c", str(cfg), "--dry-run", check=True)
+    seen = events(proc.stderr)
+    actions = [e.get("action", "") for e in seen if e["event"] in ("plan.move", "plan.trash")]
+    assert any("renamed.txt" in a and "a.txt" in a for a in actions), actions
+    assert any("papers" in a and "docs" in a for a in actions), actions
+    assert any("gone.txt" in a for a in seen_trash(seen)), seen_trash(seen)
+    assert emulator.stats()["total"] == 0
+    for i in range(6):
+        (root / "bulk" / f"f{i}.txt").unlink()
+    blocked = run_cli("sync", "-c", str(cfg), "--dry-run", check=True)
+    plans = [e for e in events(blocked.stderr) if e["event"] == "plan.blocked"]
+    assert len(plans) == 1 and "--max-delete" in plans[0].get("hint", "")
+    assert emulator.stats()["total"] == 0
+    assert set(emulator.files()) == set(files)  # nothing moved, renamed or trashed
+
+
+def seen_trash(seen):
+    return [e.get("action", "") for e in seen if e["event"] == "plan.trash"]
