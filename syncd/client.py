@@ -84,6 +84,10 @@ class Body(Protocol):
     def md5_hex(self) -> str: ...
 
 
+def _no_auth(request: Any) -> Any:
+    return request
+
+
 class _Session(requests.Session):
     """A Session that reads proxy/CA settings from the environment once per host.
 
@@ -94,6 +98,10 @@ class _Session(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
+        # the token header and the OSS signature are the only credentials: with no session
+        # auth, requests would look up ~/.netrc on every request and, for a host listed
+        # there, replace the signed OSS `Authorization` header with Basic auth
+        self.auth = _no_auth
         self._env: dict[tuple[str, str], Any] = {}
         self.on_send: Callable[[], None] | None = None  # the rate limiter's mark
 

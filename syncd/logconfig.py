@@ -145,7 +145,9 @@ def configure_logging(*, level: str = "info", fmt: str = "auto", stream: Any = N
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
+        # a module's logger is built once, not on every call: everything that changes
+        # between configurations (handler, stream, renderer, level) lives in stdlib logging
+        cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],

@@ -338,3 +338,18 @@ def test_environment_proxies_are_honoured(emulator, monkeypatch):
     assert c.token()
     assert c.upload_info(ROOT_UUID, "p.txt", 1).upload_key  # cached settings, still direct
     c.close()
+
+
+def test_a_netrc_entry_for_the_hosts_changes_no_header(emulator, tmp_path, monkeypatch):
+    """A ~/.netrc listing the API or OSS host adds no Basic auth: the token header and the
+    signed OSS Authorization are the only credentials sent."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    c = DingTalkClient(settings(emulator), sleep=lambda s: None)
+    try:
+        dentry = upload_bytes(c, "n.txt", b"netrc", tmp=tmp_path)
+    finally:
+        c.close()
+    assert emulator.content(dentry.uuid) == b"netrc"
