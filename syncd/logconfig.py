@@ -145,9 +145,9 @@ def configure_logging(*, level: str = "info", fmt: str = "auto", stream: Any = N
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        # a module's logger is built once, not on every call: everything that changes
-        # between configurations (handler, stream, renderer, level) lives in stdlib logging
-        cache_logger_on_first_use=True,
+        # not cached: structlog.testing.capture_logs cannot see a cached logger, and the
+        # proxy's rebuild is lost in the noise next to rendering the line (measured)
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
