@@ -100,6 +100,27 @@ def test_a_vanished_root_is_reported_watched_for_and_rescanned(tmp_path, emulato
     assert all(f["version"] == 1 for f in emulator.files().values())
 
 
+def test_a_root_replaced_by_another_folder_is_watched_and_rescanned(
+    tmp_path, emulator, share, daemons
+):
+    """`mv share share.old && mkdir share`: the new folder (another inode) is watched and
+    rescanned; what is written into the moved-away one afterwards is never uploaded."""
+    (share / "a.txt").write_bytes(b"a")
+    d = start(daemons, cfg_for(tmp_path, emulator, share))
+    d.wait_event("upload.completed", path="a.txt")
+    os.rename(share, tmp_path / "share.old")
+    share.mkdir()
+    (share / "b.txt").write_bytes(b"b, in the new folder")
+    replaced = d.wait_event("mapping.replaced", timeout=20)
+    assert replaced["mapping"] == str(share)
+    d.wait_event("upload.completed", path="b.txt", timeout=20)
+    (tmp_path / "share.old" / "old.txt").write_bytes(b"written where the share used to be")
+    (share / "c.txt").write_bytes(b"c")  # the new folder is watched
+    d.wait_event("upload.completed", path="c.txt", timeout=20)
+    assert d.stop() == 0
+    assert sorted(emulator.files()) == ["a.txt", "b.txt", "c.txt"]
+
+
 def test_a_new_empty_file_waits_for_a_stalled_writer(tmp_path, emulator, share, daemons):
     """A file created empty and written after settle_seconds lands once, with its content,
     not first as a 0-byte version 1."""
