@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from syncd.emulator import Emulator
 from tests.conftest import (
     ROOT_UUID,
     events,
@@ -108,6 +109,29 @@ def test_an_unknown_parent_fails_the_mapping_once(tmp_path, emulator):
     assert len(failed) == 1 and failed[0]["error_code"] and failed[0]["hint"]
     assert not [e for e in evs if e["event"] == "upload.failed"]
     assert emulator.calls("uploadInfo") == 0
+
+
+def test_a_parent_the_operator_may_not_write_fails_the_mapping_once(tmp_path):
+    """The operator may read the mapping's folder but not write into it (a reader role):
+    403 permissionDenied is permanent, so one mapping.failed with the code and a hint, no
+    file retried or failed one by one, exit 1."""
+    emu = Emulator(folders=[ROOT_UUID], default_role="READER").start()
+    try:
+        root = share_with(tmp_path, {f"f{i}.txt": b"x" for i in range(30)} | {"sub/g.txt": b"g"})
+        mapping = {"local": str(root), "parent_dentry_uuid": ROOT_UUID}
+        cfg = write_config(tmp_path, emu, [mapping], sync={"workers": 4})
+        proc = run_cli("sync", "-c", str(cfg))
+        evs = events(proc.stderr)
+        assert proc.returncode == 1
+        failed = [e for e in evs if e["event"] == "mapping.failed"]
+        assert len(failed) == 1, failed
+        assert failed[0]["error_code"] == "permissionDenied" and failed[0]["hint"]
+        assert not [e for e in evs if e["event"] in ("upload.failed", "upload.retrying")]
+        # only the uploads already in flight when the first answer came (workers: 4)
+        assert emu.calls("uploadInfo") + emu.calls("addFolder") <= 4
+        assert emu.files() == {}
+    finally:
+        emu.stop()
 
 
 def test_counters_tell_the_truth_after_credentials_are_rejected(tmp_path, emulator):
