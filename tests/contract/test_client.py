@@ -353,3 +353,27 @@ def test_a_netrc_entry_for_the_hosts_changes_no_header(emulator, tmp_path, monke
     finally:
         c.close()
     assert emulator.content(dentry.uuid) == b"netrc"
+
+
+def test_listing_pages_through_more_than_fifty_entries(client, emulator):
+    """syncd's own listing follows nextToken (50 per page): 120 files, 3 calls, each once."""
+    for i in range(120):
+        emulator.put_file(ROOT_UUID, f"f{i:03d}.txt", b"x")
+    space, root_id = client.query_dentry_id(ROOT_UUID)
+    emulator.reset_stats()
+    names = [d.name for d in DentryApi(client).list(space, root_id)]
+    assert sorted(names) == [f"f{i:03d}.txt" for i in range(120)]
+    assert emulator.calls("listDentries") == 3
+
+
+def test_get_dentry_sees_a_colleagues_version_and_none_once_deleted(client, emulator):
+    """get: the current version and modifier of one file; None (no error) when it is gone."""
+    uuid = emulator.put_file(ROOT_UUID, "q.txt", b"one")
+    emulator.edit(uuid, b"two, by a colleague")
+    space, root_id = client.query_dentry_id(ROOT_UUID)
+    api = DentryApi(client)
+    listed = next(d for d in api.list(space, root_id) if d.uuid == uuid)
+    got = api.get(space, listed.id)
+    assert got is not None and got.uuid == uuid and got.version == 2 and got.modifier
+    emulator.delete(uuid)
+    assert api.get(space, listed.id) is None
