@@ -48,6 +48,7 @@ def test_a_lost_state_dir_costs_no_upload(tmp_path, emulator):
     assert stats.get("commit", 0) == 0 and stats.get("oss", 0) == 0
     assert sum(stats.values()) <= 13 + 240 // 50 + 5
     assert [e for e in events(proc.stderr) if e["event"] == "upload.adopted"].__len__() == 240
+    assert "adopted 240" in run_cli("status", "-c", str(cfg), check=True).stdout
     emulator.reset_stats()
     run_cli("sync", "-c", str(cfg), check=True)
     assert emulator.stats()["total"] == 0  # and the next pass is quiet again
