@@ -121,6 +121,24 @@ def test_a_root_replaced_by_another_folder_is_watched_and_rescanned(
     assert sorted(emulator.files()) == ["a.txt", "b.txt", "c.txt"]
 
 
+def test_run_checks_the_remote_on_its_interval_and_puts_back_what_was_deleted(
+    tmp_path, emulator, share, daemons
+):
+    """`remote_check_interval_seconds`: the daemon lists the remote by itself and uploads
+    again a file a colleague deleted inside DingTalk, while local changes still flow."""
+    (share / "a.txt").write_bytes(b"a")
+    d = start(daemons, cfg_for(tmp_path, emulator, share, remote_check_interval_seconds=1))
+    d.wait_event("upload.completed", path="a.txt")
+    emulator.delete(emulator.files()["a.txt"]["uuid"])
+    (share / "b.txt").write_bytes(b"b")
+    d.wait_event("upload.completed", path="b.txt", timeout=20)
+    checked = d.wait_event("remote.checked", deleted=1, timeout=20)
+    assert checked["mapping"] == str(share)
+    d.wait_event("upload.completed", path="a.txt", reason="deleted remotely", timeout=20)
+    assert d.stop() == 0
+    assert sorted(emulator.files()) == ["a.txt", "b.txt"]
+
+
 def test_a_new_empty_file_waits_for_a_stalled_writer(tmp_path, emulator, share, daemons):
     """A file created empty and written after settle_seconds lands once, with its content,
     not first as a 0-byte version 1."""
