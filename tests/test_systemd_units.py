@@ -70,5 +70,6 @@ def test_unit_has_the_required_settings(unit):
         "LoadCredential=dingtalk-app-secret:",
         "StateDirectory=syncd",
         "ExecReload=/bin/kill -HUP $MAINPID",
+        "EnvironmentFile=-/etc/syncd/",  # DINGTALK_* variables, optional ("-")
     ):
         assert line in text, line

@@ -918,3 +918,22 @@ def test_rate_limit_is_local_or_a_redis_url(tmp_path: Path) -> None:
     assert parse(valid(tmp_path), environ={}).dingtalk.rate_limit == "local"
     [problem] = problems(with_dingtalk(tmp_path, rate_limit="memcached://cache:11211"))
     assert problem.startswith("dingtalk.rate_limit: must be `local` or a redis://host:port/db")
+
+
+@pytest.mark.parametrize(
+    ("config", "state"),
+    [
+        ("/etc/syncd/config.yaml", "/var/lib/syncd"),  # syncd.service: StateDirectory=syncd
+        ("/etc/syncd/reports.yaml", "/var/lib/syncd/reports"),  # syncd@reports.service
+        ("/opt/x/etc/syncd/reports.yml", "/opt/x/var/lib/syncd/reports"),  # a prefix
+        ("/home/ann/syncd.yaml", "~/.local/state/syncd"),
+        ("/etc/other/config.yaml", "~/.local/state/syncd"),
+    ],
+)
+def test_an_operator_finds_the_services_state_without_extra_environment(config, state):
+    """Without state_dir or $STATE_DIRECTORY, a config in <root>/etc/syncd/ points at the
+    directory the matching unit gives the service."""
+    from syncd.config import default_state_dir
+
+    assert default_state_dir(Path(config), {}) == state
+    assert default_state_dir(Path(config), {"STATE_DIRECTORY": "/run/x"}) == "/run/x"
