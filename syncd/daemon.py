@@ -150,7 +150,9 @@ class Daemon:
         from syncd.metrics import MetricsServer
 
         try:
-            self.metrics = MetricsServer(self.config.metrics.listen, self.stats, self.health.reason)
+            self.metrics = MetricsServer(
+                self.config.metrics.listen, self.stats, self.health.reason, self._issue_gauges
+            )
         except OSError as exc:
             raise SyncdError(
                 f"metrics.listen: cannot listen on {self.config.metrics.listen}: {exc.strerror}"

@@ -83,10 +83,17 @@ def render(reg: Any) -> bytes:
     return bytes(generate_latest(reg))
 
 
+def _nothing() -> None:
+    pass
+
+
 class MetricsServer:
     """/metrics and /healthz on a small threaded HTTP server of its own."""
 
-    def __init__(self, listen: str, stats: Stats, health: Health) -> None:
+    def __init__(
+        self, listen: str, stats: Stats, health: Health, refresh: Callable[[], None] = _nothing
+    ) -> None:
+        """`refresh` brings the gauges that live in the state store up to date (each scrape)."""
         host, _, port = listen.rpartition(":")
         reg = registry(stats)
 
@@ -94,6 +101,7 @@ class MetricsServer:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
+                    refresh()
                     self._send(200, render(reg), "text/plain; version=0.0.4; charset=utf-8")
                 elif path == "/healthz":
                     why = health()

@@ -154,9 +154,11 @@ class StateStore:
                 self._readers.append(conn)
         return conn
 
-    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+    def _query(self, sql: str, args: tuple[Any, ...] = (), *, main: bool = False) -> list[Any]:
+        """Rows of `sql`: on this thread's read connection, or (`main`, for short-lived
+        threads such as a metrics scrape's) on the main one, which opens nothing new."""
         try:
-            reader = self._reader()
+            reader = None if main else self._reader()
             if reader is not None:
                 return reader.execute(sql, args).fetchall()
             with self._lock:
@@ -443,8 +445,8 @@ class StateStore:
         )
 
     def issue_counts(self) -> dict[str, int]:
-        """Open issues by kind, over every mapping (metrics gauges)."""
-        rows = self._query("SELECT kind, COUNT(*) FROM issues GROUP BY kind")
+        """Open issues by kind, over every mapping (metrics gauges, read at each scrape)."""
+        rows = self._query("SELECT kind, COUNT(*) FROM issues GROUP BY kind", main=True)
         return {r[0]: r[1] for r in rows}
 
     def clear_issues(self, key: str, rels: Iterable[str]) -> None:

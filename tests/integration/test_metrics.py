@@ -57,6 +57,19 @@ def test_a_running_daemon_serves_metrics_and_health(tmp_path, emulator):
         health = requests.get(f"{url}/healthz", timeout=5)
         assert health.status_code == 200 and health.text == "ok\n"
         assert requests.get(f"{url}/nope", timeout=5).status_code == 404
+        (share / "f0.txt").rename(share / "g0.txt")  # a move: one rename call
+        (share / "bad|name.txt").write_bytes(b"refused")  # a name DingTalk refuses
+
+        def scraped() -> dict[str, float] | None:
+            got = samples(requests.get(f"{url}/metrics", timeout=5).text)
+            done = got["syncd_moved_total"] == 1 and got["syncd_refused_total"] == 1
+            return got if done else None
+
+        got = wait_until(scraped, timeout=20, interval=0.2)
+        assert got["syncd_uploaded_total"] == 3  # nothing sent again for the move
+        assert got["syncd_refused_files"] == 1 and got["syncd_failing"] == 0
+        assert got["syncd_remote_reachable"] == 1 and got["syncd_last_upload_time"] > 0
+        assert sorted(emulator.files()) == ["f1.txt", "f2.txt", "g0.txt"]
     finally:
         assert d.stop() == 0
 
