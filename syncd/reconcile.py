@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from syncd.actions import Action, ClearIssues, Mkdir, MoveFolder, Outcome, Reason, Upload
+from syncd.actions import Action, Blocked, ClearIssues, Mkdir, MoveFolder, Outcome, Reason, Upload
 from syncd.config import DeleteMode, Mapping
 from syncd.deletes import Gone, plan_deletes
 from syncd.errors import RemoteError
 from syncd.executor import Executor
 from syncd.guards import MARKER, DeleteLimits, RootFacts, root_problem
+from syncd.localfs import display
 from syncd.model import Dentry, Issue, LocalFile
 from syncd.moves import MoveFinder
 from syncd.planner import CaseGuard, Defer, case_refusal, decide, move_action, refuse, with_twin
@@ -254,10 +255,12 @@ class Reconciler:
         return problem
 
     def finish(self, report: ScanReport) -> Iterator[Planned]:
-        """After a walk that saw everything: what becomes of the records of what is gone."""
-        if not report.complete:
-            return
+        """After a walk that saw everything: what becomes of the records of what is gone.
+        After one that did not, nothing is deleted, and pending deletes say why."""
         s = self.ex.config.sync
+        if not report.complete:
+            yield from _incomplete(report, s.deletes)
+            return
         limits = DeleteLimits(s.max_delete, s.max_delete_percent, self.max_delete)
         yield from plan_deletes(self.state, report.mapping, report.gone, s.deletes, limits)
 
@@ -345,3 +348,18 @@ def _collisions(scan: FolderScan, before: list[str]) -> dict[str, str]:
     for name in sorted(n for n in before if n not in vanished):
         guard.claim(name)
     return {name: other for name in new if (other := guard.claim(name)) is not None}
+
+
+def _incomplete(report: ScanReport, mode: DeleteMode) -> Iterator[Planned]:
+    gone, m = report.gone, report.mapping
+    pending = [p for p in gone.vanished if (m.key, p) not in gone.moved_sources]
+    if mode is not DeleteMode.TRASH or not (pending or gone.dirs):
+        return
+    failed = report.counters.failed
+    where = ", ".join(display(f) for f in failed[:3]) + (" …" if len(failed) > 3 else "")
+    yield Blocked(
+        m,
+        f"the scan could not read {where}; nothing is deleted after a scan that missed folders",
+        len(pending) + len(gone.dirs),
+        "make those folders readable by the service user: the next complete scan makes the deletes",
+    )

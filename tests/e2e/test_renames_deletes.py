@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from syncd.emulator import Emulator
 from tests.conftest import ROOT_UUID, events, run_as_nobody, run_cli, write_config
 
 pytestmark = pytest.mark.e2e
@@ -235,7 +236,11 @@ def test_a_folder_that_cannot_be_read_is_never_deleted(shared_tmp, emulator):
     proc = run_as_nobody(args)
     (root / "locked").chmod(0o755)
     assert "locked/a.txt" in emulator.files() and "c.txt" in emulator.files()
-    assert not [e for e in events(proc.stderr) if e["event"] == "file.trashed"]
+    seen = events(proc.stderr)
+    assert not [e for e in seen if e["event"] == "file.trashed"]
+    blocked = [e for e in seen if e["event"] == "deletes.blocked"]
+    assert len(blocked) == 1 and blocked[0]["count"] == 1, blocked
+    assert "could not read locked" in blocked[0]["reason"] and blocked[0]["hint"]
 
 
 def test_a_move_between_mappings_in_one_space_is_a_move(tmp_path, emulator):
@@ -308,3 +313,49 @@ def test_dry_run_lists_moves_trash_and_blocked_deletes_without_a_request(tmp_pat
 
 def seen_trash(seen):
     return [e.get("action", "") for e in seen if e["event"] == "plan.trash"]
+
+
+def test_a_move_between_mappings_in_two_spaces_uploads_and_trashes_the_source(tmp_path):
+    """Mappings in two knowledge bases (two spaces): a file moved from one to the other
+    cannot be moved remotely, so it is uploaded at its new place and, with `deletes:
+    trash`, the old remote copy goes to the source mapping's trash; nothing is lost."""
+    emu = Emulator(folders=[ROOT_UUID, OTHER_ROOT], store_content=True).start()
+    try:
+        a = make_share(tmp_path, {"x.txt": b"moved across", "keep.txt": b"k"}, "a")
+        b = make_share(tmp_path, {"y.txt": b"y"}, "b")
+        mappings = [
+            {"local": str(a), "parent_dentry_uuid": ROOT_UUID},
+            {"local": str(b), "parent_dentry_uuid": OTHER_ROOT},
+        ]
+        cfg = write_config(
+            tmp_path, emu, mappings, sync={"deletes": "trash", "max_delete_percent": 100}
+        )
+        run_cli("sync", "-c", str(cfg), check=True)
+        os.rename(a / "x.txt", b / "x.txt")
+        emu.reset_stats()
+        proc = run_cli("sync", "-c", str(cfg), check=True)
+        assert emu.content(emu.files(OTHER_ROOT)["x.txt"]["uuid"]) == b"moved across"
+        assert sorted(emu.files(ROOT_UUID)) == [f".syncd-trash/{today()}/x.txt", "keep.txt"]
+        assert emu.calls("commit") == 1  # the upload at the new place, nothing else sent
+        done = [e for e in events(proc.stderr) if e["event"] == "upload.completed"]
+        assert [e["path"] for e in done] == ["x.txt"]
+    finally:
+        emu.stop()
+
+
+def test_a_local_folder_named_like_the_trash_is_never_uploaded(tmp_path, emulator):
+    """The trash folder exists remotely only: a local `.syncd-trash` at the mapping root is
+    neither uploaded nor taken for deleted files; one deeper down is an ordinary folder."""
+    files = {
+        "a.txt": b"a",
+        ".syncd-trash/2020-01-01/old.txt": b"o",
+        "docs/.syncd-trash/n.txt": b"n",
+    }
+    root = make_share(tmp_path, files)
+    cfg = cfg_for(tmp_path, emulator, root, deletes="trash", max_delete_percent=100)
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert sorted(emulator.files()) == ["a.txt", "docs/.syncd-trash/n.txt"]
+    (root / ".syncd-trash" / "2020-01-01" / "old.txt").unlink()
+    emulator.reset_stats()
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert emulator.stats()["total"] == 0
