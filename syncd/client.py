@@ -21,10 +21,9 @@ from urllib.parse import quote, urlsplit
 
 import requests
 import structlog
-from requests.adapters import HTTPAdapter
 
-from syncd import __version__
 from syncd.backoff import backoff_delay
+from syncd.bans import BanPause
 from syncd.errors import (
     AuthError,
     BannedError,
@@ -35,6 +34,7 @@ from syncd.errors import (
     UncertainError,
 )
 from syncd.etag import EtagCheck
+from syncd.http_session import make_session, not_sent, transport_error, transport_text
 from syncd.logconfig import register_secret
 from syncd.model import STAMP_NAME, Dentry
 from syncd.ratelimit_shared import make_limiter
@@ -44,7 +44,6 @@ from syncd.wire import as_int, dentry_from_json
 log = structlog.get_logger(__name__)
 
 TOKEN_REFRESH_MARGIN = 600.0  # refresh when under 10 minutes remain (DOC:0001)
-USER_AGENT = f"syncd/{__version__}"
 
 
 class Settings(Protocol):
@@ -84,45 +83,6 @@ class Body(Protocol):
     def md5_hex(self) -> str: ...
 
 
-def _no_auth(request: Any) -> Any:
-    return request
-
-
-class _Session(requests.Session):
-    """A Session that reads proxy/CA settings from the environment once per host.
-
-    requests re-reads the whole environment (proxy variables, NO_PROXY, CA bundle) for
-    every request; that was a sixth of syncd's CPU per small file. A daemon's environment
-    does not change while it runs, and there are only a few hosts (the API, the OSS ones).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        # the token header and the OSS signature are the only credentials: with no session
-        # auth, requests would look up ~/.netrc on every request and, for a host listed
-        # there, replace the signed OSS `Authorization` header with Basic auth
-        self.auth = _no_auth
-        self._env: dict[tuple[str, str], Any] = {}
-        self.on_send: Callable[[], None] | None = None  # the rate limiter's mark
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        if self.on_send is not None:
-            self.on_send()
-        return super().send(request, **kwargs)
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:
-        if proxies or verify is not None or cert is not None or not self.trust_env:
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        key = urlsplit(url)[:2]
-        settings: Any = self._env.get(key)
-        if settings is None:
-            settings = super().merge_environment_settings(url, {}, None, None, None)
-            self._env[key] = settings
-        return {**settings, "proxies": dict(settings["proxies"]), "stream": stream}
-
-
 class DingTalkClient:
     def __init__(
         self,
@@ -147,18 +107,11 @@ class DingTalkClient:
             if limiter is not None
             else make_limiter(settings.qps, settings.rate_limit, settings.app_key)
         )
-        self.session = _Session()
-        if hasattr(self.limiter, "mark"):
-            self.session.on_send = self.limiter.mark
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.session = make_session(pool_size, getattr(self.limiter, "mark", None))
         self._token = ""
         self._token_refresh_at = 0.0
         self._token_lock = threading.Lock()
-        self._pause_until = 0.0  # the per-IP ban: no API call before this (monotonic)
-        self._pause_lock = threading.Lock()
+        self.ban = BanPause(sleep, clock)
         self.etags = EtagCheck()
         self.stats = stats  # counts retries and throttled calls (metrics)
         self.calls = 0  # API requests made (tests and stats)
@@ -247,11 +200,11 @@ class DingTalkClient:
             except requests.Timeout:
                 raise TransientError("timed out", code="timeout", api="oss.put") from None
             except requests.RequestException as exc:
-                if i + 1 < len(info.urls) and _not_sent(exc):
+                if i + 1 < len(info.urls) and not_sent(exc):
                     log.debug("oss.next_url", tried=i + 1, of=len(info.urls))
                     continue
                 raise TransientError(
-                    _transport_text(exc), code="connectionError", api="oss.put"
+                    transport_text(exc), code="connectionError", api="oss.put"
                 ) from None
         with resp:
             if not 200 <= resp.status_code < 300:
@@ -327,7 +280,7 @@ class DingTalkClient:
         attempt = 0
         while True:
             attempt += 1
-            self._wait_out_ban()
+            self.ban.wait_out()
             headers = {}
             token = ""
             if auth:
@@ -350,7 +303,7 @@ class DingTalkClient:
                 attempt -= 1
                 self.token(force=True, stale=token)
             except BannedError as err:
-                self._ban(err)
+                self.ban.start(err)
                 attempt -= 1
             except RemoteError as err:
                 # a rejected upload key is the transfer's business (restart from step 1):
@@ -377,30 +330,6 @@ class DingTalkClient:
         self._waits.seconds = 0.0
         return waited
 
-    def _ban(self, err: BannedError) -> None:
-        """Pause every API call of this process for the ban's duration (one warning)."""
-        wait = err.retry_after or 300.0
-        with self._pause_lock:
-            now = self._clock()
-            already = self._pause_until > now
-            self._pause_until = max(self._pause_until, now + wait)
-        if not already:
-            log.warning(
-                "remote.banned",
-                api=err.api,
-                status=err.status,
-                pause_seconds=int(wait),
-                hint="DingTalk limits calls per IP address (10,000 per 20 s); all calls pause",
-            )
-
-    def _wait_out_ban(self) -> None:
-        while True:
-            with self._pause_lock:
-                left = self._pause_until - self._clock()
-            if left <= 0:
-                return
-            self._sleep(left)
-
     def _send(
         self,
         api: str,
@@ -422,7 +351,7 @@ class DingTalkClient:
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            raise _transport_error(exc, api, idempotent) from None
+            raise transport_error(exc, api, idempotent) from None
         with resp:
             self.answered_at = self._clock()
             if not 200 <= resp.status_code < 300:
@@ -443,37 +372,3 @@ class DingTalkClient:
         if "punish" in data or str(data.get("status")) == "1111":  # the ban page, as a 200
             raise api_error(200, resp.content, resp.headers, api)
         return data
-
-
-def _not_sent(exc: requests.RequestException) -> bool:
-    """True when the request surely never reached the server (connect failed)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    text = repr(exc)
-    return isinstance(exc, requests.ConnectionError) and (
-        "NewConnectionError" in text or "NameResolutionError" in text or "ConnectionRefused" in text
-    )
-
-
-def _transport_error(exc: requests.RequestException, api: str, idempotent: bool) -> RemoteError:
-    if _not_sent(exc) or idempotent:
-        code = "timeout" if isinstance(exc, requests.Timeout) else "connectionError"
-        text = "timed out" if isinstance(exc, requests.Timeout) else _transport_text(exc)
-        return TransientError(text, code=code, api=api)
-    return UncertainError(
-        f"answer lost ({_transport_text(exc)}); the call may have been applied",
-        code="answerLost",
-        api=api,
-    )
-
-
-def _transport_text(exc: requests.RequestException) -> str:
-    """A short description of a transport error that carries no URL (URLs may be signed)."""
-    cause: BaseException = exc
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        nxt = cause.__cause__ or cause.__context__
-        assert nxt is not None
-        cause = nxt
-    kind = type(exc).__name__
-    detail = type(cause).__name__ if cause is not exc else ""
-    return f"{kind} ({detail})" if detail and detail != kind else kind
