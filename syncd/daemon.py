@@ -22,7 +22,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -30,11 +29,11 @@ import structlog
 from syncd import sdnotify
 from syncd.actions import Action, Outcome
 from syncd.config import Config, Mapping
+from syncd.daemon_report import Reporting
 from syncd.daemon_scan import Done, Fresh, PathJob, Reload, Scanner, ScanRequest, Stop
-from syncd.errors import ConfigError, CredentialsError, RemoteError, StateError, SyncdError
+from syncd.errors import ConfigError, CredentialsError, RemoteError, StateError
 from syncd.executor import Executor, RemoteFactory
 from syncd.inflight import Claims
-from syncd.metrics import HealthState
 from syncd.reconcile import Reconciler
 from syncd.retries import RetryTimers
 from syncd.roots import Mappings
@@ -92,8 +91,7 @@ class Daemon:
         self.next_root_check = now + ROOT_CHECK
         self.watchdog_every = sdnotify.watchdog_interval()
         self.next_ping = now
-        self.health = HealthState()
-        self.metrics: Any = None
+        self.report = Reporting(lambda: self.config, self.state, self.ex, self.stats)
 
     @property
     def mappings(self) -> dict[str, Mapping]:
@@ -102,7 +100,7 @@ class Daemon:
     # -- lifecycle -----------------------------------------------------------------------
     def run(self) -> int:
         self._check_credentials()
-        self._start_metrics()
+        self.report.start_metrics()
         self.watches.start()
         for m in self.mappings.values():
             self.maps.start_watching(m, self.watches)
@@ -143,22 +141,6 @@ class Daemon:
             "state.recovered", path=str(self.state.path), action="uploads resume; rescanning"
         )
         self.scanner.full("state store recovered")
-
-    def _start_metrics(self) -> None:
-        if not self.config.metrics.listen:
-            return
-        from syncd.metrics import MetricsServer
-
-        try:
-            self.metrics = MetricsServer(
-                self.config.metrics.listen, self.stats, self.health.reason, self._issue_gauges
-            )
-        except OSError as exc:
-            raise SyncdError(
-                f"metrics.listen: cannot listen on {self.config.metrics.listen}: {exc.strerror}"
-            ) from None
-        self.metrics.start()
-        log.info("metrics.listening", address=self.config.metrics.listen, port=self.metrics.port)
 
     def _check_credentials(self) -> None:
         """Fail fast: rejected credentials exit at start, not when a file needs uploading."""
@@ -239,8 +221,7 @@ class Daemon:
                 reason="shutdown_timeout_seconds reached; redone at next start",
             )
         self._publish_status()
-        if self.metrics is not None:
-            self.metrics.stop()
+        self.report.stop_metrics()
         self.ex.close()
         log.info("daemon.stopped", **self.stats.summary())
 
@@ -280,7 +261,7 @@ class Daemon:
         return min(candidates)
 
     def _tick(self, now: float) -> None:
-        self.health.tick()
+        self.report.health.tick()
         self.ready.extend(self.gate.due(now, self._stat_key))  # type: ignore[arg-type]
         self._pump()
         for k in self.retries.pop_due(now):
@@ -408,7 +389,7 @@ class Daemon:
         self._pump()
         now = time.monotonic()
         if d.outcome in (Outcome.COMPLETED, Outcome.ADOPTED, Outcome.MOVED):
-            self.health.remote_ok()
+            self.report.health.remote_ok()
             self.stats.set(remote_reachable=1)
         if d.outcome is Outcome.COMPLETED:
             for k in self.retries.succeeded((d.key, d.rel), now):
@@ -421,7 +402,7 @@ class Daemon:
             issue = self.state.issue(d.key, d.rel)
             transient = issue is not None and issue.reason == "upload failed"
             if transient:
-                self.health.remote_failed()
+                self.report.health.remote_failed()
                 self.stats.set(remote_reachable=0)
             self.retries.failed((d.key, d.rel), transient=transient)
             self.schedule_retry(d.key, d.rel, issue)
@@ -433,6 +414,14 @@ class Daemon:
             self.retries.schedule((key, rel), time.monotonic() + delay + 0.01, transient=transient)
 
     # -- reload and status ---------------------------------------------------------------
+    def _publish_status(self) -> None:
+        self.report.publish(
+            queued=len(self.gate) + len(self.ready) + self.jobs.qsize(),
+            in_flight=len(self.claims),
+            watches=len(self.watches.watches),
+            mappings=len(self.mappings),
+        )
+
     def _reload(self) -> None:
         sdnotify.reloading()
         try:
@@ -463,37 +452,6 @@ class Daemon:
             **({"restart_needed": restart_needed} if restart_needed else {}),
         )
         sdnotify.notify("READY=1", f"STATUS={self.stats.status_text(len(self.mappings))}")
-
-    def _publish_status(self) -> None:
-        queued = len(self.gate) + len(self.ready) + self.jobs.qsize()
-        self.stats.set(queued=queued, in_flight=len(self.claims), watches=len(self.watches.watches))
-        self._issue_gauges()
-        line = self.stats.line()
-        log.info("stats", **line)
-        sdnotify.notify(f"STATUS={self.stats.status_text(len(self.mappings))}")
-        if not self.dry_run:
-            snapshot = {**line, "pid": os.getpid(), "updated": time.time()}
-            self.ex.write("status", lambda: self.state.set_meta("daemon.status", snapshot))
-        if self.config.metrics.textfile:
-            from syncd.metrics import write_textfile
-
-            try:
-                write_textfile(Path(self.config.metrics.textfile), self.stats)
-            except OSError as exc:
-                log.warning(
-                    "metrics.textfile_failed", path=self.config.metrics.textfile, error=exc.strerror
-                )
-
-    def _issue_gauges(self) -> None:
-        try:
-            counts = self.state.issue_counts()
-        except StateError:
-            return
-        self.stats.set(
-            failing=counts.get("failed", 0),
-            held_files=counts.get("held", 0),
-            refused_files=counts.get("refused", 0),
-        )
 
 
 def run_daemon(
