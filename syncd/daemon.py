@@ -134,7 +134,9 @@ class Daemon:
             return
         try:
             self.state.set_meta("daemon.probe", time.time())
-        except StateError:
+            self.ex.record_pending()
+        except StateError as exc:
+            log.debug("state.still_failing", path=str(self.state.path), error=str(exc))
             return
         self.ex.state_broken = None
         log.warning(

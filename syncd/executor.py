@@ -97,6 +97,9 @@ class Executor:
         self.stats = stats or Stats()
         self.fatal: BaseException | None = None  # rejected credentials stop everything
         self.state_broken: StateError | None = None
+        # committed while the store could not record them: written first when it can again
+        # (`record_pending`), so a committed file is never uploaded again as new
+        self.unrecorded: list[tuple[str, Record]] = []
         self.stopping = threading.Event()  # a stop was requested: queued work is abandoned
         self.failed_mappings: dict[str, MappingFailedError] = {}
         self._remote_factory = remote_factory
@@ -287,7 +290,17 @@ class Executor:
         rec = Record(
             f.rel_path, f.size, f.mtime_ns, f.inode, sha, uuid, dentry_id, version, time.time()
         )
-        return self.write("record", lambda: self.state.put_record(m.key, rec))
+        if self.write("record", lambda: self.state.put_record(m.key, rec)):
+            return True
+        self.unrecorded.append((m.key, rec))
+        return False
+
+    def record_pending(self) -> None:
+        """Write the records of commits made while the store failed (raises StateError)."""
+        while self.unrecorded:
+            key, rec = self.unrecorded[0]
+            self.state.put_record(key, rec)
+            self.unrecorded.pop(0)
 
     def dry_memo(self, m: Mapping, f: LocalFile) -> bool:
         """Dry-run: True the first time this version of a file is planned (no repeats on

@@ -15,7 +15,13 @@ from typing import Any
 
 
 class DaemonProc:
-    def __init__(self, config: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        preexec: Callable[[], None] | None = None,
+    ) -> None:
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         if not env or "NOTIFY_SOCKET" not in env:
             full_env.pop("NOTIFY_SOCKET", None)
@@ -35,6 +41,7 @@ class DaemonProc:
             stderr=subprocess.PIPE,
             text=True,
             env=full_env,
+            preexec_fn=preexec,
         )
         self.events: list[dict[str, Any]] = []
         self.raw: list[str] = []

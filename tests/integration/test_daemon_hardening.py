@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import time
 
 import pytest
 
-from tests.conftest import ROOT_UUID, write_config
+from tests.conftest import ROOT_UUID, wait_until, write_config
 from tests.integration.daemon_proc import DaemonProc
 
 pytestmark = pytest.mark.integration
@@ -137,6 +138,40 @@ def test_run_checks_the_remote_on_its_interval_and_puts_back_what_was_deleted(
     d.wait_event("upload.completed", path="a.txt", reason="deleted remotely", timeout=20)
     assert d.stop() == 0
     assert sorted(emulator.files()) == ["a.txt", "b.txt"]
+
+
+def test_a_full_state_store_pauses_uploads_until_it_can_record_again(
+    tmp_path, emulator, share, daemons
+):
+    """run: when the store cannot record (RLIMIT_FSIZE as a full disk), one
+    state.write_failed, uploads pause instead of piling up unrecorded commits; once the
+    store can write again (the limit lifted on the running process) state.recovered, and
+    every file lands exactly once (the unrecorded ones adopted by their stamp)."""
+    for i in range(200):
+        (share / f"d{i % 5}" / f"f{i}.txt").parent.mkdir(exist_ok=True)
+        (share / f"d{i % 5}" / f"f{i}.txt").write_bytes(os.urandom(100))
+
+    def small_files() -> None:  # the soft limit only, so the test can lift it again
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, resource.RLIM_INFINITY))
+
+    cfg = cfg_for(tmp_path, emulator, share, workers=4)
+    d = DaemonProc(cfg, "--log-level", "debug", preexec=small_files)
+    daemons.append(d)
+    failed = d.wait_event("state.write_failed", timeout=60)
+    assert str(tmp_path / "state" / "state.db") in failed["path"]
+    paused_at = emulator.calls("commit")
+    assert paused_at < 200
+    (share / "late.txt").write_bytes(b"written while the store is full")
+    d.wait_event("state.still_failing", timeout=30)  # a probe, seconds later
+    assert emulator.calls("commit") <= paused_at + 4  # at most the uploads in flight
+    resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+    d.wait_event("state.recovered", timeout=30)
+    wait_until(lambda: len(emulator.files()) == 201, timeout=60)
+    assert d.stop() == 0
+    assert emulator.calls("commit") == 201  # nothing committed twice
+    assert {f["version"] for f in emulator.files().values()} == {1}
+    assert d.count("state.write_failed") == 1
+    assert not [line for line in d.raw if "Traceback" in line]
 
 
 def test_a_new_empty_file_waits_for_a_stalled_writer(tmp_path, emulator, share, daemons):
