@@ -230,7 +230,12 @@ class DingTalkClient:
             body={"uploadKey": upload_key, "name": name, "option": option},
             idempotent=False,
         )
-        return dentry_from_json(data.get("dentry"), "storage.commit")
+        try:
+            return dentry_from_json(data.get("dentry"), "storage.commit")
+        except RemoteError as err:  # it was applied: an unreadable answer is a lost one
+            raise UncertainError(
+                f"{err.message} (the commit was applied)", code=err.code, api=err.api
+            ) from None
 
     def query_dentry_id(self, dentry_uuid: str) -> tuple[str, str]:
         """`(spaceId, dentryId)` of a dentryUuid (needs Document.WorkspaceDocument.Read)."""

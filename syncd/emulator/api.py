@@ -4,7 +4,8 @@ Per request: route -> count -> latency (first half) -> injected fault -> access 
 QPS limit -> ``unionId`` / ``operatorId`` -> handler -> latency (second half) -> answer.
 Errors are the §9.1 envelope ``{"code","requestid","message"}``; ban pages and empty 401s
 are sent raw. A ``lost`` fault applies the call and then drops the connection; ``lost5xx``
-applies it and answers 503 ``operationTimeout``.
+applies it and answers 503 ``operationTimeout``; ``badnumbers`` applies it and answers with
+every integer as text (``"1.0"``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class ApiHandler(QuietHandler):
             return
         if decision.kind == "lost5xx":
             answer = (503, envelope("operationTimeout", "operation timeout"))
+        if decision.kind == "badnumbers":
+            answer = (answer[0], numbers_as_text(answer[1]))
         self._reply(endpoint, *answer)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
@@ -120,7 +123,7 @@ class ApiHandler(QuietHandler):
             raise answers.ban(decision.status or 403)
         if kind == "banhtml":
             raise answers.html(decision.status or 403, "Access Denied")
-        return False  # lost, lost5xx: after the call
+        return False  # lost, lost5xx, badnumbers: after the call
 
     def _authorize(self, endpoint: str, identity: str | None, params: dict[str, list[str]]) -> str:
         emu = self.server.emulator
@@ -193,3 +196,15 @@ class ApiHandler(QuietHandler):
             "application/json;charset=utf-8",
             {"x-acs-request-id": rid, "x-acs-trace-id": secrets.token_hex(16)},
         )
+
+
+def numbers_as_text(data: Any) -> Any:
+    """The ``badnumbers`` fault: every integer of an answer as text that is no integer
+    (``7200`` -> ``"7200.0"``), as a gateway that re-encodes JSON might send it."""
+    if isinstance(data, dict):
+        return {k: numbers_as_text(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [numbers_as_text(v) for v in data]
+    if isinstance(data, int) and not isinstance(data, bool):
+        return f"{data}.0"
+    return data

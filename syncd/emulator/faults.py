@@ -37,7 +37,7 @@ API_ENDPOINTS = (
 )
 ENDPOINTS = (*API_ENDPOINTS, "oss", "*")
 COMMON_KINDS = ("5xx", "throttle", "reset", "slow", "ban", "banhtml", "lost")
-API_KINDS = ("401", "qpm", "qpsapi", "lost5xx")
+API_KINDS = ("401", "qpm", "qpsapi", "lost5xx", "badnumbers")
 OSS_KINDS = ("throttlejson", "html403", "etag")
 KINDS = (*COMMON_KINDS, *API_KINDS, *OSS_KINDS)
 THROTTLING = frozenset({"throttle", "qpm", "qpsapi", "throttlejson"})

@@ -116,6 +116,18 @@ def test_lost5xx_commit_was_applied(client: Client, emu: Emulator, root: str) ->
     assert emu.files()["a.txt"]["sha256"] == hashlib.sha256(b"abc").hexdigest()
 
 
+def test_badnumbers_commit_is_applied_and_answers_integers_as_text(
+    client: Client, emu: Emulator, root: str
+) -> None:
+    """badnumbers: the call is applied; every integer of the answer comes back as text."""
+    emu.set_fault("commit", "badnumbers", count=1)
+    r = client.upload(root, "a.txt", b"abc", conflictStrategy="OVERWRITE")
+    assert r.status_code == 200
+    dentry = r.json()["dentry"]
+    assert dentry["version"] == "1.0" and dentry["size"] == "3.0"
+    assert emu.files()["a.txt"]["version"] == 1
+
+
 def test_lost_move_rename_add_folder(client: Client, emu: Emulator, root: str, space: str) -> None:
     """lost on move, rename and addFolder: each change happens although no answer comes."""
     f = client.upload(root, "a.txt", b"x").json()["dentry"]

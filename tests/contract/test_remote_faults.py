@@ -170,6 +170,23 @@ def test_a_short_lived_token_is_refreshed_at_half_its_life(emulator, fake):
     c.close()
 
 
+def test_malformed_numbers_over_http_are_errors_and_a_commit_is_never_replayed(
+    client, store, fake, emulator, tmp_path
+):
+    """Integers sent as text (`expireIn: "7200.0"`) are a RemoteError naming the field, never
+    a crash; a commit whose answer cannot be read was applied, so it is looked up, not sent
+    again (one version, no copy)."""
+    emulator.set_fault("token", "badnumbers", count=10)
+    with pytest.raises(TransientError, match="malformed expireIn"):
+        client.token(force=True)
+    emulator.clear_faults()
+    emulator.set_fault("commit", "badnumbers", count=1)
+    sent = send(transfer(client, store, fake), tmp_path, "a.txt", b"abc")
+    assert sent.recovered and sent.dentry.version == 1
+    assert emulator.calls("commit") == 1
+    assert emulator.files()["a.txt"]["version"] == 1
+
+
 def test_malformed_numbers_in_answers_are_remote_errors():
     """`expireIn: "abc"` or `version: "1.0"` is a RemoteError naming the field."""
     with pytest.raises(TransientError, match="malformed expireIn"):
