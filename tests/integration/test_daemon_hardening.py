@@ -190,20 +190,29 @@ def test_a_new_empty_file_waits_for_a_stalled_writer(tmp_path, emulator, share, 
 
 
 def test_run_converges_after_a_storm_of_faults(tmp_path, emulator, share, daemons):
-    """25 % faults on every endpoint (5xx, throttling, resets, lost commit answers) while
-    files arrive: within a minute of the faults stopping every file is there, once, at
-    version 1 (no lost file, no duplicate, no spurious version)."""
-    for i in range(40):
-        (share / f"d{i % 4}" / f"f{i}.txt").parent.mkdir(exist_ok=True)
-        (share / f"d{i % 4}" / f"f{i}.txt").write_bytes(os.urandom(200))
+    """A fault on a fifth or more of the calls to every endpoint (5xx, throttling with
+    each code and body, resets) and on two in five commits (answers lost, lost as a 503, or
+    unreadable) while files arrive: within a minute of the faults stopping every file is
+    there, once, at version 1 (no lost file, no duplicate, no spurious version)."""
+
+    def write(lo: int, hi: int) -> None:
+        for i in range(lo, hi):
+            (share / f"d{i % 4}" / f"f{i}.txt").parent.mkdir(exist_ok=True)
+            (share / f"d{i % 4}" / f"f{i}.txt").write_bytes(os.urandom(200))
+
+    write(0, 40)
     for kind, rate in (("5xx", 0.08), ("throttle", 0.08), ("reset", 0.05)):
         emulator.set_fault("*", kind, rate=rate)
-    emulator.set_fault("commit", "lost", rate=0.1)
+    emulator.set_fault("uploadInfo", "qpsapi", rate=0.05)
+    emulator.set_fault("oss", "throttlejson", rate=0.05)
+    for kind, rate in (("lost", 0.1), ("lost5xx", 0.05), ("badnumbers", 0.05)):
+        emulator.set_fault("commit", kind, rate=rate)
     d = start(daemons, cfg_for(tmp_path, emulator, share, workers=4))
     d.wait_event("scan.finished", timeout=60)
-    d.wait_for(lambda evs: len(emulator.files()) >= 20, timeout=60, what="half the files")
+    write(40, 60)  # arriving while the faults go on
+    d.wait_for(lambda evs: len(emulator.files()) >= 30, timeout=60, what="half the files")
     emulator.clear_faults()
-    d.wait_for(lambda evs: len(emulator.files()) == 40, timeout=60, what="all 40 files")
+    d.wait_for(lambda evs: len(emulator.files()) == 60, timeout=60, what="all 60 files")
     assert d.stop() == 0
     files = emulator.files()
     assert all(f["version"] == 1 for f in files.values())
@@ -214,7 +223,8 @@ def test_a_polled_mapping_picks_up_changes_without_events(tmp_path, emulator, sh
     """watch.mode: poll (what auto picks on NFS/SMB/FUSE): no inotify watch, one
     watch.polling line, and new, changed and deleted files are noticed by the polls."""
     (share / "a.txt").write_bytes(b"a")
-    cfg = cfg_for(tmp_path, emulator, share)
+    (share / "c.txt").write_bytes(b"c")
+    cfg = cfg_for(tmp_path, emulator, share, deletes="trash", max_delete_percent=100)
     cfg.write_text(cfg.read_text() + "watch:\n  mode: poll\n  poll_interval_seconds: 0.5\n")
     d = start(daemons, cfg)
     polling = d.wait_event("watch.polling")
@@ -225,4 +235,7 @@ def test_a_polled_mapping_picks_up_changes_without_events(tmp_path, emulator, sh
     d.wait_event("upload.completed", path="b.txt", timeout=20)
     (share / "a.txt").write_bytes(b"a changed")
     d.wait_for(lambda evs: emulator.files()["a.txt"]["version"] == 2, timeout=20, what="a v2")
+    (share / "c.txt").unlink()
+    d.wait_event("file.trashed", path="c.txt", timeout=20)
     assert d.stop() == 0
+    assert "c.txt" not in emulator.files()
