@@ -62,14 +62,7 @@ class Mappings:
     def _poll_reason(self, m: Mapping) -> str | None:
         """Why mapping `m` is polled instead of watched (None: it is watched)."""
         mode = self.config.watch.mode
-        if mode is WatchMode.EVENTS:
-            return None
-        if mode is WatchMode.POLL:
-            return "watch.mode: poll"
-        kind = filesystem_type(m.local)
-        if is_network(kind):
-            return f"a {kind} file system: writes by other machines raise no inotify event"
-        return None
+        return poll_reason(mode, filesystem_type(m.local) if mode is WatchMode.AUTO else "")
 
     def due_polls(self, now: float) -> list[str]:
         """Polled mappings whose next poll is due (their timers move on)."""
@@ -144,6 +137,18 @@ class Mappings:
             if before is None or before.subfolders != m.subfolders:
                 self.start_watching(m, watches)
         return len(new_keys - old_keys), len(old_keys - new_keys)
+
+
+def poll_reason(mode: WatchMode, fs_kind: str) -> str | None:
+    """Why a mapping on a `fs_kind` file system is polled under `watch.mode` (None: it is
+    watched with inotify)."""
+    if mode is WatchMode.EVENTS:
+        return None
+    if mode is WatchMode.POLL:
+        return "watch.mode: poll"
+    if is_network(fs_kind):
+        return f"a {fs_kind} file system: writes by other machines raise no inotify event"
+    return None
 
 
 def _in_mapping(k: Any, *, key: str) -> bool:

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from syncd.config import WatchMode
 from syncd.fstype import filesystem_type, is_network, parse_mountinfo
+from syncd.roots import poll_reason
 
 MOUNTINFO = """\
 22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
@@ -35,3 +37,22 @@ def test_the_longest_mount_point_decides(path, kind, network):
 def test_escaped_mount_points_are_read():
     """Spaces in mount points arrive as \\040."""
     assert ("/srv/share/local disk", "xfs") in parse_mountinfo(MOUNTINFO)
+
+
+@pytest.mark.parametrize(
+    ("mode", "fs_kind", "polled"),
+    [
+        ("auto", "ext4", None),
+        ("auto", "nfs4", "a nfs4 file system: writes by other machines raise no inotify event"),
+        ("auto", "cifs", "a cifs file system: writes by other machines raise no inotify event"),
+        (
+            "auto",
+            "fuse.sshfs",
+            "a fuse.sshfs file system: writes by other machines raise no inotify event",
+        ),
+        ("events", "nfs4", None),  # the operator knows best: inotify even on a network share
+        ("poll", "ext4", "watch.mode: poll"),
+    ],
+)
+def test_auto_polls_network_file_systems_and_the_mode_can_force_either(mode, fs_kind, polled):
+    assert poll_reason(WatchMode(mode), fs_kind) == polled
