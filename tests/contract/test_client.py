@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -377,3 +378,20 @@ def test_get_dentry_sees_a_colleagues_version_and_none_once_deleted(client, emul
     assert got is not None and got.uuid == uuid and got.version == 2 and got.modifier
     emulator.delete(uuid)
     assert api.get(space, listed.id) is None
+
+
+def test_bwlimit_caps_all_concurrent_puts_together(client, store, emulator, tmp_path):
+    """sync.bwlimit is one budget for every PUT at once: four 1 MiB files sent side by side
+    at 2 MiB/s cannot finish before (4 MiB - the quarter-second burst) / 2 MiB/s. A lower
+    bound only: a slow machine passes, a limiter per PUT (or none) does not."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    transfer = make_transfer(client, store, bwlimit=2 << 20)
+    for i in range(4):
+        (tmp_path / f"f{i}.bin").write_bytes(os.urandom(1 << 20))
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        sent = list(pool.map(lambda i: send(transfer, tmp_path, f"f{i}.bin"), range(4)))
+    elapsed = time.monotonic() - started
+    assert all(s.dentry.size == 1 << 20 for s in sent)
+    assert elapsed >= (4 - 0.5) / 2 * 0.95, elapsed
