@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import resource
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.conftest import ROOT_UUID, wait_until, write_config
+from tests.conftest import ROOT_UUID, run_cli, wait_until, write_config
 from tests.integration.daemon_proc import DaemonProc
 
 pytestmark = pytest.mark.integration
@@ -239,3 +243,33 @@ def test_a_polled_mapping_picks_up_changes_without_events(tmp_path, emulator, sh
     d.wait_event("file.trashed", path="c.txt", timeout=20)
     assert d.stop() == 0
     assert "c.txt" not in emulator.files()
+
+
+def test_status_of_a_running_daemon_for_people_and_for_scripts(tmp_path, emulator, share, daemons):
+    """`syncd status` beside a running daemon: its pid and liveness, human sizes, ISO-8601
+    UTC times (also in --json), one block per mapping; `status | head` leaves quietly."""
+    (share / "a.txt").write_bytes(b"x" * 3000)
+    (share / "bad|name.txt").write_bytes(b"refused")
+    cfg = cfg_for(tmp_path, emulator, share)
+    d = start(daemons, cfg)
+    d.wait_event("upload.completed", path="a.txt")
+    d.wait_event("scan.finished")
+    text = run_cli("status", "-c", str(cfg), check=True).stdout
+    assert f"running, pid {d.proc.pid}" in text
+    assert "2.9 KiB" in text and "bad|name.txt" in text and "((" not in text
+    data = json.loads(run_cli("status", "--json", "-c", str(cfg), check=True).stdout)
+    assert data["daemon"]["running"] is True and data["daemon"]["pid"] == d.proc.pid
+    [m] = data["mappings"]
+    assert m["local"] == str(share)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", m["last_upload"]), m
+    reader_gone = subprocess.Popen(
+        [sys.executable, "-m", "syncd", "status", "-c", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    reader_gone.stdout.close()  # like `| head -0`: nobody reads what status prints
+    err = reader_gone.communicate(timeout=30)[1]
+    assert reader_gone.returncode == 0 and "Traceback" not in err, err
+    assert d.stop() == 0
+    assert "not running" in run_cli("status", "-c", str(cfg), check=True).stdout
