@@ -11,17 +11,23 @@ if TYPE_CHECKING:
     from syncd.sync_pass import SyncResult
 
 
+def count(n: int, word: str) -> str:
+    """`1 file`, `2 files`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def lines(result: SyncResult, *, dry_run: bool) -> list[str]:
     c = result.counters
     if dry_run:
-        folders = f" in {result.folders} folders" if result.folders else ""
+        folders = f" in {count(result.folders, 'folder')}" if result.folders else ""
         refused = f"; {c['refused']} refused" if c["refused"] else ""
         return [
-            f"would upload {c['planned']} files ({human(c['planned_bytes'])}){folders}{refused}"
+            f"would upload {count(c['planned'], 'file')} ({human(c['planned_bytes'])})"
+            f"{folders}{refused}"
         ]
     seconds = max(result.seconds, 1e-3)
     out = [
-        f"Transferred:  {c['uploaded']} files, {human(c['bytes'])}, "
+        f"Transferred:  {count(c['uploaded'], 'file')}, {human(c['bytes'])}, "
         f"{human(c['bytes'] / seconds)}/s",
     ]
     for label, key in (
@@ -31,13 +37,17 @@ def lines(result: SyncResult, *, dry_run: bool) -> list[str]:
         ("Held", "held"),
     ):
         if c.get(key):
-            out.append(f"{label + ':':<13} {c[key]} files")
+            out.append(f"{label + ':':<13} {count(c[key], 'file')}")
     out.append(
-        f"{'Failed:':<13} {c['failed']} files"
-        + (f" and {len(result.failed_mappings)} mappings" if result.failed_mappings else "")
+        f"{'Failed:':<13} {count(c['failed'], 'file')}"
+        + (
+            f" and {count(len(result.failed_mappings), 'mapping')}"
+            if result.failed_mappings
+            else ""
+        )
     )
     out.append(
-        f"{'Refused:':<13} {c['refused']} files (see `syncd status`)"
+        f"{'Refused:':<13} {count(c['refused'], 'file')} (see `syncd status`)"
         if c["refused"]
         else f"{'Refused:':<13} 0 files"
     )

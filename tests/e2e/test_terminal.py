@@ -1,0 +1,59 @@
+"""What a person sees running `syncd sync` in a terminal (a real pseudo-terminal)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT_UUID, write_config
+
+pytestmark = pytest.mark.e2e
+
+
+def on_terminal(*args: str, timeout: float = 60) -> tuple[int, str]:
+    """Run `python -m syncd ARGS` with stdout and stderr on a pty; its exit and output."""
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncd", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**env, "COLUMNS": "100", "TERM": "xterm"},
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: every writer has gone
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=timeout), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_sync_on_a_terminal_reads_like_a_report(tmp_path, emulator):
+    """Readable lines (no uuids, mapping by its folder name), and the summary block at the
+    end; the dry-run says what it would upload instead."""
+    share = tmp_path / "share"
+    (share / "docs").mkdir(parents=True)
+    for i in range(3):
+        (share / "docs" / f"r{i}.txt").write_bytes(b"x" * 2048)
+    (share / "bad|name.txt").write_bytes(b"refused")
+    cfg = write_config(tmp_path, emulator, [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}])
+    code, out = on_terminal("sync", "--dry-run", "-c", str(cfg), "--log-format", "auto")
+    assert code == 0, out
+    assert "would upload 3 files (6.0 KiB) in 1 folder; 1 refused" in out
+    code, out = on_terminal("sync", "-c", str(cfg), "--log-format", "auto")
+    assert code == 0, out
+    assert "Transferred:  3 files, 6.0 KiB" in out
+    assert "Refused:      1 file (see `syncd status`)" in out
+    assert ROOT_UUID not in out and "dentry_uuid" not in out and "{" not in out
+    assert len(emulator.files()) == 3
