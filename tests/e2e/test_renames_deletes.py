@@ -359,3 +359,24 @@ def test_a_local_folder_named_like_the_trash_is_never_uploaded(tmp_path, emulato
     emulator.reset_stats()
     run_cli("sync", "-c", str(cfg), check=True)
     assert emulator.stats()["total"] == 0
+
+
+@pytest.mark.parametrize("endpoint", ["rename", "move"])
+def test_a_lost_rename_or_move_answer_is_looked_up_not_redone(tmp_path, emulator, endpoint):
+    """The rename/move was applied but its answer lost: syncd finds the dentry at its new
+    place instead of uploading or moving again; one remote file, its uuid kept."""
+    root = make_share(tmp_path, {"in/a.txt": b"a", "in/keep.txt": b"k", "out/keep.txt": b"k"})
+    cfg = cfg_for(tmp_path, emulator, root)
+    run_cli("sync", "-c", str(cfg), check=True)
+    uuid = emulator.files()["in/a.txt"]["uuid"]
+    target = "in/b.txt" if endpoint == "rename" else "out/a.txt"
+    os.rename(root / "in" / "a.txt", root / target)
+    emulator.set_fault(endpoint, "lost", count=1)
+    emulator.reset_stats()
+    run_cli("sync", "-c", str(cfg), check=True)
+    files = emulator.files()
+    assert files[target]["uuid"] == uuid and "in/a.txt" not in files
+    assert not emulator.stats()["requests"].get("commit")
+    emulator.reset_stats()
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert emulator.stats()["total"] == 0  # recorded at its new place
