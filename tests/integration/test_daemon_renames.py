@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.conftest import ROOT_UUID, write_config
+from tests.conftest import ROOT_UUID, wait_until, write_config
 from tests.integration.daemon_proc import DaemonProc
 
 pytestmark = pytest.mark.integration
@@ -101,6 +101,32 @@ def test_a_restart_between_a_rename_and_its_remote_move(tmp_path, emulator, shar
     d.wait_event("file.moved", timeout=20)
     assert d.stop() == 0
     assert list(emulator.files()) == ["renamed.txt"]
+
+
+def test_a_kill_while_the_remote_rename_is_in_flight(tmp_path, emulator, share, daemons):
+    """kill -9 while the rename call is on its way (the server applies it, syncd never hears
+    back): the next start finds the remote already renamed; one remote file, its uuid and
+    version kept, nothing uploaded."""
+    (share / "a.txt").write_bytes(b"a")
+    cfg = cfg_for(tmp_path, emulator, share)
+    d = start(daemons, cfg)
+    d.wait_event("upload.completed", path="a.txt")
+    before = emulator.files()["a.txt"]
+    emulator.set_latency(1.0)  # the call reaches the server, its answer comes a second later
+    os.rename(share / "a.txt", share / "renamed.txt")
+    wait_until(lambda: emulator.calls("rename") == 1, timeout=20)
+    d.kill()
+    wait_until(lambda: "renamed.txt" in emulator.files(), timeout=20)  # the server applied it
+    emulator.set_latency(0.0)
+    emulator.reset_stats()
+    d = start(daemons, cfg)
+    d.wait_event("scan.finished", timeout=20)
+    assert d.stop() == 0
+    after = emulator.files()
+    assert list(after) == ["renamed.txt"]
+    assert after["renamed.txt"]["uuid"] == before["uuid"]
+    assert after["renamed.txt"]["version"] == before["version"]
+    assert not emulator.stats()["requests"].get("commit")
 
 
 def test_a_delete_while_watched_goes_to_the_trash(tmp_path, emulator, share, daemons):
