@@ -39,6 +39,10 @@ class Outcome(enum.StrEnum):
     PLANNED = "planned"  # dry-run
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def _size(n: int) -> str:
     return f"{n} bytes"
 
@@ -173,7 +177,7 @@ class MoveFolder:
     files: int = 0
 
     def __str__(self) -> str:
-        return f"move folder {self.old} -> {self.new} ({self.files} files, one remote call)"
+        return f"move folder {self.old} -> {self.new} ({_n(self.files, 'file')}, one remote call)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +190,12 @@ class Trash:
 
     def __str__(self) -> str:
         what = (
-            f"folder {self.folder} ({len(self.records)} files)"
+            f"folder {self.folder} ({_n(len(self.records), 'file')})"
             if self.folder
             else (
-                self.records[0].rel_path if len(self.records) == 1 else f"{len(self.records)} files"
+                self.records[0].rel_path
+                if len(self.records) == 1
+                else _n(len(self.records), "file")
             )
         )
         return f"trash {what} (deleted locally)"
@@ -205,7 +211,7 @@ class Forget:
     why: str = "gone locally"
 
     def __str__(self) -> str:
-        return f"forget {len(self.paths)} records ({self.why}; nothing remote is touched)"
+        return f"forget {_n(len(self.paths), 'record')} ({self.why}; nothing remote is touched)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +222,7 @@ class ClearIssues:
     paths: tuple[str, ...]
 
     def __str__(self) -> str:
-        return f"clear {len(self.paths)} stale issues"
+        return f"clear {_n(len(self.paths), 'stale issue')}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +236,7 @@ class Blocked:
     paths: tuple[str, ...] = field(default=(), repr=False)
 
     def __str__(self) -> str:
-        return f"blocked {self.count} deletes ({self.reason})"
+        return f"blocked {_n(self.count, 'delete')} ({self.reason})"
 
 
 Action = (
