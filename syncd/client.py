@@ -286,48 +286,51 @@ class DingTalkClient:
         while True:
             attempt += 1
             self.ban.wait_out()
-            headers = {}
-            token = ""
-            if auth:
-                token = self.token()
-                headers["x-acs-dingtalk-access-token"] = token
+            token = self.token() if auth else ""
+            headers = {"x-acs-dingtalk-access-token": token} if auth else {}
             self._waits.seconds = getattr(self._waits, "seconds", 0.0) + self.limiter.acquire(api)
             try:
                 return self._send(api, method, path, params, body, headers, idempotent)
             except AuthError as err:
                 if not auth:
                     raise
-                if refreshed:  # a fresh token rejected too: the app itself is refused
-                    raise CredentialsError(
-                        f"a freshly issued access token was rejected ({err.message})",
-                        code=err.code,
-                        status=err.status,
-                        api=api,
-                    ) from None
+                self._refresh_rejected(err, api, token, again=refreshed)
                 refreshed = True
                 attempt -= 1
-                self.token(force=True, stale=token)
             except BannedError as err:
                 self.ban.start(err)
                 attempt -= 1
             except RemoteError as err:
-                # a rejected upload key is the transfer's business (restart from step 1):
-                # retrying the same dead key here only wastes calls
-                if isinstance(err, UncertainError) or not err.retryable or err.restart_upload:
-                    raise
-                if self.stats is not None:
-                    self.stats.add(retries=1, throttled=int(isinstance(err, ThrottledError)))
-                if attempt >= self.max_attempts:
-                    raise
-                delay = backoff_delay(attempt, retry_after=err.retry_after, floor=err.floor)
-                log.debug(
-                    "request.retrying",
-                    api=api,
-                    code=err.code,
-                    attempt=attempt,
-                    delay=round(delay, 2),
-                )
-                self._sleep(delay)
+                self._retry_or_raise(err, api, attempt)
+
+    def _refresh_rejected(self, err: AuthError, api: str, token: str, *, again: bool) -> None:
+        """A 401 / `InvalidAuthentication`: a new token once; a new one rejected too means
+        the app itself is refused (`CredentialsError`)."""
+        if again:
+            raise CredentialsError(
+                f"a freshly issued access token was rejected ({err.message})",
+                code=err.code,
+                status=err.status,
+                api=api,
+            ) from None
+        self.token(force=True, stale=token)
+
+    def _retry_or_raise(self, err: RemoteError, api: str, attempt: int) -> None:
+        """Sleep the back-off before the next attempt, or raise `err` when there is none.
+
+        A rejected upload key is the transfer's business (restart from step 1): retrying the
+        same dead key here only wastes calls; an uncertain commit is never sent again."""
+        if isinstance(err, UncertainError) or not err.retryable or err.restart_upload:
+            raise err
+        if self.stats is not None:
+            self.stats.add(retries=1, throttled=int(isinstance(err, ThrottledError)))
+        if attempt >= self.max_attempts:
+            raise err
+        delay = backoff_delay(attempt, retry_after=err.retry_after, floor=err.floor)
+        log.debug(
+            "request.retrying", api=api, code=err.code, attempt=attempt, delay=round(delay, 2)
+        )
+        self._sleep(delay)
 
     def limiter_wait(self) -> float:
         """Seconds this thread waited in the rate limiter since the last call of this."""
