@@ -275,6 +275,12 @@ def run_sync(
     result.fatal, result.state_broken = ex.fatal, ex.state_broken
     result.failed_mappings = dict(ex.failed_mappings)
     result.folders = len(run.folders)
+    _report(config, stats, result, dry_run=dry_run)
+    return result
+
+
+def _report(config: Config, stats: Stats, result: SyncResult, *, dry_run: bool) -> None:
+    """The pass's last line (`sync.finished` / `plan.finished`) and the metrics textfile."""
     if config.metrics.textfile and not dry_run:
         from syncd.metrics import write_textfile
 
@@ -287,4 +293,3 @@ def run_sync(
         {"failed_mappings": len(result.failed_mappings)} if result.failed_mappings else {}
     )
     log.info(event, seconds=round(result.seconds, 3), **result.counters, **extra)
-    return result

@@ -143,23 +143,28 @@ class Transfer:
         try:
             dentry = self.client.commit(parent.uuid, info.upload_key, name, f.size, strategy, sha)
         except UncertainError as err:
-            found = self._lookup(parent, name, sha, f.size)
-            if found is None:
-                log.info("commit.not_applied", path=f.rel_path, error=err.message)
-                raise UploadExpiredError(
-                    f"{err.message} (the commit was not applied)",
-                    code=err.code,
-                    status=err.status,
-                    api="storage.commit",
-                ) from None
-            log.info(
-                "commit.recovered", path=f.rel_path, dentry_uuid=found.uuid, version=found.version
-            )
-            return Sent(found, sha, attempt, recovered=True)
+            return Sent(self._recover(err, parent, name, sha, f), sha, attempt, recovered=True)
         except UploadExpiredError as err:
             self._too_slow(err, info, f, self._clock() - started)
             raise
         return Sent(dentry, sha, attempt)
+
+    def _recover(
+        self, err: UncertainError, parent: Folder, name: str, sha: str, f: LocalFile
+    ) -> Dentry:
+        """The commit's answer was lost: the committed dentry if the commit was applied
+        (never a replay, which would add a version or a copy); else start over from step 1."""
+        found = self._lookup(parent, name, sha, f.size)
+        if found is None:
+            log.info("commit.not_applied", path=f.rel_path, error=err.message)
+            raise UploadExpiredError(
+                f"{err.message} (the commit was not applied)",
+                code=err.code,
+                status=err.status,
+                api="storage.commit",
+            ) from None
+        log.info("commit.recovered", path=f.rel_path, dentry_uuid=found.uuid, version=found.version)
+        return found
 
     def _too_slow(self, err: RemoteError, info: UploadInfo, f: LocalFile, elapsed: float) -> None:
         """A signature that expired because the PUT outlasted it will expire again: after a
