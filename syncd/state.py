@@ -12,28 +12,20 @@ integer ids. Every write failure is a `StateError` naming the file and SQLite's 
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from syncd.errors import StateError
-from syncd.model import Issue, IssueKind, Notice, NoticeKind, Record
-from syncd.schema import SCHEMA_VERSION, create_or_upgrade, version_of
+from syncd.model import Record
+from syncd.state_db import STATE_FILE
+from syncd.state_notes import Notes
 
-STATE_FILE = "state.db"
+__all__ = ["STATE_FILE", "DirRow", "Known", "MappingInfo", "StateStore"]
+
 Known = dict[str, tuple[int, int, int]]
 _RECORD = (
     "f.size, f.mtime_ns, f.inode, f.sha256, f.dentry_uuid, f.dentry_id, f.version, f.uploaded_at"
 )
-_ISSUE = (
-    "path, kind, reason, size, mtime_ns, code, message, attempts, next_retry, last_at, ctime_ns"
-)
-NOTICES_KEPT = 200  # per mapping
 
 
 class MappingInfo(NamedTuple):
@@ -59,68 +51,9 @@ def _split(rel: str) -> tuple[str, str]:
     return folder, name
 
 
-class StateStore:
-    """Thread-safe access to the state database.
-
-    Writes go through one connection under a lock, each a single statement (or one short
-    transaction) where it can be. Reads use one connection per thread: WAL lets them run
-    beside the writer, without the lock.
-    """
-
-    def __init__(
-        self, state_dir: Path | None, *, readonly: bool = False, snapshot: bool = False
-    ) -> None:
-        """Open `state_dir/state.db`; `state_dir=None` is an empty in-memory store."""
-        self.path = Path(state_dir) / STATE_FILE if state_dir is not None else Path(":memory:")
-        self.readonly = readonly
-        self._lock = threading.RLock()
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._uri: str | None = None  # per-thread readers; None: share the one connection
-        self._mapping_ids: dict[str, int] = {}
-        self._dir_ids: dict[tuple[int, str], int] = {}
-        try:
-            self._db = self._connect(state_dir, readonly, snapshot)
-            self._db.execute("PRAGMA busy_timeout=5000")
-        except sqlite3.Error as exc:
-            raise StateError(f"cannot open state store {self.path}: {_text(exc)}") from None
-        except OSError as exc:
-            raise StateError(
-                f"cannot create state directory {self.path.parent}: {exc.strerror}"
-            ) from None
-
-    def _connect(
-        self, state_dir: Path | None, readonly: bool, snapshot: bool
-    ) -> sqlite3.Connection:
-        if state_dir is None:
-            db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-            create_or_upgrade(db)
-            return db
-        if readonly:
-            db = _open_readonly(self.path, snapshot)
-            found = version_of(db)
-            if found != SCHEMA_VERSION:
-                db.close()
-                raise StateError(
-                    f"state store {self.path} has schema {found}, this syncd reads "
-                    f"{SCHEMA_VERSION}; the next `syncd sync` or `syncd run` upgrades it"
-                    if found < SCHEMA_VERSION
-                    else f"state store {self.path} is from a newer syncd; upgrade syncd"
-                )
-            return db
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA busy_timeout=5000")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        found = create_or_upgrade(db)
-        if found > SCHEMA_VERSION:
-            raise StateError(
-                f"state store {self.path} has schema {found}, newer than this "
-                f"syncd understands ({SCHEMA_VERSION}); upgrade syncd"
-            )
-        self._uri = f"file:{self.path}?mode=ro"
-        return db
+class StateStore(Notes):
+    """Thread-safe access to the state database: mappings, folders and file records here;
+    issues and notices in `Notes`; connections in `StoreBase`."""
 
     @classmethod
     def open(cls, state_dir: Path, *, dry_run: bool = False) -> StateStore:
@@ -133,82 +66,7 @@ class StateStore:
             else cls(None)
         )
 
-    def close(self) -> None:
-        with self._lock:
-            for reader in self._readers:
-                reader.close()
-            self._readers.clear()
-            self._db.close()
-
-    # -- plumbing ----------------------------------------------------------------------
-    def _reader(self) -> sqlite3.Connection | None:
-        """This thread's read connection, or None when reads share the main connection."""
-        if self._uri is None:
-            return None
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=5000")
-            self._local.conn = conn
-            with self._lock:
-                self._readers.append(conn)
-        return conn
-
-    def _query(self, sql: str, args: tuple[Any, ...] = (), *, main: bool = False) -> list[Any]:
-        """Rows of `sql`: on this thread's read connection, or (`main`, for short-lived
-        threads such as a metrics scrape's) on the main one, which opens nothing new."""
-        try:
-            reader = None if main else self._reader()
-            if reader is not None:
-                return reader.execute(sql, args).fetchall()
-            with self._lock:
-                return self._db.execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise StateError(f"state store {self.path}: {_text(exc)}") from None
-
-    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
-        """One statement in its own (implicit) transaction."""
-        with self._lock:
-            try:
-                self._db.execute(sql, args)
-            except sqlite3.Error as exc:
-                raise StateError(f"state store {self.path}: {_text(exc)}") from None
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StateError(f"state store {self.path}: {_text(exc)}") from None
-
     # -- mappings and folders ----------------------------------------------------------
-    def mapping_id(self, key: str) -> int | None:
-        """The integer id of mapping `key`; created on first use (None when read-only)."""
-        mid = self._mapping_ids.get(key)
-        if mid is not None:
-            return mid
-        root_uuid, _, local = key.partition(":")
-        sql = "SELECT id FROM mappings WHERE local=? AND root_uuid=?"
-        rows = self._query(sql, (local, root_uuid))
-        if not rows and not self.readonly:
-            self._write(
-                "INSERT OR IGNORE INTO mappings (local, root_uuid) VALUES (?, ?)",
-                (local, root_uuid),
-            )
-            with self._lock:
-                rows = self._db.execute(sql, (local, root_uuid)).fetchall()
-        if not rows:
-            return None
-        self._mapping_ids[key] = int(rows[0][0])
-        return self._mapping_ids[key]
-
     def mapping_info(self, key: str) -> MappingInfo:
         mid = self.mapping_id(key)
         rows = self._query(
@@ -414,86 +272,6 @@ class StateStore:
                 db.execute("DELETE FROM files WHERE dir=? AND name=?", (dir_id, name))
                 db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mid, rel))
 
-    # -- issues ------------------------------------------------------------------------
-    def issues(self, key: str) -> dict[str, Issue]:
-        rows = self._query(f"SELECT {_ISSUE} FROM issues WHERE mapping=?", (self.mapping_id(key),))
-        return {r[0]: _issue(r) for r in rows}
-
-    def issue(self, key: str, rel: str) -> Issue | None:
-        rows = self._query(
-            f"SELECT {_ISSUE} FROM issues WHERE mapping=? AND path=?", (self.mapping_id(key), rel)
-        )
-        return _issue(rows[0]) if rows else None
-
-    def put_issue(self, key: str, issue: Issue) -> None:
-        self._write(
-            "INSERT OR REPLACE INTO issues VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                self.mapping_id(key),
-                issue.rel_path,
-                issue.kind.value,
-                issue.reason,
-                issue.size,
-                issue.mtime_ns,
-                issue.code,
-                issue.message,
-                issue.attempts,
-                issue.next_retry,
-                issue.last_at or time.time(),
-                issue.ctime_ns,
-            ),
-        )
-
-    def issue_counts(self) -> dict[str, int]:
-        """Open issues by kind, over every mapping (metrics gauges, read at each scrape)."""
-        rows = self._query("SELECT kind, COUNT(*) FROM issues GROUP BY kind", main=True)
-        return {r[0]: r[1] for r in rows}
-
-    def clear_issues(self, key: str, rels: Iterable[str]) -> None:
-        mid = self.mapping_id(key)
-        with self._transaction() as db:
-            for rel in rels:
-                db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mid, rel))
-
-    # -- notices -----------------------------------------------------------------------
-    def add_notice(self, key: str, notice: Notice) -> None:
-        mid = self.mapping_id(key)
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO notices VALUES (?,?,?,?,?)",
-                (mid, notice.rel_path, notice.kind.value, notice.detail, notice.at or time.time()),
-            )
-            db.execute(
-                "DELETE FROM notices WHERE mapping=? AND at < (SELECT at FROM notices "
-                "WHERE mapping=? ORDER BY at DESC LIMIT 1 OFFSET ?)",
-                (mid, mid, NOTICES_KEPT - 1),
-            )
-
-    def notices(self, key: str, limit: int = 20) -> list[Notice]:
-        rows = self._query(
-            "SELECT path, kind, detail, at FROM notices WHERE mapping=? ORDER BY at DESC LIMIT ?",
-            (self.mapping_id(key), limit),
-        )
-        return [Notice(r[0], NoticeKind(r[1]), r[2], r[3]) for r in rows]
-
-    def notice_counts(self, key: str) -> dict[str, int]:
-        rows = self._query(
-            "SELECT kind, COUNT(*) FROM notices WHERE mapping=? GROUP BY kind",
-            (self.mapping_id(key),),
-        )
-        return {r[0]: r[1] for r in rows}
-
-    def tally(self, key: str, what: str, n: int = 1) -> None:
-        """Count things done per mapping (adoptions, moves…) for `status`."""
-        name = f"tally:{key}"
-        with self._lock:
-            counts = self.meta(name) or {}
-            counts[what] = counts.get(what, 0) + n
-            self.set_meta(name, counts)
-
-    def tallies(self, key: str) -> dict[str, int]:
-        return dict(self.meta(f"tally:{key}") or {})
-
     def has_records(self) -> bool:
         return bool(self._query("SELECT 1 FROM files LIMIT 1"))
 
@@ -504,50 +282,9 @@ class StateStore:
         )
         return bool(rows)
 
-    # -- summary for `status` and meta -------------------------------------------------
-    def summary(self, key: str) -> dict[str, Any]:
-        row = self._query(
-            "SELECT COUNT(*), COALESCE(SUM(f.size),0), MAX(f.uploaded_at) FROM files f "
-            "JOIN dirs d ON d.id = f.dir WHERE d.mapping=?",
-            (self.mapping_id(key),),
-        )[0]
-        return {"files": row[0], "bytes": row[1], "last_upload": row[2]}
-
-    def set_meta(self, key: str, value: Any) -> None:
-        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
-
-    def meta(self, key: str) -> Any:
-        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
-        return json.loads(rows[0][0]) if rows else None
-
 
 def _record(rel: str, row: Any) -> Record:
     size, mtime_ns, inode, sha, uuid, dentry_id, version, uploaded_at = row
     return Record(
         rel, size, mtime_ns, inode, bytes(sha).hex(), uuid, dentry_id, version, uploaded_at
     )
-
-
-def _issue(row: Any) -> Issue:
-    return Issue(row[0], IssueKind(row[1]), *row[2:])
-
-
-def _text(exc: sqlite3.Error) -> str:
-    name = getattr(exc, "sqlite_errorname", "")
-    return f"{exc} ({name})" if name and name not in str(exc) else str(exc)
-
-
-def _open_readonly(path: Path, snapshot: bool) -> sqlite3.Connection:
-    """Read-only. A snapshot (dry-run) is opened `immutable` — no -wal/-shm file is created
-    — unless a running syncd has a write-ahead log open, whose changes it must see. Falls
-    back to `immutable` where the folder cannot hold the -shm file (a read-only state dir):
-    `status` must work there too."""
-    wal = path.with_name(path.name + "-wal")
-    if not snapshot or (wal.exists() and wal.stat().st_size > 0):
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-        try:
-            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-            return db
-        except sqlite3.OperationalError:
-            db.close()
-    return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
