@@ -302,21 +302,11 @@ class FileActions:
 
     # -- failures ------------------------------------------------------------------------
     def failure(self, m: Mapping, f: LocalFile, exc: BaseException) -> Outcome:
+        """What an upload that raised `exc` comes to: each failure is bookkept, none escapes
+        (but a bug, which is no RemoteError or OSError)."""
         ex, ctx = self.ex, _ctx(m, f)
-        if isinstance(exc, FileVanishedError) or (
-            isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.ENOTDIR)
-        ):
-            log.debug("upload.vanished", **ctx)
-            ex.stats.add(vanished=1)
-            return Outcome.VANISHED
-        if isinstance(exc, FileChangedError):
-            log.info("upload.deferred", **ctx, reason="changed during upload", detail=str(exc))
-            ex.stats.add(deferred=1)
-            return Outcome.DEFERRED
-        if isinstance(exc, PermissionError):
-            issue = ex.state.issue(m.key, f.rel_path)
-            r = Refusal(f.rel_path, PERMISSION_DENIED, "", f.size, f.mtime_ns, f.ctime_ns)
-            return ex.refuse(refuse(m, r, issue))
+        if (local := self._local_failure(m, f, exc, ctx)) is not None:
+            return local
         if isinstance(exc, CredentialsError):
             ex.fatal = exc
             ex.stats.failed(exc.code)
@@ -349,6 +339,27 @@ class FileActions:
             raise exc
         self._quarantine(m, f, exc, ctx)
         return Outcome.FAILED
+
+    def _local_failure(
+        self, m: Mapping, f: LocalFile, exc: BaseException, ctx: dict[str, Any]
+    ) -> Outcome | None:
+        """The file went away, changed, or cannot be read (None: not a local failure)."""
+        ex = self.ex
+        if isinstance(exc, FileVanishedError) or (
+            isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.ENOTDIR)
+        ):
+            log.debug("upload.vanished", **ctx)
+            ex.stats.add(vanished=1)
+            return Outcome.VANISHED
+        if isinstance(exc, FileChangedError):
+            log.info("upload.deferred", **ctx, reason="changed during upload", detail=str(exc))
+            ex.stats.add(deferred=1)
+            return Outcome.DEFERRED
+        if isinstance(exc, PermissionError):
+            issue = ex.state.issue(m.key, f.rel_path)
+            r = Refusal(f.rel_path, PERMISSION_DENIED, "", f.size, f.mtime_ns, f.ctime_ns)
+            return ex.refuse(refuse(m, r, issue))
+        return None
 
     def _quarantine(self, m: Mapping, f: LocalFile, exc: RemoteError, ctx: dict[str, Any]) -> None:
         ex = self.ex
