@@ -164,9 +164,10 @@ class Move:
     file: LocalFile
     source_key: str  # the mapping key it was recorded under
     source: Record
+    by: str = "same inode and size"  # or "same content" (SHA-256) when the inode changed
 
     def __str__(self) -> str:
-        return f"move {self.source.rel_path} -> {self.file.rel_path} (same inode and size)"
+        return f"move {self.source.rel_path} -> {self.file.rel_path} ({self.by})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,26 +5,43 @@ mtime and that record's path no longer holds that inode. A new folder is a recor
 moved when a folder row has its inode and the old path no longer holds it. Each is
 confirmed on the file system at the moment it is planned, so an inode reused by an unrelated
 file (another mtime) or a hard link (the old path still there) is never taken for a move.
+
+A move that changed the inode (`mv` across file systems, copy then delete) is found by
+content: in a full walk, a new file's upload waits (up to `HOLD_MAX` of them) until the walk
+has seen which records vanished; one of the same size and SHA-256 in the same mapping makes
+it a move. Only files whose size matches a vanished record are read for it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from syncd.actions import Move, Upload
 from syncd.config import Mapping, RenameMode
+from syncd.errors import FileChangedError, FileVanishedError
 from syncd.model import LocalFile, Record
 from syncd.planner import is_move
 from syncd.state import DirRow
 
 if TYPE_CHECKING:
+    from syncd.deletes import Gone
     from syncd.executor import Executor
+
+HOLD_MAX = 10_000  # new files whose upload waits for the end of a walk (memory stays bounded)
 
 
 class MoveFinder:
-    def __init__(self, ex: Executor, m: Mapping, dirs: dict[str, DirRow]) -> None:
+    def __init__(
+        self, ex: Executor, m: Mapping, dirs: dict[str, DirRow], *, full: bool = False
+    ) -> None:
+        """`full`: a walk of the whole mapping, which may pair new files with vanished
+        records by content."""
         self.ex, self.m = ex, m
         self.enabled = ex.config.sync.renames is RenameMode.MOVE
         self.has_records = self.enabled and ex.state.has_records()
+        self.hold_new = full and self.has_records and not ex.dry_run
+        self.held: list[Upload] = []
         self.by_inode: dict[int, list[str]] = {}
         for path, row in dirs.items():
             if row.inode:
@@ -64,3 +81,42 @@ class MoveFinder:
             self.by_inode[ino] = [
                 new + p[len(old) :] if p == old or p.startswith(old + "/") else p for p in paths
             ]
+
+    def hold(self, action: Upload) -> bool:
+        """Keep a new file's upload until the walk is over (True), when it may pair."""
+        if not self.hold_new or len(self.held) >= HOLD_MAX:
+            return False
+        self.held.append(action)
+        return True
+
+    def release(self, gone: Gone, complete: bool) -> Iterator[Upload | Move]:
+        """The held uploads, each a move where a vanished record has the file's content."""
+        held, self.held = self.held, []
+        by_size = self._vanished_by_size(gone) if held and complete else {}
+        for a in held:
+            rec = self._same_content(a.file, by_size.get(a.file.size, []))
+            if rec is None:
+                yield a
+                continue
+            by_size[a.file.size].remove(rec)
+            gone.moved_sources.add((self.m.key, rec.rel_path))
+            yield Move(self.m, a.file, self.m.key, rec, by="same content")
+
+    def _vanished_by_size(self, gone: Gone) -> dict[int, list[Record]]:
+        out: dict[int, list[Record]] = {}
+        for path in gone.vanished:
+            if (self.m.key, path) in gone.moved_sources:
+                continue
+            rec = self.ex.state.record(self.m.key, path)
+            if rec is not None and rec.dentry_id:
+                out.setdefault(rec.size, []).append(rec)
+        return out
+
+    def _same_content(self, f: LocalFile, candidates: list[Record]) -> Record | None:
+        if not candidates:
+            return None
+        try:
+            sha = self.ex.tree(self.m).hash(f)
+        except (FileChangedError, FileVanishedError, OSError):
+            return None  # uploaded (or not) as a new file, the ordinary way
+        return next((r for r in candidates if r.sha256 == sha), None)

@@ -94,7 +94,8 @@ class Reconciler:
         """Walk mapping `m` from folder `start` and yield what to do; `report` fills in."""
         started = time.monotonic()
         dirs = self.state.dirs(m.key)
-        w = _Walk(m, report, self.state.issues(m.key), dirs, MoveFinder(self.ex, m, dirs))
+        finder = MoveFinder(self.ex, m, dirs, full=not start)
+        w = _Walk(m, report, self.state.issues(m.key), dirs, finder)
         for issue_path in w.issues:
             parent, _, name = issue_path.rpartition("/")
             w.by_folder.setdefault(parent, []).append(name)
@@ -106,6 +107,7 @@ class Reconciler:
             gone.vanished.extend(_join(w.old_path(scan.rel), n) for n in scan.vanished)
             gone.stale.extend(_join(w.old_path(scan.rel), n) for n in scan.stale)
             gone.refused_inodes.update(r.inode for r in scan.refusals if r.inode)
+        yield from finder.release(report.gone, report.complete)
         report.seconds = time.monotonic() - started
         if report.complete:
             olds = set(w.renamed.values())
@@ -187,6 +189,12 @@ class Reconciler:
                     listing, listed = self._listing(m, scan.rel), True
                 if listing is not None:
                     action = with_twin(action, listing.get(name), policy)
+                if (
+                    isinstance(action, Upload)
+                    and action.reason is Reason.NEW
+                    and w.finder.hold(action)
+                ):
+                    continue  # until the walk has seen what vanished
             if action is not None:
                 if not mkdirs and self.ex.dry_run and isinstance(action, Upload):
                     mkdirs = True  # dry-run: the folders an upload here would create

@@ -380,3 +380,34 @@ def test_a_lost_rename_or_move_answer_is_looked_up_not_redone(tmp_path, emulator
     emulator.reset_stats()
     run_cli("sync", "-c", str(cfg), check=True)
     assert emulator.stats()["total"] == 0  # recorded at its new place
+
+
+def test_a_move_that_changed_the_inode_is_paired_by_content(tmp_path, emulator):
+    """`mv` across file systems (copy, then delete: a new inode, maybe a new mtime): the
+    new file with a vanished record's size and SHA-256 is that file moved; its dentry keeps
+    uuid and version, no byte is sent. Same size with other content is a new upload."""
+    report, other = os.urandom(5000), os.urandom(5000)
+    root = make_share(tmp_path, {"docs/report.pdf": report, "docs/draft.txt": other})
+    cfg = cfg_for(tmp_path, emulator, root)
+    run_cli("sync", "-c", str(cfg), check=True)
+    before = emulator.files()["docs/report.pdf"]
+    (root / "archive").mkdir()
+    (root / "archive" / "report-2026.pdf").write_bytes(report)  # a copy: another inode
+    (root / "docs" / "report.pdf").unlink()
+    (root / "docs" / "draft.txt").unlink()
+    (root / "archive" / "notes.txt").write_bytes(os.urandom(5000))  # same size, not a copy
+    emulator.reset_stats()
+    proc = run_cli("sync", "-c", str(cfg), check=True)
+    files = emulator.files()
+    assert files["archive/report-2026.pdf"]["uuid"] == before["uuid"]
+    assert files["archive/report-2026.pdf"]["version"] == before["version"]
+    assert "docs/report.pdf" not in files
+    assert "docs/draft.txt" in files  # deletes: keep
+    assert emulator.calls("commit") == 1  # notes.txt only
+    moved = [e for e in events(proc.stderr) if e["event"] == "file.moved"]
+    assert [(e["source"], e["path"]) for e in moved] == [
+        ("docs/report.pdf", "archive/report-2026.pdf")
+    ]
+    emulator.reset_stats()
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert emulator.stats()["total"] == 0

@@ -129,6 +129,28 @@ def test_a_kill_while_the_remote_rename_is_in_flight(tmp_path, emulator, share, 
     assert not emulator.stats()["requests"].get("commit")
 
 
+def test_a_copy_and_delete_while_down_is_a_move_at_the_next_start(
+    tmp_path, emulator, share, daemons
+):
+    """Moved across file systems while syncd was down (a new inode): the start-up scan
+    pairs it with the vanished record by content; one remote file, its uuid kept."""
+    data = os.urandom(3000)
+    (share / "a.bin").write_bytes(data)
+    cfg = cfg_for(tmp_path, emulator, share)
+    d = start(daemons, cfg)
+    d.wait_event("upload.completed", path="a.bin")
+    assert d.stop() == 0
+    uuid = emulator.files()["a.bin"]["uuid"]
+    (share / "sub").mkdir()
+    (share / "sub" / "a.bin").write_bytes(data)
+    (share / "a.bin").unlink()
+    d = start(daemons, cfg)
+    d.wait_event("file.moved", path="sub/a.bin", timeout=20)
+    assert d.stop() == 0
+    assert list(emulator.files()) == ["sub/a.bin"]
+    assert emulator.files()["sub/a.bin"]["uuid"] == uuid
+
+
 def test_a_delete_while_watched_goes_to_the_trash(tmp_path, emulator, share, daemons):
     """With deletes: trash, a file deleted under `run` is moved into today's trash folder."""
     (share / "sub").mkdir()
