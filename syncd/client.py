@@ -39,7 +39,7 @@ from syncd.logconfig import register_secret
 from syncd.model import STAMP_NAME, Dentry
 from syncd.ratelimit_shared import make_limiter
 from syncd.remote_errors import api_error, oss_error
-from syncd.wire import as_int, dentry_from_json
+from syncd.wire import as_int, dentry_from_json, stamp_app_id
 
 log = structlog.get_logger(__name__)
 
@@ -117,6 +117,7 @@ class DingTalkClient:
         self.calls = 0  # API requests made (tests and stats)
         self._waits = threading.local()  # time this thread spent in the rate limiter
         self.answered_at = 0.0  # monotonic time of the last answer from the API (health)
+        self.app_id = ""  # this app's id, learnt from where our stamp shows (GetDentry asks it)
         register_secret(settings.app_secret, pinned=True)
 
     def close(self) -> None:
@@ -230,6 +231,8 @@ class DingTalkClient:
             body={"uploadKey": upload_key, "name": name, "option": option},
             idempotent=False,
         )
+        if not self.app_id and isinstance(data.get("dentry"), dict):
+            self.app_id = stamp_app_id(data["dentry"].get("appProperties"))
         try:
             return dentry_from_json(data.get("dentry"), "storage.commit")
         except RemoteError as err:  # it was applied: an unreadable answer is a lost one

@@ -8,12 +8,13 @@ is lost is looked up, not replayed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 from syncd.client import DingTalkClient
 from syncd.errors import ParentMissingError, UncertainError
 from syncd.model import Dentry
-from syncd.wire import dentry_from_json
+from syncd.wire import dentry_from_json, stamp_app_id
 
 PAGE = 50  # maxResults is at most 50 (§8.4)
 
@@ -38,6 +39,8 @@ class DentryApi:
                 "storage.listDentries", "GET", self._path(space_id), params=params
             )
             for item in data.get("dentries") or []:
+                if not self.client.app_id and isinstance(item, dict):
+                    self.client.app_id = stamp_app_id(item.get("appProperties"))
                 yield dentry_from_json(item, "storage.listDentries")
             token = str(data.get("nextToken") or "")
             if not token:
@@ -51,11 +54,17 @@ class DentryApi:
                 "POST",
                 self._path(space_id, dentry_id) + "/query",
                 params={"unionId": self.union},
-                body={"option": {"withThumbnail": False}},
+                body={"option": self._get_option()},
             )
         except ParentMissingError:  # 404 dentryNotExist
             return None
         return dentry_from_json(data.get("dentry"), "storage.getDentry")
+
+    def _get_option(self) -> dict[str, Any]:
+        """GetDentry shows app properties only for the apps it is asked for: ours, once
+        known, so the answer carries our stamp."""
+        app = self.client.app_id
+        return {"withThumbnail": False, **({"appIdsForAppProperties": [app]} if app else {})}
 
     def rename(self, space_id: str, dentry_id: str, new_name: str) -> Dentry:
         try:

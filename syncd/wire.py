@@ -52,6 +52,17 @@ def stamp_of(app_properties: Any) -> str:
     return ""
 
 
+def stamp_app_id(app_properties: Any) -> str:
+    """The app id under which our stamp is kept (a PRIVATE property is shown to its own app
+    only, so that is this app's id); "" when the answer does not say."""
+    if not isinstance(app_properties, dict):
+        return ""
+    for app_id, group in app_properties.items():
+        if stamp_of({app_id: group}):
+            return str(app_id)
+    return ""
+
+
 def dentry_from_json(d: Any, api: str) -> Dentry:
     if not isinstance(d, dict) or not d.get("uuid") or not d.get("id"):
         raise TransientError("answer without dentry uuid/id", code="badResponse", api=api)

@@ -395,3 +395,17 @@ def test_bwlimit_caps_all_concurrent_puts_together(client, store, emulator, tmp_
     elapsed = time.monotonic() - started
     assert all(s.dentry.size == 1 << 20 for s in sent)
     assert elapsed >= (4 - 0.5) / 2 * 0.95, elapsed
+
+
+def test_get_dentry_asks_for_our_app_properties_once_the_app_id_is_known(
+    client, store, emulator, tmp_path
+):
+    """GetDentry shows app properties only for the apps named in appIdsForAppProperties:
+    the client learns its app id from where its PRIVATE stamp shows in a commit answer and
+    asks for it, so `get` carries the stamp too."""
+    (tmp_path / "s.txt").write_bytes(b"stamped")
+    sent = send(make_transfer(client, store), tmp_path, "s.txt")
+    assert client.app_id == emulator.app_id
+    space, _ = client.query_dentry_id(ROOT_UUID)
+    got = DentryApi(client).get(space, sent.dentry.id)
+    assert got is not None and got.stamp == hashlib.sha256(b"stamped").hexdigest()
