@@ -117,9 +117,29 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     _common(parser, config=True, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _sync_and_run(sub)
+    _sub(sub, "check").add_argument(
+        "--offline", action="store_true", help="only validate the config file"
+    )
+    _sub(sub, "status").add_argument("--json", action="store_true", help="machine-readable output")
+    p = _sub(sub, "ls")
+    p.add_argument(
+        "uuid", nargs="?", metavar="UUID", help="a folder's uuid (default: list knowledge bases)"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = _sub(sub, "emulator", config=False)
+    if with_emulator:  # its options are only built when asked for (start-up time of `sync`)
+        from syncd.emulator.cli import add_arguments
+
+        add_arguments(p)
+    _demo(_sub(sub, "demo", config=False))
+    _sub(sub, "completion", config=False).add_argument("shell", choices=("bash", "zsh", "fish"))
+    return parser
+
+
+def _sync_and_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name in ("sync", "run"):
-        p = _sub(sub, name)
-        p.add_argument(
+        _sub(sub, name).add_argument(
             "--dry-run",
             action="store_true",
             help="scan and plan only: no network request, no state write",
@@ -136,21 +156,9 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
         metavar="N",
         help="with sync.deletes: trash, allow up to N deletes in this run",
     )
-    _sub(sub, "check").add_argument(
-        "--offline", action="store_true", help="only validate the config file"
-    )
-    _sub(sub, "status").add_argument("--json", action="store_true", help="machine-readable output")
-    p = _sub(sub, "ls")
-    p.add_argument(
-        "uuid", nargs="?", metavar="UUID", help="a folder's uuid (default: list knowledge bases)"
-    )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = _sub(sub, "emulator", config=False)
-    if with_emulator:  # its options are only built when asked for (start-up time of `sync`)
-        from syncd.emulator.cli import add_arguments
 
-        add_arguments(p)
-    p = _sub(sub, "demo", config=False)
+
+def _demo(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "dir", nargs="?", default="./syncd-demo", help="folder to sync (default ./syncd-demo)"
     )
@@ -160,8 +168,6 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
         default=1.0,
         help="quiet time before a file is uploaded (default 1)",
     )
-    _sub(sub, "completion", config=False).add_argument("shell", choices=("bash", "zsh", "fish"))
-    return parser
 
 
 def entry() -> NoReturn:
