@@ -109,12 +109,16 @@ class Executor:
         self._planned: dict[tuple[str, str], tuple[int, int]] = {}  # dry-run: said once
         self._remote_folders: dict[str, set[str]] = {}  # dry-run: folders known remotely
         self.reconfigure(config)
+        self._handlers = self._dispatch_table()
+
+    def _dispatch_table(self) -> dict[type, Callable[[Any], Outcome]]:
+        """Which method carries out each kind of action."""
         from syncd.execute_files import FileActions
         from syncd.execute_tree import TreeActions
 
         self.files = FileActions(self)
         self.tree_actions = TreeActions(self)
-        self._handlers: dict[type, Callable[[Any], Outcome]] = {
+        handlers: dict[type, Callable[[Any], Outcome]] = {
             Upload: self.files.upload,
             Reupload: self.files.reupload,
             ResolveRemoteChange: self.files.resolve,
@@ -129,7 +133,7 @@ class Executor:
             ClearIssues: self.clear,
             Blocked: self.tree_actions.blocked,
         }
-        self._handlers.update(self.tree_actions.handlers())
+        return handlers | self.tree_actions.handlers()
 
     # -- configuration and the lazily built remote side --------------------------------
     def reconfigure(self, config: Config) -> None:
