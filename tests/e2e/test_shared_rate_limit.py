@@ -78,7 +78,10 @@ def test_unreachable_redis_warns_once_and_syncs_with_the_local_limit(tmp_path, r
         proc = run_cli("sync", "-c", str(cfg), timeout=120)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert len(emu.files(ROOTS[0])) == FILES_PER_HOST
-        assert emu.stats()["throttled"] == 0
+        # the local limit is in force: without any, 40 files' calls in a burst are throttled
+        # by the dozen. Not 0: this emulator runs in the test's own process, where a busy
+        # machine can bunch its arrival times by more than the limiter's 3 % margin
+        assert emu.stats()["throttled"] <= 2
     warnings = [e for e in events(proc.stderr) if e["event"] == "rate_limit.shared_unreachable"]
     assert len(warnings) == 1
     assert warnings[0]["redis"] == f"redis://127.0.0.1:{port}/0"
