@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import wait_until
 
 
 def _free_port() -> int:
@@ -44,13 +45,20 @@ class RedisServer:
             "--dir",
             str(self.workdir),
         ]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while not self._answers():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+        proc = self.proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_until(
+                lambda: proc.poll() is not None or self._answers(),
+                timeout,
+                message=f"redis-server on port {self.port}",
+            )
+        finally:
+            if proc.poll() is not None or not self._answers():
                 self.stop()
-                raise AssertionError(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
+        if self.proc is None:
+            raise AssertionError(f"redis-server exited at start (port {self.port})")
         return self
 
     def _answers(self) -> bool:

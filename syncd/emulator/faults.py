@@ -9,7 +9,7 @@ kinds that exist for its server (API or OSS).
 
 from __future__ import annotations
 
-import collections
+import bisect
 import random
 import threading
 import time
@@ -146,25 +146,36 @@ class FaultInjector:
 
 
 class QpsLimiter:
-    """Per-endpoint sliding one-second window; rejected calls do not use up the window."""
+    """Per-endpoint limit of `qps` calls in any one second, judged by when each call
+    arrived (not when a busy emulator thread got to it); rejected calls do not count."""
 
     def __init__(self, qps: int | None) -> None:
         self.qps = qps
         self._lock = threading.Lock()
-        self._windows: dict[str, collections.deque[float]] = {}
+        self._arrivals: dict[str, list[float]] = {}  # sorted; the last two seconds' only
 
-    def allow(self, endpoint: str) -> bool:
+    def allow(self, endpoint: str, at: float | None = None) -> bool:
+        """May a call that arrived at `at` (monotonic; default now) go ahead?"""
         if not self.qps:
             return True
-        now = time.monotonic()
+        at = time.monotonic() if at is None else at
         with self._lock:
-            window = self._windows.setdefault(endpoint, collections.deque())
-            while window and window[0] <= now - 1.0:
-                window.popleft()
-            if len(window) >= self.qps:
+            times = self._arrivals.setdefault(endpoint, [])
+            del times[: bisect.bisect_right(times, at - 2.0)]  # a call seen late is < 1 s
+            if _busiest_second(times, at) >= self.qps:
                 return False
-            window.append(now)
+            bisect.insort(times, at)
             return True
+
+
+def _busiest_second(times: list[float], at: float) -> int:
+    """The most calls of sorted `times` in any one-second span that also holds `at`."""
+    lo, hi = bisect.bisect_right(times, at - 1.0), bisect.bisect_left(times, at + 1.0)
+    near = times[lo:hi]
+    best = 0
+    for start in [t for t in near if t <= at] + [at]:  # spans [start, start + 1)
+        best = max(best, bisect.bisect_left(near, start + 1.0) - bisect.bisect_left(near, start))
+    return best
 
 
 class Latency:

@@ -11,6 +11,7 @@ import redis
 from structlog.testing import capture_logs
 
 from syncd.ratelimit_shared import KEY_PREFIX, RETRY_SECONDS, SharedLimiter
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -102,11 +103,15 @@ def test_mark_moves_the_start_to_the_send(redis_server):
     r = redis.Redis.from_url(redis_server.url)
     key = f"{KEY_PREFIX}:app:commit"
     [(member, before)] = r.zrange(key, 0, -1, withscores=True)
-    wait_until_later = time.monotonic() + 0.05
-    while time.monotonic() < wait_until_later:  # let Redis' clock move on (no sync here)
-        time.sleep(0.01)
+    wait_until(lambda: _redis_now_us(r) >= before + 50_000, timeout=5, message="Redis' clock")
     limiter.mark()
     [(same, after)] = r.zrange(key, 0, -1, withscores=True)
     assert same == member and after >= before + 40_000
     limiter.close()
     r.close()
+
+
+def _redis_now_us(r: redis.Redis) -> int:
+    """The Redis server's clock, in microseconds (the limiter's scores are on it)."""
+    seconds, micros = r.time()
+    return int(seconds) * 1_000_000 + int(micros)
