@@ -166,7 +166,6 @@ def run_syncd(work: Path, local: Path, workers: int, n: int) -> tuple[c.SyncRun,
             state_dir=state,
             mappings=[(local, uuid)],
             workers=workers,
-            qps=100000,
         )
         run = c.run_syncd_sync(cfg, work / f"syncd-{time.time_ns()}.log")
         stats = emu.stats()

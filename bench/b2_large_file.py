@@ -133,8 +133,6 @@ def round_syncd(emu: c.EmulatorProc, uuid: str, local: Path, work: Path, r: int)
         api_base=emu.base_url,
         state_dir=state,
         mappings=[(local, uuid)],
-        workers=8,
-        qps=100000,
     )
     try:
         return c.run_syncd_sync(cfg, work / f"syncd-{r}.log")

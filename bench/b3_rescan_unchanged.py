@@ -61,8 +61,6 @@ def main() -> int:
             api_base=emu.base_url,
             state_dir=state,
             mappings=[(local, uuid)],
-            workers=8,
-            qps=100000,
         )
         for r in range(rounds):
             finds.append(time_find(local))

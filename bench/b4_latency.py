@@ -41,8 +41,6 @@ def main() -> int:
             api_base=emu.base_url,
             state_dir=state,
             mappings=[(local, uuid)],
-            workers=8,
-            qps=100000,
             settle_seconds=SETTLE,
         )
         daemon = c.DaemonProc(cfg, work / "daemon.log").start()

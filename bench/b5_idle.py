@@ -73,7 +73,6 @@ def main() -> int:
             state_dir=state,
             mappings=[(local, uuid)],
             workers=4,
-            qps=100000,
             settle_seconds=SETTLE,
         )
         daemon = c.DaemonProc(cfg, work / "daemon.log").start()

@@ -39,7 +39,6 @@ def main() -> int:
             api_base=emu.base_url,
             state_dir=work / "state",
             mappings=[(local, uuid)],
-            workers=8,
             qps=QPS,
         )
         run = c.run_syncd_sync(cfg, work / "syncd.log")

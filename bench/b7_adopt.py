@@ -58,8 +58,6 @@ def main() -> int:
             api_base=emu.base_url,
             state_dir=state,
             mappings=[(local, uuid)],
-            workers=8,
-            qps=100000,
         )
         # 1. the baseline, and what makes the tree "synced": a real initial upload
         first = c.run_syncd_sync(cfg, work / "syncd-initial.log", timeout=900)

@@ -131,8 +131,6 @@ def main() -> int:
             api_base=emu.base_url,
             state_dir=work / "state",
             mappings=[(local, uuid)],
-            workers=8,
-            qps=100000,
             settle_seconds=settle,
         )
         daemon = c.DaemonProc(cfg, work / "daemon.log").start()
