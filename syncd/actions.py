@@ -39,7 +39,8 @@ class Outcome(enum.StrEnum):
     PLANNED = "planned"  # dry-run
 
 
-def _n(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
+    """`1 file`, `2 files`."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
@@ -178,7 +179,8 @@ class MoveFolder:
     files: int = 0
 
     def __str__(self) -> str:
-        return f"move folder {self.old} -> {self.new} ({_n(self.files, 'file')}, one remote call)"
+        files = plural(self.files, "file")
+        return f"move folder {self.old} -> {self.new} ({files}, one remote call)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,12 +193,12 @@ class Trash:
 
     def __str__(self) -> str:
         what = (
-            f"folder {self.folder} ({_n(len(self.records), 'file')})"
+            f"folder {self.folder} ({plural(len(self.records), 'file')})"
             if self.folder
             else (
                 self.records[0].rel_path
                 if len(self.records) == 1
-                else _n(len(self.records), "file")
+                else plural(len(self.records), "file")
             )
         )
         return f"trash {what} (deleted locally)"
@@ -212,7 +214,7 @@ class Forget:
     why: str = "gone locally"
 
     def __str__(self) -> str:
-        return f"forget {_n(len(self.paths), 'record')} ({self.why}; nothing remote is touched)"
+        return f"forget {plural(len(self.paths), 'record')} ({self.why}; nothing remote is touched)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +225,7 @@ class ClearIssues:
     paths: tuple[str, ...]
 
     def __str__(self) -> str:
-        return f"clear {_n(len(self.paths), 'stale issue')}"
+        return f"clear {plural(len(self.paths), 'stale issue')}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +239,7 @@ class Blocked:
     paths: tuple[str, ...] = field(default=(), repr=False)
 
     def __str__(self) -> str:
-        return f"blocked {_n(self.count, 'delete')} ({self.reason})"
+        return f"blocked {plural(self.count, 'delete')} ({self.reason})"
 
 
 Action = (

@@ -5,29 +5,25 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from syncd.actions import plural
 from syncd.status import human
 
 if TYPE_CHECKING:
     from syncd.sync_pass import SyncResult
 
 
-def count(n: int, word: str) -> str:
-    """`1 file`, `2 files`."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def lines(result: SyncResult, *, dry_run: bool) -> list[str]:
     c = result.counters
     if dry_run:
-        folders = f" in {count(result.folders, 'folder')}" if result.folders else ""
+        folders = f" in {plural(result.folders, 'folder')}" if result.folders else ""
         refused = f"; {c['refused']} refused" if c["refused"] else ""
         return [
-            f"would upload {count(c['planned'], 'file')} ({human(c['planned_bytes'])})"
+            f"would upload {plural(c['planned'], 'file')} ({human(c['planned_bytes'])})"
             f"{folders}{refused}"
         ]
     seconds = max(result.seconds, 1e-3)
     out = [
-        f"Transferred:  {count(c['uploaded'], 'file')}, {human(c['bytes'])}, "
+        f"Transferred:  {plural(c['uploaded'], 'file')}, {human(c['bytes'])}, "
         f"{human(c['bytes'] / seconds)}/s",
     ]
     for label, key in (
@@ -37,17 +33,17 @@ def lines(result: SyncResult, *, dry_run: bool) -> list[str]:
         ("Held", "held"),
     ):
         if c.get(key):
-            out.append(f"{label + ':':<13} {count(c[key], 'file')}")
+            out.append(f"{label + ':':<13} {plural(c[key], 'file')}")
     out.append(
-        f"{'Failed:':<13} {count(c['failed'], 'file')}"
+        f"{'Failed:':<13} {plural(c['failed'], 'file')}"
         + (
-            f" and {count(len(result.failed_mappings), 'mapping')}"
+            f" and {plural(len(result.failed_mappings), 'mapping')}"
             if result.failed_mappings
             else ""
         )
     )
     out.append(
-        f"{'Refused:':<13} {count(c['refused'], 'file')} (see `syncd status`)"
+        f"{'Refused:':<13} {plural(c['refused'], 'file')} (see `syncd status`)"
         if c["refused"]
         else f"{'Refused:':<13} 0 files"
     )
