@@ -48,7 +48,10 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, unlike the other actions: one is built per new or changed file, and a frozen
+# dataclass's __init__ (object.__setattr__ per field) cost 1.4 µs of a first dry-run's ~15 µs
+# per file. Nothing assigns to its fields; it hashes by value as a frozen one does.
+@dataclass(slots=True, unsafe_hash=True)
 class Upload:
     mapping: Mapping
     file: LocalFile

@@ -40,6 +40,7 @@ from syncd.errors import MappingFailedError, StateError
 from syncd.folders import Target
 from syncd.localfs import LocalTree
 from syncd.model import Issue, IssueKind, LocalFile, Record
+from syncd.plan_print import print_plan
 from syncd.planner import NEW_EMPTY_WAIT, Defer, Policy
 from syncd.progress import Progress
 from syncd.state import StateStore
@@ -176,8 +177,6 @@ class Executor:
     # -- the one entry point -----------------------------------------------------------
     def execute(self, action: Action | Defer) -> Outcome:
         if self.dry_run:
-            from syncd.plan_print import print_plan
-
             return print_plan(self, action)
         return self._handlers[type(action)](action)
 

@@ -21,6 +21,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from syncd.errors import FileChangedError, FileVanishedError, SyncdError
@@ -224,9 +225,17 @@ class LocalTree:
                 return False
         return True
 
+    @cached_property
+    def _root_chars(self) -> int:
+        return len(str(self.path))
+
+    @cached_property
+    def has_excludes(self) -> bool:
+        return bool(self.excludes)
+
     def too_long(self, rel: str) -> Refusal | None:
         """A refusal when the full path would not fit in PATH_MAX."""
-        if len(rel) * 4 + len(str(self.path)) < PATH_MAX:
+        if len(rel) * 4 + self._root_chars < PATH_MAX:
             return None  # cheap bound: no UTF-8 character is longer than 4 bytes
         size = len(os.fsencode(os.path.join(self.path, rel)))
         if size < PATH_MAX:

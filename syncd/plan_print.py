@@ -31,7 +31,7 @@ from syncd.actions import (
     Upload,
     Verify,
 )
-from syncd.planlines import emit, flush
+from syncd.planlines import emit, emit_upload, flush
 from syncd.planner import Defer, decide
 
 if TYPE_CHECKING:
@@ -49,19 +49,24 @@ _EVENTS: dict[type, str] = {
     ResolveRemoteChange: "plan.resolve",
 }
 
+# isinstance with a tuple: `A | B` would build a union object at every call (a hot path)
+_UPLOADS = (Upload, Reupload)
+_REFUSALS = (Refuse, Hold)
+_SILENT = (Touch, ClearIssues, Defer)
+
 
 def print_plan(ex: Executor, a: Action | Defer) -> Outcome:
-    if isinstance(a, Upload | Reupload):
+    if isinstance(a, _UPLOADS):
         return _upload(ex, a)
     if isinstance(a, Verify):
         return _verify(ex, a)
-    if isinstance(a, Refuse | Hold):
+    if isinstance(a, _REFUSALS):
         return ex.refuse(a) if isinstance(a, Refuse) else ex.hold(a)
     if isinstance(a, Mkdir):
         remote = f"{a.mapping.parent_dentry_uuid}/{a.folder}"
         emit("plan.mkdir", mapping=str(a.mapping.local), remote_folder=remote)
         return Outcome.PLANNED
-    if isinstance(a, Touch | ClearIssues | Defer) or (isinstance(a, Forget) and not a.paths):
+    if isinstance(a, _SILENT) or (isinstance(a, Forget) and not a.paths):
         return Outcome.UNCHANGED
     flush()
     if isinstance(a, Blocked):
@@ -81,16 +86,10 @@ def _upload(ex: Executor, a: Upload | Reupload) -> Outcome:
     m, f = a.mapping, a.file
     if ex.honour_quarantine and not ex.dry_memo(m, f):
         return Outcome.PLANNED  # the daemon's rescans do not repeat a plan line
-    reason = a.reason.value if isinstance(a, Upload) else "deleted remotely"
+    reason: str = a.reason if isinstance(a, Upload) else "deleted remotely"  # a StrEnum
     folder = f.rel_path.rpartition("/")[0]
-    emit(
-        "plan.upload",
-        mapping=str(m.local),
-        path=f.rel_path,
-        remote_folder=f"{m.parent_dentry_uuid}/{folder}" if folder else m.parent_dentry_uuid,
-        reason=reason,
-        size=f.size,
-    )
+    remote = f"{m.parent_dentry_uuid}/{folder}" if folder else m.parent_dentry_uuid
+    emit_upload(str(m.local), f.rel_path, remote, reason, f.size)
     return Outcome.PLANNED
 
 

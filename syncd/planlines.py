@@ -27,14 +27,57 @@ _lock = threading.Lock()
 _pending: list[str] = []
 _quote = json.encoder.encode_basestring  # C, and no ASCII escaping (ensure_ascii=False)
 _second: list[Any] = [-1, ""]
+# the fixed parts of the last folder's `plan.upload` lines: (key, before path, after path)
+_parts: tuple[tuple[str, str, str], str, str] = (("", "", ""), "", "")
+
+
+def _direct() -> bool:
+    """True when lines are written here (JSON at level info or below)."""
+    return current_format() == "json" and logging.root.isEnabledFor(logging.INFO)
 
 
 def emit(event: str, **fields: Any) -> None:
-    if current_format() != "json" or not logging.getLogger().isEnabledFor(logging.INFO):
+    if not _direct():
         log.info(event, **fields)
         return
     body = ", ".join(f"{_quote(k)}: {_value(v)}" for k, v in fields.items())
-    line = f'{{{body}, "event": {_quote(event)}, "level": "info", "timestamp": "{_stamp()}"}}'
+    _add(f'{{{body}, "event": {_quote(event)}, "level": "info", "timestamp": "{_stamp()}"}}')
+
+
+def emit_upload(mapping: str, path: str, remote_folder: str, reason: str, size: int) -> None:
+    """`emit("plan.upload", ...)` with its fields spelled out: the one line per new file."""
+    if not _direct():
+        log.info(
+            "plan.upload",
+            mapping=mapping,
+            path=path,
+            remote_folder=remote_folder,
+            reason=reason,
+            size=size,
+        )
+        return
+    key = (mapping, remote_folder, reason)
+    parts = _parts
+    if parts[0] != key:  # once per folder: the files of a folder come one after another
+        parts = _upload_parts(key)
+    _add(
+        f'{parts[1]}{_quote(path)}{parts[2]}{size}, "event": "plan.upload", "level": "info", '
+        f'"timestamp": "{_stamp()}"}}'
+    )
+
+
+def _upload_parts(key: tuple[str, str, str]) -> tuple[tuple[str, str, str], str, str]:
+    global _parts
+    mapping, remote_folder, reason = key
+    _parts = (
+        key,
+        f'{{"mapping": {_quote(mapping)}, "path": ',
+        f', "remote_folder": {_quote(remote_folder)}, "reason": {_quote(reason)}, "size": ',
+    )
+    return _parts
+
+
+def _add(line: str) -> None:
     with _lock:
         _pending.append(line)
         if len(_pending) >= BATCH:
@@ -51,11 +94,11 @@ def _value(v: Any) -> str:
 
 def _stamp() -> str:
     """structlog's ISO UTC timestamp (microseconds, `Z`), the date part made once a second."""
-    now = time.time()
-    sec = int(now)
+    us = time.time_ns() // 1000
+    sec = us // 1_000_000
     if sec != _second[0]:
         _second[0], _second[1] = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-    return f"{_second[1]}.{int((now - sec) * 1e6):06d}Z"
+    return f"{_second[1]}.{us % 1_000_000:06d}Z"
 
 
 def flush() -> None:
