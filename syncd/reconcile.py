@@ -11,6 +11,7 @@ walk that saw every folder, `deletes.py` decides what becomes of what is gone.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from syncd.model import Dentry, Issue, LocalFile
 from syncd.moves import MoveFinder
 from syncd.planner import CaseGuard, Defer, case_refusal, decide, move_action, refuse, with_twin
 from syncd.state import DirRow, StateStore
-from syncd.walk import FolderScan, Known, WalkCounters, walk
+from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
+from syncd.walk_forked import walk_forked
 
 log = structlog.get_logger(__name__)
 
@@ -85,6 +87,9 @@ class Reconciler:
     def __init__(self, ex: Executor) -> None:
         self.ex = ex
         self.max_delete: int | None = None  # `sync --max-delete N`
+        # list a mapping with no records yet in a child process (`walk_forked`): only where
+        # no other thread runs, i.e. `sync --dry-run`
+        self.fork_walk = False
 
     @property
     def state(self) -> StateStore:
@@ -99,9 +104,7 @@ class Reconciler:
         for issue_path in w.issues:
             parent, _, name = issue_path.rpartition("/")
             w.by_folder.setdefault(parent, []).append(name)
-        for scan in walk(
-            self.ex.tree(m), start, lambda rel, ino: self._known(w, rel, ino), report.counters
-        ):
+        for scan in self._walk(m, start, lambda rel, ino: self._known(w, rel, ino), report):
             yield from self._folder(w, scan)
             gone = report.gone
             gone.vanished.extend(_join(w.old_path(scan.rel), n) for n in scan.vanished)
@@ -124,6 +127,15 @@ class Reconciler:
             stale_issues = [p for p in w.issues if _under(start, p) and p not in w.seen_issues]
             if stale_issues:
                 yield ClearIssues(m, tuple(stale_issues))
+
+    def _walk(
+        self, m: Mapping, start: str, known_for: KnownFor, report: ScanReport
+    ) -> Iterator[FolderScan]:
+        tree = self.ex.tree(m)
+        alone = threading.active_count() == 1  # forking copies no lock held by another thread
+        if self.fork_walk and alone and not start and not self.state.has_records_in(m.key):
+            return walk_forked(tree, known_for, report.counters)
+        return walk(tree, start, known_for, report.counters)
 
     def _known(self, w: _Walk, rel: str, ino: int) -> Known:
         """A folder is open: its records (after moving it remotely if it was renamed)."""
@@ -348,9 +360,12 @@ def _write_marker(dir_fd: int) -> None:
 def _collisions(scan: FolderScan, before: list[str]) -> dict[str, str]:
     """New names in a folder that differ only in case from a recorded name, or from a new
     name that sorts first: name -> the name it collides with."""
-    new = sorted(f.name for f in scan.files if f.name not in scan.recorded)
-    if not new:
+    cut = len(scan.rel) + 1 if scan.rel else 0
+    recorded = scan.recorded
+    names = [n for f in scan.files if (n := f.rel_path[cut:]) not in recorded]
+    if not names or (not before and len({n.casefold() for n in names}) == len(names)):
         return {}
+    new = sorted(names)
     guard = CaseGuard()
     vanished = set(scan.vanished)
     for name in sorted(n for n in before if n not in vanished):

@@ -60,13 +60,6 @@ class Stats:
         with self._lock:
             self.counts.update(amounts)
 
-    def planned(self, size: int) -> None:
-        """One upload planned (the hot path of a first dry-run: no kwargs, no Counter)."""
-        with self._lock:
-            counts = self.counts
-            counts["planned"] += 1
-            counts["planned_bytes"] += size
-
     def get(self, name: str) -> int:
         with self._lock:
             return self.counts[name]

@@ -114,6 +114,9 @@ class _Pool:
         self.executor.shutdown(wait=True)
 
 
+_UPLOADS = (Upload, Reupload)  # a tuple, not `Upload | Reupload`: built once, not per file
+
+
 class SyncPass:
     def __init__(
         self,
@@ -128,14 +131,17 @@ class SyncPass:
         self.check_remote = check_remote
         self.recon = Reconciler(ex)
         self.recon.max_delete = max_delete
+        self.recon.fork_walk = ex.dry_run  # a dry-run sends nothing: no thread runs beside it
         self.folders: set[tuple[str, str]] = set()
+        self.planned = [0, 0]  # uploads planned in the current walk, and their bytes
         self.bars = type(ex.progress) is not Progress  # the default Progress draws nothing
         self.pool = _Pool(ex, config.sync.workers)
 
     def dispatch(self, action: Planned) -> None:
-        if isinstance(action, Upload | Reupload):
+        if isinstance(action, _UPLOADS):
             f = action.file
-            self.ex.stats.planned(f.size)
+            self.planned[0] += 1  # added to the stats once the walk is over (a hot path)
+            self.planned[1] += f.size
             if self.bars:
                 self.ex.progress.planned(1, f.size)
             self.folders.add((action.mapping.key, f.rel_path.rpartition("/")[0]))
@@ -161,6 +167,9 @@ class SyncPass:
             return
         except StateError as exc:
             self.ex.state_failed(exc, "scan")
+        finally:
+            self.ex.stats.add(planned=self.planned[0], planned_bytes=self.planned[1])
+            self.planned = [0, 0]
         self.pool.deferred.extend(self.pool.drain())
         if self.ex.fatal is None and self.ex.state_broken is None:
             try:
