@@ -263,4 +263,4 @@ Action = (
     | Blocked
 )
 # actions that send or read bytes or call the remote: they run on upload threads
-HEAVY = (Upload, Verify, Adopt, ResolveRemoteChange, Reupload, Move, MoveFolder, Trash)
+HEAVY = (Upload, Verify, Adopt, ResolveRemoteChange, Reupload, Move, MoveFolder, Trash, Mkdir)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from syncd.actions import Blocked, Move, MoveFolder, Outcome, Reason, Trash, Upload
+from syncd.actions import Blocked, Mkdir, Move, MoveFolder, Outcome, Reason, Trash, Upload
 from syncd.config import Mapping
 from syncd.deletes import trash_path
 from syncd.errors import ParentMissingError, PermanentError, RemoteError
@@ -36,7 +36,20 @@ class TreeActions:
         self.ex = ex
 
     def handlers(self) -> dict[type, Callable[[Any], Outcome]]:
-        return {Move: self.move, MoveFolder: self.move_folder, Trash: self.trash}
+        return {Move: self.move, MoveFolder: self.move_folder, Trash: self.trash, Mkdir: self.mkdir}
+
+    def mkdir(self, a: Mkdir) -> Outcome:
+        """Create a remote folder ahead of its first upload (add-folder in
+        RETURN_DENTRY_IF_EXISTS mode: a folder that is there is found, not doubled). A
+        failure is left to that upload, which meets it again and reports it."""
+        ex = self.ex
+        if ex.blocked_reason(a.mapping) is not None:
+            return Outcome.ABANDONED
+        try:
+            ex.remote().folders.ensure(ex.target(a.mapping), a.folder)
+        except RemoteError as exc:
+            log.debug("folder.early_failed", folder=a.folder, error_code=exc.code)
+        return Outcome.UNCHANGED
 
     def blocked(self, a: Blocked) -> Outcome:
         log.error(

@@ -83,6 +83,11 @@ class FolderResolver:
         hit = cache.get("")
         if hit is not None:
             return hit
+        with self._level_lock(t, ""):  # resolved once, however many threads ask at once
+            hit = cache.get("")
+            return hit if hit is not None else self._resolve_root(t, cache)
+
+    def _resolve_root(self, t: Target, cache: dict[str, Folder]) -> Folder:
         try:
             space_id, dentry_id = self._api.query_dentry_id(t.root_uuid)
         except ParentMissingError as err:

@@ -90,6 +90,8 @@ class Reconciler:
         # list a mapping with no records yet in a child process (`walk_forked`): only where
         # no other thread runs, i.e. `sync --dry-run`
         self.fork_walk = False
+        # create a new folder while its parent is listed (`_early_mkdir`): `sync` only
+        self.early_mkdir = False
 
     @property
     def state(self) -> StateStore:
@@ -198,6 +200,7 @@ class Reconciler:
                     yield move_action(m, f, *source)
                     continue
                 if not listed:
+                    yield from self._early_mkdir(m, scan.rel)
                     listing, listed = self._listing(m, scan.rel), True
                 if listing is not None:
                     action = with_twin(action, listing.get(name), policy)
@@ -228,6 +231,16 @@ class Reconciler:
                 error=exc.message,
             )
             return None
+
+    def _early_mkdir(self, m: Mapping, folder: str) -> Iterator[Planned]:
+        """A folder with a new file, of which nothing is known remotely yet: finding out
+        (its parent's listing) and then creating it would be two round trips before its
+        first upload; the executor creates it meanwhile (add-folder returns it if it is
+        there). Once the parent is listed, the next folders need no guess."""
+        if not self.early_mkdir or not folder or self.ex.blocked_reason(m) is not None:
+            return
+        if self.ex.remote().index.unseen(self.ex.target(m), folder):
+            yield Mkdir(m, folder)
 
     def _mkdirs(self, w: _Walk, f: LocalFile) -> Iterator[Planned]:
         """Dry-run only: the remote folders an upload would create, each said once."""

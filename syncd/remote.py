@@ -79,6 +79,14 @@ class RemoteIndex:
                 self._cache.popitem(last=False)
         return found
 
+    def unseen(self, t: Target, path: str) -> bool:
+        """True when nothing is known yet of remote folder `path`: neither its ids nor its
+        parent's listing (finding out costs a round trip)."""
+        if not path or self.folders.known(t, path) is not None:
+            return False
+        with self._lock:
+            return (t.key, path.rpartition("/")[0]) not in self._cache
+
     def _folder(self, t: Target, path: str) -> Folder | None:
         """Folder `path`'s ids: cached, or found by listing its parent (never created)."""
         if not path:

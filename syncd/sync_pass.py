@@ -132,6 +132,7 @@ class SyncPass:
         self.recon = Reconciler(ex)
         self.recon.max_delete = max_delete
         self.recon.fork_walk = ex.dry_run  # a dry-run sends nothing: no thread runs beside it
+        self.recon.early_mkdir = not ex.dry_run
         self.folders: set[tuple[str, str]] = set()
         self.planned = [0, 0]  # uploads planned in the current walk, and their bytes
         self.bars = type(ex.progress) is not Progress  # the default Progress draws nothing

@@ -163,3 +163,39 @@ def test_dry_run_shows_the_plan_and_makes_no_request(tmp_path, emulator):
     assert names.count("plan.upload") == 2 and names.count("plan.mkdir") == 2
     assert "plan.remote_check_skipped" in names
     assert emulator.stats()["total"] == 0
+
+
+def test_a_new_folder_is_created_while_its_parent_is_listed(tmp_path, emulator):
+    """Far from DingTalk each round trip before the first upload counts: the first new
+    folder's add-folder goes out while the root is being listed (two calls in flight at
+    once, where every call used to wait for the one before), and the root is resolved and
+    the folder created once each."""
+    root = make_share(tmp_path, {"new/deeper/a.txt": b"x"})  # one file: nothing else overlaps
+    emulator.set_latency(0.2)
+    try:
+        run_cli("sync", "-c", str(cfg_for(tmp_path, emulator, root)), check=True)
+    finally:
+        emulator.set_latency(0)
+    st = emulator.stats()
+    assert st["latency"]["peak"] >= 2
+    assert st["requests"]["queryDentryId"] == 1
+    assert st["requests"]["addFolder"] == 2  # new, new/deeper
+    # the root; `new` too when the early add-folder made it before the root's answer came
+    assert 1 <= st["requests"]["listDentries"] <= 2
+    assert st["requests"]["commit"] == 1
+
+
+def test_an_early_folder_that_exists_is_found_not_doubled(tmp_path, emulator):
+    """With state_dir lost, the early add-folder meets the folder that is there (returned,
+    not duplicated) and its files are adopted, not uploaded again."""
+    root = make_share(tmp_path, {"docs/a.txt": b"a", "docs/b.txt": b"b"})
+    cfg = cfg_for(tmp_path, emulator, root)
+    run_cli("sync", "-c", str(cfg), check=True)
+    (docs,) = emulator.tree()["roots"][0]["children"]
+    shutil.rmtree(tmp_path / "state")
+    emulator.reset_stats()
+    run_cli("sync", "-c", str(cfg), check=True)
+    (again,) = emulator.tree()["roots"][0]["children"]
+    assert (again["name"], again["uuid"]) == ("docs", docs["uuid"])
+    assert sorted(n["name"] for n in again["children"]) == ["a.txt", "b.txt"]
+    assert emulator.stats()["requests"].get("commit", 0) == 0
