@@ -255,15 +255,21 @@ class DingTalkClient:
             )
         return space_id, dentry_id
 
-    def add_folder(self, space_id: str, parent_id: str, name: str) -> Dentry:
-        """Create folder `name` under `parent_id`, or return it if it exists (mkdir -p)."""
+    def add_folder(
+        self, space_id: str, parent_id: str, name: str, *, only_new: bool = False
+    ) -> Dentry:
+        """Create folder `name` under `parent_id`, or return it if it exists (mkdir -p).
+
+        `only_new`: fail with `dentryAlreadyExist` when the name is taken instead, so that a
+        folder returned is known to have been made by this call (and so to be empty)."""
+        strategy = "RETURN_ERROR_IF_EXISTS" if only_new else "RETURN_DENTRY_IF_EXISTS"
         data = self.call(
             "storage.addFolder",
             "POST",
             f"/v1.0/storage/spaces/{quote(space_id, safe='')}/dentries/"
             f"{quote(parent_id, safe='')}/folders",
             params={"unionId": self.settings.union_id},
-            body={"name": name, "option": {"conflictStrategy": "RETURN_DENTRY_IF_EXISTS"}},
+            body={"name": name, "option": {"conflictStrategy": strategy}},
         )
         return dentry_from_json(data.get("dentry"), "storage.addFolder")
 

@@ -39,16 +39,17 @@ class TreeActions:
         return {Move: self.move, MoveFolder: self.move_folder, Trash: self.trash, Mkdir: self.mkdir}
 
     def mkdir(self, a: Mkdir) -> Outcome:
-        """Create a remote folder ahead of its first upload (add-folder in
-        RETURN_DENTRY_IF_EXISTS mode: a folder that is there is found, not doubled). A
-        failure is left to that upload, which meets it again and reports it."""
+        """Create a remote folder ahead of its first upload, only if nothing is there yet
+        (`FolderResolver.create_new`). A folder that is there (`dentryAlreadyExist`) is
+        found by the walk's listing as before; any other failure is left to the upload,
+        which meets it again and reports it."""
         ex = self.ex
         if ex.blocked_reason(a.mapping) is not None:
             return Outcome.ABANDONED
         try:
-            ex.remote().folders.ensure(ex.target(a.mapping), a.folder)
+            ex.remote().folders.create_new(ex.target(a.mapping), a.folder)
         except RemoteError as exc:
-            log.debug("folder.early_failed", folder=a.folder, error_code=exc.code)
+            log.debug("folder.early_skipped", folder=a.folder, error_code=exc.code)
         return Outcome.UNCHANGED
 
     def blocked(self, a: Blocked) -> Outcome:

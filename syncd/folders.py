@@ -36,7 +36,9 @@ class Target(NamedTuple):
 
 class FolderApi(Protocol):
     def query_dentry_id(self, dentry_uuid: str) -> tuple[str, str]: ...
-    def add_folder(self, space_id: str, parent_id: str, name: str) -> Dentry: ...
+    def add_folder(
+        self, space_id: str, parent_id: str, name: str, *, only_new: bool = False
+    ) -> Dentry: ...
 
 
 class FolderStore(Protocol):
@@ -66,6 +68,7 @@ class FolderResolver:
         self._cache: dict[str, dict[str, Folder]] = {}
         self._lock = threading.Lock()  # guards the lock table and forgetting
         self._levels: dict[tuple[str, str], threading.Lock] = {}  # one creation per folder
+        self._fresh: set[tuple[str, str]] = set()  # (key, path) made by `create_new`: empty
 
     def _folders(self, key: str) -> dict[str, Folder]:
         cache = self._cache.get(key)
@@ -127,6 +130,31 @@ class FolderResolver:
                 self.forget(t, stale.path)
         raise ParentMissingError(f"folder {path!r} keeps disappearing", api="storage.addFolder")
 
+    def create_new(self, t: Target, path: str) -> None:
+        """Make folder `path` ahead of its first upload, but only where nothing is there yet
+        (RETURN_ERROR_IF_EXISTS), so a folder made here is known to be empty and needs no
+        adoption listing (`fresh`). A name that is taken raises `dentryAlreadyExist`: that
+        folder is left to the parent's listing and to `ensure`, as it was before."""
+        cache = self._folders(t.key)
+        root = self.root(t)
+        parent_id, done = root.dentry_id, ""
+        for name in path.split("/"):
+            current = f"{done}/{name}" if done else name
+            with self._level_lock(t, current):
+                hit = cache.get(current)
+                if hit is None:
+                    try:
+                        hit = self._add(t, root, parent_id, done, current, name, only_new=True)
+                    except _StaleParent:
+                        return  # a cached level is gone: the upload's `ensure` sorts it out
+                    self._fresh.add((t.key, current))
+            parent_id, done = hit.dentry_id, current
+
+    def fresh(self, t: Target, path: str) -> bool:
+        """True for a folder `create_new` made (after waiting for one it is making)."""
+        with self._level_lock(t, path):
+            return (t.key, path) in self._fresh
+
     def _level_lock(self, t: Target, path: str) -> threading.Lock:
         with self._lock:
             return self._levels.setdefault((t.key, path), threading.Lock())
@@ -147,6 +175,7 @@ class FolderResolver:
         cache = self._folders(t.key)
         for key in [k for k in cache if k == path or k.startswith(path + "/") or not path]:
             del cache[key]
+            self._fresh.discard((t.key, key))
         self._store.forget_folder(t.key, path)
         log.debug("folder.forgotten", root=t.root_uuid, path=path)
 
@@ -166,10 +195,18 @@ class FolderResolver:
         return folder
 
     def _add(
-        self, t: Target, root: Folder, parent_id: str, done: str, current: str, name: str
+        self,
+        t: Target,
+        root: Folder,
+        parent_id: str,
+        done: str,
+        current: str,
+        name: str,
+        *,
+        only_new: bool = False,
     ) -> Folder:
         try:
-            dentry = self._api.add_folder(root.space_id, parent_id, name)
+            dentry = self._api.add_folder(root.space_id, parent_id, name, only_new=only_new)
         except ParentMissingError:
             raise _StaleParent(done) from None  # "" = the mapping's root itself
         hit = self._folders(t.key)[current] = Folder(root.space_id, dentry.id, dentry.uuid)

@@ -68,7 +68,9 @@ class RemoteIndex:
                 return self._cache[key]
         folder = self._folder(t, path)
         found = None
-        if folder is not None:
+        if folder is not None and self.folders.fresh(t, path):
+            found = {}  # this pass made it: nothing in it to adopt
+        elif folder is not None:
             try:
                 found = {d.name: d for d in self.dentries.list(folder.space_id, folder.dentry_id)}
             except ParentMissingError:  # a cached folder that is gone remotely

@@ -249,6 +249,24 @@ def test_uploader_creates_subfolders_once_and_recreates_deleted_ones(
     assert "a/b/e.txt" in emulator.files()
 
 
+def test_create_new_makes_only_folders_that_are_not_there(client, emulator, store, tmp_path):
+    """`create_new` (RETURN_ERROR_IF_EXISTS) marks what it made as fresh (empty, nothing to
+    adopt); a name that is taken is `dentryAlreadyExist`, nothing is doubled, and `ensure`
+    then finds the folder that is there."""
+    folders = FolderResolver(client, store)
+    t = Target(f"{ROOT_UUID}:{tmp_path}", ROOT_UUID)
+    folders.create_new(t, "a/b")
+    assert set(emulator.folders()) == {"a", "a/b"}
+    assert folders.fresh(t, "a") and folders.fresh(t, "a/b")
+    other = FolderResolver(client, StateStore(None))  # another process: knows nothing
+    with pytest.raises(PermanentError) as err:
+        other.create_new(t, "a/c")
+    assert err.value.code == "dentryAlreadyExist"
+    assert set(emulator.folders()) == {"a", "a/b"} and not other.fresh(t, "a")
+    assert other.ensure(t, "a").uuid == emulator.folders()["a"]["uuid"]
+    assert not other.fresh(t, "a")
+
+
 def test_missing_mapping_root_is_reported_as_such(client, store, tmp_path):
     """A parent_dentry_uuid that does not exist is a RootMissingError for subfolders."""
     (tmp_path / "sub").mkdir()
