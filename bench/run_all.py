@@ -31,6 +31,31 @@ BENCHES = [
 ]
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(idle + iowait, total) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
+def wait_quiet(idle: float = 0.9, limit: float = 60.0) -> float:
+    """Wait until the CPUs were at least `idle` idle over one second (at most `limit` s).
+
+    So a script never starts while the previous one's tail (an emulator exiting, a 1 GiB
+    file's pages being freed) still runs. It does not remove this machine's own noise: the
+    same no-op scan of 100,000 files takes 0.67-1.03 s from one run to the next with the
+    CPUs otherwise idle. Returns the time waited.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        idle0, total0 = _cpu_times()
+        time.sleep(1.0)
+        idle1, total1 = _cpu_times()
+        if total1 > total0 and (idle1 - idle0) / (total1 - total0) >= idle:
+            break
+    return time.monotonic() - started - 1.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
@@ -45,6 +70,9 @@ def main() -> int:
     passthrough = [f for f, on in (("--quick", args.quick), ("--keep", args.keep)) if on]
     summary: list[tuple[str, int, float, str]] = []
     for name in wanted:
+        waited = wait_quiet()
+        if waited >= 1:
+            print(f"   (waited {waited:.0f} s for the machine to be quiet after the last one)")
         started = time.monotonic()
         proc = subprocess.Popen(
             [sys.executable, str(HERE / f"{name}.py"), *passthrough],
