@@ -22,6 +22,13 @@ class Reason(enum.StrEnum):
     MOVE_FAILED = "move could not be done remotely"
 
 
+class MoveBy(enum.StrEnum):
+    """How a move was recognised."""
+
+    INODE = "same inode and size"
+    CONTENT = "same content"  # SHA-256, when the inode changed (another file system, a copy)
+
+
 class Outcome(enum.StrEnum):
     COMPLETED = "completed"  # uploaded and recorded
     UNCHANGED = "unchanged"  # nothing to do after all
@@ -168,7 +175,7 @@ class Move:
     file: LocalFile
     source_key: str  # the mapping key it was recorded under
     source: Record
-    by: str = "same inode and size"  # or "same content" (SHA-256) when the inode changed
+    by: MoveBy = MoveBy.INODE
 
     def __str__(self) -> str:
         return f"move {self.source.rel_path} -> {self.file.rel_path} ({self.by})"

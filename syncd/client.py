@@ -231,14 +231,18 @@ class DingTalkClient:
             body={"uploadKey": upload_key, "name": name, "option": option},
             idempotent=False,
         )
-        if not self.app_id and isinstance(data.get("dentry"), dict):
-            self.app_id = stamp_app_id(data["dentry"].get("appProperties"))
+        self.learn_app_id(data.get("dentry"))
         try:
             return dentry_from_json(data.get("dentry"), "storage.commit")
         except RemoteError as err:  # it was applied: an unreadable answer is a lost one
             raise UncertainError(
                 f"{err.message} (the commit was applied)", code=err.code, api=err.api
             ) from None
+
+    def learn_app_id(self, dentry: Any) -> None:
+        """Note this app's id from where our stamp shows in a dentry of an answer (once)."""
+        if not self.app_id and isinstance(dentry, dict):
+            self.app_id = stamp_app_id(dentry.get("appProperties"))
 
     def query_dentry_id(self, dentry_uuid: str) -> tuple[str, str]:
         """`(spaceId, dentryId)` of a dentryUuid (needs Document.WorkspaceDocument.Read)."""

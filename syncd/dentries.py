@@ -14,7 +14,7 @@ from urllib.parse import quote
 from syncd.client import DingTalkClient
 from syncd.errors import ParentMissingError, UncertainError
 from syncd.model import Dentry
-from syncd.wire import dentry_from_json, stamp_app_id
+from syncd.wire import dentry_from_json
 
 PAGE = 50  # maxResults is at most 50 (§8.4)
 
@@ -39,8 +39,7 @@ class DentryApi:
                 "storage.listDentries", "GET", self._path(space_id), params=params
             )
             for item in data.get("dentries") or []:
-                if not self.client.app_id and isinstance(item, dict):
-                    self.client.app_id = stamp_app_id(item.get("appProperties"))
+                self.client.learn_app_id(item)
                 yield dentry_from_json(item, "storage.listDentries")
             token = str(data.get("nextToken") or "")
             if not token:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -34,6 +35,12 @@ class LocalFile(NamedTuple):
     @property
     def key(self) -> tuple[int, int, int]:
         return (self.size, self.mtime_ns, self.inode)
+
+
+# A LocalFile from a (rel_path, size, mtime_ns, inode, ctime_ns) tuple, built in C: a
+# NamedTuple's own __new__ is a Python function, 3 x slower, and the walk makes one per new
+# or changed file (a million in a first dry-run).
+new_local_file = functools.partial(tuple.__new__, LocalFile)
 
 
 class Refusal(NamedTuple):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from syncd.actions import Move, Upload
+from syncd.actions import Move, MoveBy, Upload
 from syncd.config import Mapping, RenameMode
 from syncd.errors import FileChangedError, FileVanishedError
 from syncd.model import LocalFile, Record
@@ -100,7 +100,7 @@ class MoveFinder:
                 continue
             by_size[a.file.size].remove(rec)
             gone.moved_sources.add((self.m.key, rec.rel_path))
-            yield Move(self.m, a.file, self.m.key, rec, by="same content")
+            yield Move(self.m, a.file, self.m.key, rec, by=MoveBy.CONTENT)
 
     def _vanished_by_size(self, gone: Gone) -> dict[int, list[Record]]:
         out: dict[int, list[Record]] = {}

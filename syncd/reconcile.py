@@ -235,8 +235,9 @@ class Reconciler:
     def _early_mkdir(self, m: Mapping, folder: str) -> Iterator[Planned]:
         """A folder with a new file, of which nothing is known remotely yet: finding out
         (its parent's listing) and then creating it would be two round trips before its
-        first upload; the executor creates it meanwhile (add-folder returns it if it is
-        there). Once the parent is listed, the next folders need no guess."""
+        first upload; the executor creates it meanwhile, only if nothing is there
+        (`FolderResolver.create_new`). Once the parent is listed, the next folders need no
+        guess."""
         if not self.early_mkdir or not folder or self.ex.blocked_reason(m) is not None:
             return
         if self.ex.remote().index.unseen(self.ex.target(m), folder):

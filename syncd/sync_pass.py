@@ -134,14 +134,14 @@ class SyncPass:
         self.recon.fork_walk = ex.dry_run  # a dry-run sends nothing: no thread runs beside it
         self.recon.early_mkdir = not ex.dry_run
         self.folders: set[tuple[str, str]] = set()
-        self.planned = [0, 0]  # uploads planned in the current walk, and their bytes
+        self.planned = [0, 0]  # uploads planned in this pass and their bytes (see `run_sync`)
         self.bars = type(ex.progress) is not Progress  # the default Progress draws nothing
         self.pool = _Pool(ex, config.sync.workers)
 
     def dispatch(self, action: Planned) -> None:
         if isinstance(action, _UPLOADS):
             f = action.file
-            self.planned[0] += 1  # added to the stats once the walk is over (a hot path)
+            self.planned[0] += 1  # added to the stats once, at the end (a hot path)
             self.planned[1] += f.size
             if self.bars:
                 self.ex.progress.planned(1, f.size)
@@ -153,7 +153,7 @@ class SyncPass:
 
     def mapping(self, m: Mapping) -> None:
         report = ScanReport(m, "")
-        planned = self.ex.stats.get("planned")
+        planned = self.planned[0]
         try:
             if (problem := self.recon.root_problem(m)) is not None:
                 hint = "nothing is deleted or uploaded for it until the folder is back"
@@ -168,9 +168,6 @@ class SyncPass:
             return
         except StateError as exc:
             self.ex.state_failed(exc, "scan")
-        finally:
-            self.ex.stats.add(planned=self.planned[0], planned_bytes=self.planned[1])
-            self.planned = [0, 0]
         self.pool.deferred.extend(self.pool.drain())
         if self.ex.fatal is None and self.ex.state_broken is None:
             try:
@@ -191,7 +188,7 @@ class SyncPass:
             "scan.finished",
             mapping=str(m.local),
             files=c.files,
-            changed=self.ex.stats.get("planned") - planned,
+            changed=self.planned[0] - planned,
             ignored=c.ignored,
             refused=c.refused,
             **({"unreadable_folders": len(c.failed)} if c.failed else {}),
@@ -280,6 +277,7 @@ def run_sync(
     finally:
         run.pool.close()
         ex.close()
+        stats.add(planned=run.planned[0], planned_bytes=run.planned[1])
     result.seconds = time.monotonic() - started
     result.counters = stats.summary()
     result.fatal, result.state_broken = ex.fatal, ex.state_broken

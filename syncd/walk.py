@@ -30,7 +30,7 @@ from syncd.localfs import (
     display,
     special_kind,
 )
-from syncd.model import LocalFile, Refusal
+from syncd.model import LocalFile, Refusal, new_local_file
 
 log = structlog.get_logger(__name__)
 
@@ -309,10 +309,7 @@ def _file(
         counters.refused += 1
         scan.refusals.append(long._replace(size=st.st_size, mtime_ns=st.st_mtime_ns))
         return _Kind.REFUSED
-    # tuple.__new__ builds the NamedTuple without its Python-level __new__ (3 x faster)
-    scan.files.append(
-        tuple.__new__(LocalFile, (rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns))
-    )
+    scan.files.append(new_local_file((rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)))
     return _Kind.FILE
 
 

@@ -21,7 +21,6 @@ walk and the scan counts as incomplete (nothing is deleted after it).
 from __future__ import annotations
 
 import fcntl
-import functools
 import os
 import pickle
 import signal
@@ -33,7 +32,7 @@ import structlog
 
 from syncd import walk as walk_module
 from syncd.localfs import LocalTree, RootUnavailable
-from syncd.model import LocalFile
+from syncd.model import new_local_file
 from syncd.walk import FolderScan, KnownFor, WalkCounters, walk
 
 log = structlog.get_logger(__name__)
@@ -100,11 +99,8 @@ def _pack(scan: FolderScan) -> tuple[FolderScan, list[tuple[object, ...]]]:
 
 def _unpack(packed: tuple[FolderScan, list[tuple[object, ...]]]) -> FolderScan:
     scan, files = packed
-    scan.files = list(map(_as_file, files))
+    scan.files = list(map(new_local_file, files))
     return scan
-
-
-_as_file = functools.partial(tuple.__new__, LocalFile)  # C-level: no Python __new__ per file
 
 
 def _merge(into: WalkCounters, child: WalkCounters) -> None:

@@ -140,6 +140,8 @@ def test_check_remote_puts_back_what_was_deleted_remotely(tmp_path, emulator):
     assert sorted(emulator.files()) == ["a.txt", "sub/b.txt", "sub/c.txt"]
     checked = [e for e in events(proc.stderr) if e["event"] == "remote.checked"]
     assert checked and checked[0]["deleted"] == 3
+    (fin,) = [e for e in events(proc.stderr) if e["event"] == "sync.finished"]
+    assert (fin["planned"], fin["uploaded"], fin["planned_bytes"]) == (3, 3, 3)  # the repair
     assert "remote: last checked 20" in run_cli("status", "-c", str(cfg)).stdout
 
 
