@@ -207,9 +207,7 @@ class FileActions:
         reason = f"changed remotely by {who} (version {record.version} -> {remote.version})"
         issue = ex.state.issue(m.key, f.rel_path)
         already = issue is not None and issue.kind is IssueKind.HELD and issue.reason == reason
-        ex.stats.add(held=1)
         if not already:
-            ex.stats.add(remote_changed=1)
             log.warning(
                 "remote.changed",
                 **_ctx(m, f),
@@ -219,6 +217,8 @@ class FileActions:
             )
             held = Issue(f.rel_path, IssueKind.HELD, reason, f.size, f.mtime_ns)
             ex.write("hold", lambda: ex.state.put_issue(m.key, held))
+            ex.stats.add(remote_changed=1)
+        ex.stats.add(held=1)  # after the store, as in `Executor.refuse`
         return Outcome.HELD
 
     def reupload(self, a: Reupload) -> Outcome:
@@ -363,7 +363,6 @@ class FileActions:
 
     def _quarantine(self, m: Mapping, f: LocalFile, exc: RemoteError, ctx: dict[str, Any]) -> None:
         ex = self.ex
-        ex.stats.failed(exc.code or type(exc).__name__)
         previous = ex.state.issue(m.key, f.rel_path)
         attempts = 1
         if (
@@ -400,3 +399,4 @@ class FileActions:
             now,
         )
         ex.write("issue", lambda: ex.state.put_issue(m.key, issue))
+        ex.stats.failed(exc.code or type(exc).__name__)  # after the store, as in `refuse`

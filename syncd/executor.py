@@ -224,7 +224,6 @@ class Executor:
 
     def refuse(self, a: Refuse) -> Outcome:
         r = a.refusal
-        self.stats.add(refused=1)
         if a.report:
             if self.dry_run:
                 from syncd.planlines import flush
@@ -247,10 +246,10 @@ class Executor:
                 ctime_ns=r.ctime_ns,
             )
             self.write("refusal", lambda: self.state.put_issue(a.mapping.key, issue))
+        self.stats.add(refused=1)  # after the store: a scrape never sees it ahead of the gauge
         return Outcome.REFUSED
 
     def hold(self, a: Hold) -> Outcome:
-        self.stats.add(held=1)
         if a.report:
             log.warning(
                 "upload.skipped",
@@ -261,6 +260,7 @@ class Executor:
             )
             issue = Issue(a.file.rel_path, IssueKind.HELD, a.reason, a.file.size, a.file.mtime_ns)
             self.write("hold", lambda: self.state.put_issue(a.mapping.key, issue))
+        self.stats.add(held=1)
         return Outcome.HELD
 
     def forget(self, a: Forget) -> Outcome:

@@ -103,3 +103,49 @@ def test_health_says_why_it_is_unhealthy():
     assert h.reason() is None
     now[0] = 500.0
     assert "main loop silent" in (h.reason() or "")
+
+
+def test_an_issue_is_in_the_store_before_its_counter_moves(tmp_path, emulator):
+    """A scrape reads the counters from memory and the issue gauges from the store, so the
+    store is written first: a scrape that sees `refused_total` (or `held`, `failed`) go up
+    finds the file in `refused_files` (`held_files`, `failing`) too, never a moment behind."""
+    from syncd.actions import Hold
+    from syncd.config import load
+    from syncd.errors import PermanentError
+    from syncd.executor import Executor
+    from syncd.model import LocalFile, Refusal
+    from syncd.planner import refuse
+    from syncd.state import StateStore
+    from syncd.stats import Stats
+
+    share = tmp_path / "share"
+    share.mkdir()
+    cfg = load(
+        write_config(tmp_path, emulator, [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}])
+    )
+    state = StateStore(cfg.state_dir)
+    seen: list[tuple[str, dict[str, int]]] = []
+
+    class Watched(Stats):
+        def add(self, **amounts: int) -> None:
+            for name in ("refused", "held"):
+                if amounts.get(name):
+                    seen.append((name, state.issue_counts()))
+            super().add(**amounts)
+
+        def failed(self, code: str) -> None:
+            seen.append(("failed", state.issue_counts()))
+            super().failed(code)
+
+    ex = Executor(cfg, state, stats=Watched())
+    m = cfg.mappings[0]
+    ex.refuse(refuse(m, Refusal("bad|name.txt", "invalid name", "|", 3, 1), None))
+    ex.hold(Hold(m, LocalFile("big.bin", 9, 1, 7), "too big"))
+    f = LocalFile("f.txt", 1, 1, 8)
+    ex.files.failure(m, f, PermanentError("no", code="forbidden.noPermission"))
+    assert seen == [
+        ("refused", {"refused": 1}),
+        ("held", {"refused": 1, "held": 1}),
+        ("failed", {"refused": 1, "held": 1, "failed": 1}),
+    ]
+    state.close()
