@@ -30,7 +30,8 @@ class Gone:
     stale: list[str] = field(default_factory=list)  # records of entries that are no files now
     dirs: list[str] = field(default_factory=list)  # recorded folders not found
     moved_sources: set[tuple[str, str]] = field(default_factory=set)  # (mapping key, path)
-    refused_inodes: set[int] = field(default_factory=set)  # renamed to a refused name
+    # inode -> (size, mtime_ns) of refused entries: a record renamed to a refused name
+    refused: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 def _top(dirs: list[str]) -> list[str]:
@@ -50,7 +51,7 @@ def plan_deletes(
         for p in gone.vanished
         if (m.key, p) not in gone.moved_sources
         and (r := state.record(m.key, p)) is not None
-        and r.inode not in gone.refused_inodes
+        and gone.refused.get(r.inode) != (r.size, r.mtime_ns)  # not renamed to a refused name
     ]
     dirs = [d for d in _top(gone.dirs) if not _refused_dir(state, m, d, gone)]
     if gone.stale:
@@ -75,7 +76,7 @@ def plan_deletes(
 
 def _refused_dir(state: StateStore, m: Mapping, folder: str, gone: Gone) -> bool:
     row = state.dirs(m.key).get(folder)
-    return row is not None and row.inode in gone.refused_inodes
+    return row is not None and row.inode in gone.refused
 
 
 def trash_path(trash_folder: str, day: str, r: Record | None, folder: str = "") -> str:

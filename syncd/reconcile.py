@@ -111,7 +111,7 @@ class Reconciler:
             gone = report.gone
             gone.vanished.extend(_join(w.old_path(scan.rel), n) for n in scan.vanished)
             gone.stale.extend(_join(w.old_path(scan.rel), n) for n in scan.stale)
-            gone.refused_inodes.update(r.inode for r in scan.refusals if r.inode)
+            gone.refused.update((r.inode, (r.size, r.mtime_ns)) for r in scan.refusals if r.inode)
         yield from finder.release(report.gone, report.complete)
         report.seconds = time.monotonic() - started
         if report.complete:
