@@ -2,9 +2,11 @@
 
 A new file is a recorded file moved when a record (in any mapping) has its inode, size and
 mtime and that record's path no longer holds that inode. A new folder is a recorded folder
-moved when a folder row has its inode and the old path no longer holds it. Each is
-confirmed on the file system at the moment it is planned, so an inode reused by an unrelated
-file (another mtime) or a hard link (the old path still there) is never taken for a move.
+moved when a folder row has its inode, the old path no longer holds it and the new folder
+holds something recorded in the old one (same name, same inode). Each is confirmed on the
+file system at the moment it is planned, so an inode reused by an unrelated file (another
+mtime) or folder (none of the old one's entries), or a hard link (the old path still there)
+is never taken for a move.
 
 A move that changed the inode (`mv` across file systems, copy then delete) is found by
 content: in a full walk, a new file's upload waits (up to `HOLD_MAX` of them) until the walk
@@ -42,6 +44,7 @@ class MoveFinder:
         self.has_records = self.enabled and ex.state.has_records()
         self.hold_new = full and self.has_records and not ex.dry_run
         self.held: list[Upload] = []
+        self.dirs = dirs  # the caller's, kept true through the walk's folder moves
         self.by_inode: dict[int, list[str]] = {}
         for path, row in dirs.items():
             if row.inode:
@@ -71,9 +74,29 @@ class MoveFinder:
             if old == rel or rel.startswith(old + "/"):
                 continue
             now = tree.stat_key(old)
-            if now is None or now[2] != ino:
+            if (now is None or now[2] != ino) and self._holds_what_was_in(old, rel):
                 return old
         return None
+
+    def _holds_what_was_in(self, old: str, rel: str) -> bool:
+        """Folder `rel` holds something recorded in `old` (same name, same inode). An inode
+        alone proves nothing: a deleted folder's is soon given to the next new folder. A
+        folder with nothing recorded in it is taken as moved: either way nothing is lost."""
+        tree, cut = self.ex.tree(self.m), len(old) + 1
+        known = self.ex.state.known(self.m.key, old)
+        held = [(name, v[2]) for name, v in known.items()]
+        held += [
+            (path[cut:], row.inode)
+            for path, row in self.dirs.items()
+            if path.startswith(old + "/") and "/" not in path[cut:] and row.inode
+        ]
+        if not held:
+            return True
+        for name, inode in held:
+            now = tree.stat_key(f"{rel}/{name}")
+            if now is not None and now[2] == inode:
+                return True
+        return False
 
     def moved(self, old: str, new: str, dirs: dict[str, DirRow]) -> None:
         """Folder `old` is now `new`: keep the inode index true for the rest of the walk."""
