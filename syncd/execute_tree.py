@@ -118,14 +118,40 @@ class TreeActions:
         if src_root.space_id != dst_root.space_id:
             raise _OtherSpace("the two mappings are in different spaces")
         space, calls, dentry = src_root.space_id, 0, None
-        if source.key != m.key or rec.folder != folder:
+        moves = source.key != m.key or rec.folder != folder
+        renames = rec.name != name
+        if moves:
             parent = remote.folders.ensure(self.ex.target(m), folder)
-            dentry = remote.dentries.move(space, rec.dentry_id, space, parent.dentry_id)
+            try:
+                dentry = remote.dentries.move(space, rec.dentry_id, space, parent.dentry_id)
+            except RemoteError as exc:  # its old name taken there: renamed first, it is not
+                if not renames or exc.code not in TAKEN:
+                    raise
+                return self._rename_then_move(space, rec, parent.dentry_id, name)
             calls += 1
-        if rec.name != name:
+        if renames:
             dentry = remote.dentries.rename(space, rec.dentry_id, name)
             calls += 1
         return dentry or Dentry(rec.dentry_uuid, rec.dentry_id), calls
+
+    def _rename_then_move(
+        self, space: str, rec: Record | _FolderRef, parent_id: str, name: str
+    ) -> tuple[Dentry, int]:
+        """The other order, for a move whose old name is taken in the new folder (the
+        reason one renames while moving). Should the new name be taken there as well, the
+        old name is put back and the error raised: a rename left behind would be a change
+        nobody made."""
+        dentries = self.ex.remote().dentries
+        dentries.rename(space, rec.dentry_id, name)
+        try:
+            dentry = dentries.move(space, rec.dentry_id, space, parent_id)
+        except RemoteError:
+            try:
+                dentries.rename(space, rec.dentry_id, rec.name)
+            except RemoteError as exc:
+                log.warning("move.undo_failed", path=rec.rel_path, error_code=exc.code)
+            raise
+        return dentry, 3
 
     def _fallback(self, a: Move, reason: str) -> Outcome:
         log.info(

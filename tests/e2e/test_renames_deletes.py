@@ -117,6 +117,26 @@ def test_a_move_onto_a_taken_name_falls_back_to_upload(tmp_path, emulator):
     )
 
 
+def test_a_move_renamed_to_avoid_a_name_in_its_new_folder_is_a_move(tmp_path, emulator):
+    """`in/report.txt` moved to `out/report-2.txt` because `out/report.txt` exists: moved
+    under its old name first, it would meet that name; renamed first, it meets none. One
+    rename, one move, nothing uploaded, nothing overwritten."""
+    root = make_share(tmp_path, {"in/report.txt": b"mine", "out/report.txt": b"theirs"})
+    cfg = cfg_for(tmp_path, emulator, root)
+    run_cli("sync", "-c", str(cfg), check=True)
+    before = emulator.files()
+    (root / "in" / "report.txt").rename(root / "out" / "report-2.txt")
+    emulator.reset_stats()
+    proc = run_cli("sync", "-c", str(cfg), check=True)
+    files = emulator.files()
+    assert sorted(files) == ["out/report-2.txt", "out/report.txt"]
+    assert files["out/report-2.txt"]["uuid"] == before["in/report.txt"]["uuid"]
+    assert files["out/report.txt"] == before["out/report.txt"]
+    requests = emulator.stats()["requests"]
+    assert not requests.get("commit") and not requests.get("oss")
+    assert not [e for e in events(proc.stderr) if e["event"] == "move.fallback"]
+
+
 def test_renames_upload_mode_uploads_again(tmp_path, emulator):
     """`renames: upload` keeps the old behaviour: the new name is uploaded, the old stays."""
     root = make_share(tmp_path, {"a.txt": b"a"})
