@@ -31,6 +31,7 @@ from syncd.planner import CaseGuard, Defer, case_refusal, decide, move_action, r
 from syncd.state import DirRow, StateStore
 from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
 from syncd.walk_forked import walk_forked
+from syncd.walk_split import walk_split
 
 log = structlog.get_logger(__name__)
 
@@ -92,6 +93,8 @@ class Reconciler:
         self.fork_walk = False
         # create a new folder while its parent is listed (`_early_mkdir`): `sync` only
         self.early_mkdir = False
+        # share a full rescan with a helper process (`walk_split`): `sync` only, likewise
+        self.split_walk = False
 
     @property
     def state(self) -> StateStore:
@@ -106,7 +109,7 @@ class Reconciler:
         for issue_path in w.issues:
             parent, _, name = issue_path.rpartition("/")
             w.by_folder.setdefault(parent, []).append(name)
-        for scan in self._walk(m, start, lambda rel, ino: self._known(w, rel, ino), report):
+        for scan in self._walk(w, start):
             yield from self._folder(w, scan)
             gone = report.gone
             gone.vanished.extend(_join(w.old_path(scan.rel), n) for n in scan.vanished)
@@ -130,14 +133,51 @@ class Reconciler:
             if stale_issues:
                 yield ClearIssues(m, tuple(stale_issues))
 
-    def _walk(
-        self, m: Mapping, start: str, known_for: KnownFor, report: ScanReport
-    ) -> Iterator[FolderScan]:
-        tree = self.ex.tree(m)
-        alone = threading.active_count() == 1  # forking copies no lock held by another thread
-        if self.fork_walk and alone and not start and not self.state.has_records_in(m.key):
-            return walk_forked(tree, known_for, report.counters)
-        return walk(tree, start, known_for, report.counters)
+    def _walk(self, w: _Walk, start: str) -> Iterator[FolderScan]:
+        tree, counters = self.ex.tree(w.m), w.report.counters
+
+        def known_for(rel: str, ino: int) -> Known:
+            return self._known(w, rel, ino)
+
+        # a fork copies no lock that another thread holds: only where no other thread runs
+        if start or threading.active_count() > 1:
+            return walk(tree, start, known_for, counters)
+        if not self.state.has_records_in(w.m.key):
+            if self.fork_walk:
+                return walk_forked(tree, known_for, counters)
+        elif self.split_walk and self.state.forkable and not tree.follow_symlinks:
+            return walk_split(
+                tree,
+                known_for,
+                lambda: self._child_known(w),
+                lambda rel, scan: self._adopt(w, rel, scan),
+                counters,
+            )
+        return walk(tree, start, known_for, counters)
+
+    def _child_known(self, w: _Walk) -> KnownFor:  # pragma: no cover - in the helper
+        """The helper's `known_for` (`walk_split`): a folder's records, read on a connection
+        of its own, or None for a folder not as recorded (no row, another inode: perhaps
+        a recorded folder moved), which the parent walks with `_known`."""
+        known_in = self.state.known_in_child()
+
+        def known(rel: str, ino: int) -> Known | None:
+            row = w.dirs.get(rel)
+            if row is None or row.inode != ino:
+                return None
+            k = known_in(row.id)
+            for name in w.by_folder.get(rel, ()):
+                k.pop(name, None)  # a file with an issue is looked at every time
+            return k
+
+        return known
+
+    def _adopt(self, w: _Walk, rel: str, scan: FolderScan | None) -> None:
+        """A folder the helper walked: what `_known` would have noted of it."""
+        if scan is None or scan.ino:  # opened (a folder that could not be is not visited)
+            w.visited.add(rel)
+        if scan is not None and scan.files and (row := w.dirs.get(rel)) is not None:
+            w.names[rel] = list(self.state.known_in(row.id))
 
     def _known(self, w: _Walk, rel: str, ino: int) -> Known:
         """A folder is open: its records (after moving it remotely if it was renamed)."""

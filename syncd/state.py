@@ -12,17 +12,20 @@ integer ids. Every write failure is a `StateError` naming the file and SQLite's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from syncd.errors import StateError
 from syncd.model import Record
-from syncd.state_db import STATE_FILE
+from syncd.state_db import STATE_FILE, sql_text
 from syncd.state_notes import Notes
 
 __all__ = ["STATE_FILE", "DirRow", "Known", "MappingInfo", "StateStore"]
 
 Known = dict[str, tuple[int, int, int]]
+_KNOWN = "SELECT name, size, mtime_ns, inode FROM files WHERE dir=?"
 _RECORD = (
     "f.size, f.mtime_ns, f.inode, f.sha256, f.dentry_uuid, f.dentry_id, f.version, f.uploaded_at"
 )
@@ -191,8 +194,22 @@ class StateStore(Notes):
 
     def known_in(self, dir_id: int) -> Known:
         """`known` for a folder whose row id the caller already has (one query, not two)."""
-        rows = self._query("SELECT name, size, mtime_ns, inode FROM files WHERE dir=?", (dir_id,))
+        rows = self._query(_KNOWN, (dir_id,))
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def known_in_child(self) -> Callable[[int], Known]:
+        """`known_in` for a process forked from this one (`walk_split`'s helper), on a
+        read-only connection it opens for itself: call it in that process."""
+        conn = self.own_reader()
+
+        def known_in(dir_id: int) -> Known:
+            try:
+                rows = conn.execute(_KNOWN, (dir_id,)).fetchall()
+            except sqlite3.Error as exc:
+                raise StateError(f"state store {self.path}: {sql_text(exc)}") from None
+            return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+        return known_in
 
     def record(self, key: str, rel: str) -> Record | None:
         folder, name = _split(rel)

@@ -133,6 +133,7 @@ class SyncPass:
         self.recon.max_delete = max_delete
         self.recon.fork_walk = ex.dry_run  # a dry-run sends nothing: no thread runs beside it
         self.recon.early_mkdir = not ex.dry_run
+        self.recon.split_walk = True
         self.folders: set[tuple[str, str]] = set()
         self.planned = [0, 0]  # uploads planned in this pass and their bytes (see `run_sync`)
         self.bars = type(ex.progress) is not Progress  # the default Progress draws nothing

@@ -73,7 +73,8 @@ class WalkCounters:
     failed: list[str] = field(default_factory=list)  # folders that could not be listed
 
 
-KnownFor = Callable[[str, int], Known]
+# A folder's records, or None: the caller walks that folder (and what is below it) elsewhere
+KnownFor = Callable[[str, int], Known | None]
 Ancestors = tuple[tuple[int, int], ...]  # (st_dev, st_ino) of the folders above
 _Pending = tuple["_Dir | None", str, str, Ancestors]  # (parent's fd or None, name, rel, ...)
 
@@ -101,7 +102,9 @@ def walk(
     """Yield every folder at and under `start` (relative), parents before children.
 
     `known_for(rel, inode)` gives the records of a folder (it is called once the folder
-    is open, before it is listed); the walk pops the names it finds from that dict.
+    is open, before it is listed); the walk pops the names it finds from that dict. When it
+    gives None, that folder is neither listed nor descended into (`walk_split` shares a
+    walk that way).
     """
     counters = counters if counters is not None else WalkCounters()
     if start and not tree.folder_allowed(start):
@@ -123,7 +126,11 @@ def walk(
                     if me in above:  # a link back to a folder above: a loop, walked once
                         os.close(fd)
                         continue
-                    scan, subdirs = _folder(tree, root, fd, rel, st.st_ino, known_for, counters)
+                    known = known_for(rel, st.st_ino) if known_for is not None else {}
+                    if known is None:  # walked elsewhere
+                        os.close(fd)
+                        continue
+                    scan, subdirs = _folder(tree, root, fd, rel, st.st_ino, known, counters)
                 except BaseException:
                     os.close(fd)
                     raise
@@ -170,11 +177,10 @@ def _folder(
     fd: int,
     rel: str,
     ino: int,
-    known_for: KnownFor | None,
+    known: Known,
     counters: WalkCounters,
 ) -> tuple[FolderScan, list[tuple[bool, str, str]]]:
     counters.dirs += 1
-    known = known_for(rel, ino) if known_for is not None else {}
     scan = FolderScan(rel, ino)
     subdirs: list[tuple[bool, str, str]] = []
     try:

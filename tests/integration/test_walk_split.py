@@ -1,0 +1,240 @@
+"""The shared rescan: parent and a forked helper walk disjoint subtrees of a real tree.
+
+The records are plain dicts (what the state store would give), the files real, the helper
+a real fork. The helper signals through a pipe each time it opens a folder, so a test can
+make the parent wait until the helper holds work: who walks what is then known, not luck.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from syncd.localfs import LocalTree
+from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
+from syncd.walk_split import walk_split
+
+pytestmark = pytest.mark.integration
+FOLDERS = 24
+
+
+def _children() -> set[str]:
+    me = os.getpid()
+    found: set[str] = set()
+    for task in os.listdir(f"/proc/{me}/task"):
+        found.update(Path(f"/proc/{me}/task/{task}/children").read_text().split())
+    return found
+
+
+def _records(root: Path) -> dict[str, Known]:
+    """What a completed sync would have recorded: every regular file, as it is now."""
+    out: dict[str, Known] = {}
+    for dirpath, _, names in os.walk(root):
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        known = out.setdefault("" if rel == "." else rel, {})
+        for name in names:
+            st = os.lstat(os.path.join(dirpath, name))
+            known[name] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return out
+
+
+@pytest.fixture
+def share(tmp_path: Path) -> tuple[Path, dict[str, Known]]:
+    root = tmp_path / "share"
+    root.mkdir()
+    (root / "top.txt").write_text("t")
+    for i in range(FOLDERS):
+        d = root / f"d{i:02d}"
+        (d / "sub").mkdir(parents=True)
+        for j in range(3):
+            (d / f"f{j}.txt").write_text(f"{i}-{j}")
+        (d / "sub" / "deep.txt").write_text("deep")
+    records = _records(root)
+    (root / "d03" / "f0.txt").write_text("changed, longer")
+    (root / "d09" / "f1.txt").unlink()
+    (root / "d15" / "new.txt").write_text("new")
+    (root / "d18" / "bad:name.txt").write_text("refused")
+    os.mkfifo(root / "d20" / "pipe")
+    (root / "d21" / "sub" / "newer.txt").write_text("new too")
+    return root, records
+
+
+class _Records:
+    """The parent's and the helper's `known_for` over the same records; the helper's hands
+    back `handed` folders and writes a byte per folder it opens."""
+
+    def __init__(self, records: dict[str, Known], handed: set[str]) -> None:
+        self.records, self.handed = records, handed
+        self.read_fd, self.write_fd = os.pipe()
+        self.parent: list[str] = []
+        self.adopted: dict[str, FolderScan | None] = {}
+        self.waited = False
+
+    def known_for(self, rel: str, ino: int) -> Known:
+        if rel and not self.waited:  # the parent's first folder below the top: wait until
+            self.waited = True  # the helper has one of its own
+            assert select.select([self.read_fd], [], [], 20)[0], "the helper never started"
+        self.parent.append(rel)
+        return dict(self.records.get(rel, {}))
+
+    def child_known(self) -> KnownFor:
+        first = [True]
+
+        def known(rel: str, ino: int) -> Known | None:
+            os.write(self.write_fd, b".")
+            handed, first[0] = first[0] or rel in self.handed, False
+            return None if handed else dict(self.records.get(rel, {}))
+
+        return known
+
+    def adopt(self, rel: str, scan: FolderScan | None) -> None:
+        assert rel not in self.adopted
+        self.adopted[rel] = scan
+
+    def close(self) -> None:
+        os.close(self.read_fd)
+        os.close(self.write_fd)
+
+
+def _single(root: Path, records: dict[str, Known]) -> tuple[dict[str, FolderScan], WalkCounters]:
+    counters = WalkCounters()
+    scans = walk(LocalTree(root), "", lambda rel, ino: dict(records.get(rel, {})), counters)
+    return {s.rel: s for s in scans}, counters
+
+
+def _quiet(scan: FolderScan) -> bool:
+    return not (scan.files or scan.refusals or scan.vanished or scan.stale)
+
+
+def test_each_folder_is_walked_once_by_one_of_them_with_the_same_result(
+    share: tuple[Path, dict[str, Known]],
+) -> None:
+    """The helper walks some subtrees (and hands back its first folder and `d21/sub`,
+    which the parent walks); every folder is seen once; what is yielded, adopted and
+    counted matches the single walk."""
+    root, records = share
+    expected, expected_counters = _single(root, records)
+    rec = _Records(records, handed={"d21/sub"})
+    counters = WalkCounters()
+    with capture_logs() as logs:
+        got = list(walk_split(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, counters))
+    rec.close()
+    yielded = [s.rel for s in got]
+    assert len(yielded) == len(set(yielded))
+    assert set(rec.parent).isdisjoint(rec.adopted)
+    assert set(rec.parent) | set(rec.adopted) == set(expected)
+    assert rec.adopted, "the helper walked nothing"
+    assert "d21/sub" in rec.parent  # handed back if the helper had d21: walked here
+    for rel, scan in expected.items():
+        if rel in rec.adopted and _quiet(scan):
+            assert rel not in yielded and rec.adopted[rel] is None
+        else:
+            assert next(s for s in got if s.rel == rel) == scan
+    assert counters == expected_counters
+    shared = next(e for e in logs if e["event"] == "scan.shared")
+    assert shared["runs"] == FOLDERS and shared["by_helper"] >= 1
+    assert shared["handed_back"] == 1 + ("d21" in rec.adopted)
+
+
+def test_a_helper_that_dies_leaves_its_folders_unread_and_no_process(
+    share: tuple[Path, dict[str, Known]],
+) -> None:
+    """Killed in its first folder: the parent walks every run the helper had not taken,
+    counts the one it had as unread (so the scan is incomplete) and reaps it."""
+    root, records = share
+    expected, _ = _single(root, records)
+    rec = _Records(records, handed=set())
+    before = _children()
+
+    def dying() -> KnownFor:
+        def known(rel: str, ino: int) -> Known | None:
+            os.write(rec.write_fd, b".")
+            os.kill(os.getpid(), signal.SIGKILL)
+            return None  # pragma: no cover - never reached
+
+        return known
+
+    counters = WalkCounters()
+    with capture_logs() as logs:
+        got = list(walk_split(LocalTree(root), rec.known_for, dying, rec.adopt, counters))
+    rec.close()
+    assert _children() == before
+    assert not rec.adopted
+    assert len(counters.failed) == 1 and counters.failed[0] in expected
+    lost = counters.failed[0]
+    walked = {s.rel for s in got}
+    assert walked == {r for r in expected if r != lost and not r.startswith(lost + "/")}
+    failed = [e for e in logs if e["event"] == "scan.helper_failed"]
+    assert failed and failed[0]["error"] == "the helper process ended"
+
+
+def test_a_helper_that_fails_to_start_leaves_the_whole_walk_to_the_parent(
+    share: tuple[Path, dict[str, Known]],
+) -> None:
+    """Its records unreadable (an error before it took any run): the parent walks all of
+    it, the scan is complete, and the error is logged."""
+    root, records = share
+    expected, expected_counters = _single(root, records)
+
+    def broken() -> KnownFor:
+        raise OSError("no state here")
+
+    counters = WalkCounters()
+    parent: list[str] = []
+
+    def known_for(rel: str, ino: int) -> Known:
+        parent.append(rel)
+        return dict(records.get(rel, {}))
+
+    with capture_logs() as logs:
+        got = list(walk_split(LocalTree(root), known_for, broken, lambda *a: None, counters))
+    assert {s.rel: s for s in got} == expected
+    assert counters == expected_counters and not counters.failed
+    failed = next(e for e in logs if e["event"] == "scan.helper_failed")
+    assert failed["error"] == "OSError: no state here"
+
+
+def test_a_consumer_that_stops_early_leaves_no_helper_and_no_descriptor(
+    share: tuple[Path, dict[str, Known]],
+) -> None:
+    root, records = share
+    before_fds, before_children = len(os.listdir("/proc/self/fd")), _children()
+    rec = _Records(records, handed=set())
+    it = walk_split(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, WalkCounters())
+    next(it)  # the root's scan: yielded after the fork
+    assert _children() - before_children
+    it.close()
+    rec.close()
+    assert _children() == before_children
+    assert len(os.listdir("/proc/self/fd")) == before_fds
+
+
+def test_a_small_tree_is_walked_by_the_parent_alone(tmp_path: Path) -> None:
+    """Fewer folders than are worth sharing, three levels down: no fork at all."""
+    root = tmp_path / "share"
+    for d in ("a/x", "b", "c"):
+        (root / d).mkdir(parents=True)
+        (root / d / "f.txt").write_text(d)
+    records = _records(root)
+    expected, expected_counters = _single(root, records)
+    before = _children()
+    forked: list[bool] = []
+
+    def child_known() -> KnownFor:  # pragma: no cover - must not run
+        raise AssertionError("forked")
+
+    counters = WalkCounters()
+    got = walk_split(
+        LocalTree(root),
+        lambda rel, ino: (forked.append(bool(_children() - before)), records.get(rel, {}))[1],
+        child_known,
+        lambda *a: None,
+        counters,
+    )
+    assert {s.rel: s for s in got} == expected and counters == expected_counters
+    assert not any(forked)
