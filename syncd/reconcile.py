@@ -10,7 +10,6 @@ walk that saw every folder, `deletes.py` decides what becomes of what is gone.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -23,11 +22,12 @@ from syncd.config import DeleteMode, Mapping
 from syncd.deletes import Gone, plan_deletes
 from syncd.errors import RemoteError
 from syncd.executor import Executor
-from syncd.guards import MARKER, DeleteLimits, RootFacts, root_problem
+from syncd.guards import DeleteLimits
 from syncd.localfs import display
 from syncd.model import Dentry, Issue, LocalFile
 from syncd.moves import MoveFinder
 from syncd.planner import CaseGuard, Defer, case_refusal, decide, move_action, refuse, with_twin
+from syncd.root_marker import check_root
 from syncd.state import DirRow, StateStore
 from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
 from syncd.walk_forked import walk_forked
@@ -297,36 +297,8 @@ class Reconciler:
         w.mkdirs.add(f.folder)
 
     def root_problem(self, m: Mapping) -> str | None:
-        """With deletes on: why mapping `m`'s root must not be synced (None: go ahead).
-
-        The first sync with deletes on writes the `.syncd-root` marker (never uploaded) and
-        notes the file system; later, a root that has records but is empty, on another file
-        system or without its marker looks unmounted, and nothing is deleted or uploaded.
-        """
-        if self.ex.config.sync.deletes is not DeleteMode.TRASH:
-            return None
-        info = self.state.mapping_info(m.key)
-        with self.ex.tree(m).root() as root:
-            marker = _exists(root.fd, MARKER)
-            empty = not any(e.name != MARKER for e in os.scandir(root.fd))
-            seen = bool(info.first_synced)  # the marker was written once: it must be there
-            facts = RootFacts(
-                self.state.has_records_in(m.key),
-                marker or not seen,
-                empty,
-                root.dev,
-                info.dev if seen else 0,
-            )
-            problem = root_problem(facts)
-            if problem is None and not self.ex.dry_run and not (marker and info.first_synced):
-                _write_marker(root.fd)
-                self.ex.write(
-                    "marker",
-                    lambda: self.state.set_mapping_info(
-                        m.key, first_synced=time.time(), dev=root.dev
-                    ),
-                )
-        return problem
+        """With deletes on: why mapping `m`'s root must not be synced (`root_marker`)."""
+        return check_root(self.ex, m)
 
     def finish(self, report: ScanReport) -> Iterator[Planned]:
         """After a walk that saw everything: what becomes of the records of what is gone.
@@ -385,30 +357,6 @@ class Reconciler:
             if listing is not None
             else action
         )
-
-
-def _exists(dir_fd: int, name: str) -> bool:
-    try:
-        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        return True
-    except FileNotFoundError:
-        return False
-
-
-def _write_marker(dir_fd: int) -> None:
-    """The `.syncd-root` marker: an empty file syncd never uploads (Syncthing's .stfolder)."""
-    try:
-        fd = os.open(
-            MARKER, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd
-        )
-    except OSError as exc:
-        log.warning(
-            "marker.failed",
-            error=exc.strerror,
-            hint="deletes need write access to the mapping root for the marker",
-        )
-        return
-    os.close(fd)
 
 
 def _collisions(scan: FolderScan, before: list[str]) -> dict[str, str]:

@@ -98,53 +98,64 @@ def walk(
     start: str = "",
     known_for: KnownFor | None = None,
     counters: WalkCounters | None = None,
+    *,
+    root: Root | None = None,
+    frontier: list[str] | None = None,
 ) -> Iterator[FolderScan]:
     """Yield every folder at and under `start` (relative), parents before children.
 
     `known_for(rel, inode)` gives the records of a folder (it is called once the folder
     is open, before it is listed); the walk pops the names it finds from that dict. When it
-    gives None, that folder is neither listed nor descended into (`walk_split` shares a
-    walk that way).
+    gives None, that folder is neither listed nor descended into. With `frontier`, only
+    `start` itself is walked and the folders in it are added to `frontier`. `root`: the
+    mapping root, already open (a caller that walks many starts opens it once).
+    (`walk_split` shares a walk with these.)
     """
+    if root is None:
+        with tree.root() as opened:
+            yield from walk(tree, start, known_for, counters, root=opened, frontier=frontier)
+        return
     counters = counters if counters is not None else WalkCounters()
     if start and not tree.folder_allowed(start):
         return
     stack: list[_Pending] = [(None, "", start, ())]
-    with tree.root() as root:
-        try:
-            while stack:
-                parent, name, rel, above = stack.pop()
-                fd = _open(root, parent, name, rel, counters)
-                if isinstance(fd, Refusal):
-                    yield FolderScan(rel, 0, refusals=[fd])
-                    continue
-                if fd is None:
-                    continue
-                try:
-                    st = os.fstat(fd)
-                    me = (st.st_dev, st.st_ino)
-                    if me in above:  # a link back to a folder above: a loop, walked once
-                        os.close(fd)
-                        continue
-                    known = known_for(rel, st.st_ino) if known_for is not None else {}
-                    if known is None:  # walked elsewhere
-                        os.close(fd)
-                        continue
-                    scan, subdirs = _folder(tree, root, fd, rel, st.st_ino, known, counters)
-                except BaseException:
+    try:
+        while stack:
+            parent, name, rel, above = stack.pop()
+            fd = _open(root, parent, name, rel, counters)
+            if isinstance(fd, Refusal):
+                yield FolderScan(rel, 0, refusals=[fd])
+                continue
+            if fd is None:
+                continue
+            try:
+                st = os.fstat(fd)
+                me = (st.st_dev, st.st_ino)
+                if me in above:  # a link back to a folder above: a loop, walked once
                     os.close(fd)
-                    raise
-                shared = sum(1 for linked, _, _ in subdirs if not linked)
-                d = _Dir(fd, shared)
-                if shared == 0:
+                    continue
+                known = known_for(rel, st.st_ino) if known_for is not None else {}
+                if known is None:  # walked elsewhere
                     os.close(fd)
-                below = (*above, me)
-                for linked, sub_name, sub_rel in reversed(subdirs):
-                    stack.append((None if linked else d, sub_name, sub_rel, below))
-                yield scan
-        finally:  # the consumer stopped early: close what the pending children hold
-            for d in {id(p[0]): p[0] for p in stack if p[0] is not None}.values():
-                os.close(d.fd)
+                    continue
+                scan, subdirs = _folder(tree, root, fd, rel, st.st_ino, known, counters)
+            except BaseException:
+                os.close(fd)
+                raise
+            if frontier is not None:
+                frontier.extend(sub_rel for _, _, sub_rel in subdirs)
+                subdirs = []
+            shared = sum(1 for linked, _, _ in subdirs if not linked)
+            d = _Dir(fd, shared)
+            if shared == 0:
+                os.close(fd)
+            below = (*above, me)
+            for linked, sub_name, sub_rel in reversed(subdirs):
+                stack.append((None if linked else d, sub_name, sub_rel, below))
+            yield scan
+    finally:  # the consumer stopped early: close what the pending children hold
+        for d in {id(p[0]): p[0] for p in stack if p[0] is not None}.values():
+            os.close(d.fd)
 
 
 def _open(

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 import structlog
 
 from syncd import walk_child
-from syncd.localfs import LocalTree
+from syncd.localfs import LocalTree, Root
 from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
 from syncd.walk_child import DONE, ERROR, SCANS, Helper, Packed, Send
 
@@ -66,29 +66,32 @@ def walk_split(
     parent of each folder the helper walked, with its scan when there is something to plan
     (that scan is then yielded as well).
     """
-    top, frontier = _top(tree, known_for, counters)
-    runs = _runs(frontier)
-    claims = _Claims.offer(len(runs)) if len(runs) > 1 else None
-    if claims is None:
-        yield from top
-        for rel in frontier:
-            yield from walk(tree, rel, known_for, counters)
-        return
-    try:
-        helper = walk_child.start(tree, lambda send: _help(tree, runs, claims, child_known, send))
-    except OSError:
-        claims.close()
-        raise
-    shared = _Shared(tree, known_for, adopt, counters, runs, claims, helper)
-    try:
-        yield from shared.run(top)
-    finally:
-        claims.close()
-        helper.close()
+    with tree.root() as root:  # opened once: each subtree's walk starts from it
+        top, frontier = _top(tree, root, known_for, counters)
+        runs = _runs(frontier)
+        claims = _Claims.offer(len(runs)) if len(runs) > 1 else None
+        if claims is None:
+            yield from top
+            for rel in frontier:
+                yield from walk(tree, rel, known_for, counters, root=root)
+            return
+        try:
+            helper = walk_child.start(
+                tree, lambda send: _help(tree, root, runs, claims, child_known, send)
+            )
+        except OSError:
+            claims.close()
+            raise
+        shared = _Shared(tree, root, known_for, adopt, counters, runs, claims, helper)
+        try:
+            yield from shared.run(top)
+        finally:
+            claims.close()
+            helper.close()
 
 
 def _top(
-    tree: LocalTree, known_for: KnownFor, counters: WalkCounters
+    tree: LocalTree, root: Root, known_for: KnownFor, counters: WalkCounters
 ) -> tuple[list[FolderScan], list[str]]:
     """The parent's own walk of the top levels: their scans, and the frontier below."""
     scans: list[FolderScan] = []
@@ -96,23 +99,11 @@ def _top(
     for depth in range(MAX_DEPTH):
         below: list[str] = []
         for start in level:
-            scans.extend(walk(tree, start, _cut(start, known_for, below), counters))
+            scans.extend(walk(tree, start, known_for, counters, root=root, frontier=below))
         if len(below) >= WANT or not below or depth == MAX_DEPTH - 1:
             return scans, below
         level = below
     return scans, []  # pragma: no cover - the loop always returns
-
-
-def _cut(start: str, known_for: KnownFor, below: list[str]) -> KnownFor:
-    """`known_for` for folder `start` alone: the folders under it go to `below`, unread."""
-
-    def known(rel: str, ino: int) -> Known | None:
-        if rel == start:
-            return known_for(rel, ino)
-        below.append(rel)
-        return None
-
-    return known
 
 
 def _runs(frontier: list[str]) -> list[list[str]]:
@@ -161,6 +152,7 @@ class _Shared:
     def __init__(
         self,
         tree: LocalTree,
+        root: Root,
         known_for: KnownFor,
         adopt: Adopt,
         counters: WalkCounters,
@@ -168,7 +160,8 @@ class _Shared:
         claims: _Claims,
         helper: Helper,
     ) -> None:
-        self.tree, self.known_for, self.adopt, self.counters = tree, known_for, adopt, counters
+        self.tree, self.root, self.known_for = tree, root, known_for
+        self.adopt, self.counters = adopt, counters
         self.runs, self.claims, self.helper = runs, claims, helper
         self.mine: set[int] = set()
         self.theirs: set[int] = set()  # runs the helper finished
@@ -207,7 +200,7 @@ class _Shared:
         return first
 
     def _walk(self, start: str) -> Iterator[FolderScan]:
-        for scan in walk(self.tree, start, self.known_for, self.counters):
+        for scan in walk(self.tree, start, self.known_for, self.counters, root=self.root):
             yield scan
             yield from self._poll()
 
@@ -247,7 +240,12 @@ class _Shared:
 
 
 def _help(  # pragma: no cover - runs in the helper; checked through the parent
-    tree: LocalTree, runs: list[list[str]], claims: _Claims, child_known: ChildKnown, send: Send
+    tree: LocalTree,
+    root: Root,
+    runs: list[list[str]],
+    claims: _Claims,
+    child_known: ChildKnown,
+    send: Send,
 ) -> None:
     known = child_known()
     back: list[str] = []
@@ -262,7 +260,7 @@ def _help(  # pragma: no cover - runs in the helper; checked through the parent
     out = _Batch()
     while (n := claims.take()) is not None:
         for start in runs[n]:
-            for scan in walk(tree, start, known_for, counters):
+            for scan in walk(tree, start, known_for, counters, root=root):
                 out.add(scan)
                 if out.entries >= BATCH_ENTRIES:
                     send(SCANS, out.take(back))
