@@ -70,6 +70,7 @@ class Daemon:
             stats=self.stats,
         )
         self.recon = Reconciler(self.ex)
+        self.recon.split_walk = True  # full rescans shared with a spawned helper
         self.maps = Mappings(self.config, self.ex)
         self.gate = SettleGate(self.config.sync.settle_seconds)
         self.watches = WatchSet(

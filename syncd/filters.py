@@ -126,6 +126,10 @@ class ExcludeRules:
     re-included).
     """
 
+    def __reduce__(self) -> tuple[type[ExcludeRules], tuple[tuple[str, ...]]]:
+        """Pickled as its patterns (a rescan's helper process builds the rules again)."""
+        return (ExcludeRules, (self.patterns,))
+
     def __init__(self, patterns: Iterable[str]) -> None:
         self.patterns = tuple(p for p in patterns if p.strip())
         self._spec: Any = None

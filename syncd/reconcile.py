@@ -29,9 +29,9 @@ from syncd.moves import MoveFinder
 from syncd.planner import CaseGuard, Defer, case_refusal, decide, move_action, refuse, with_twin
 from syncd.root_marker import check_root
 from syncd.state import DirRow, StateStore
-from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
+from syncd.walk import FolderScan, Known, WalkCounters, walk
 from syncd.walk_forked import walk_forked
-from syncd.walk_split import walk_split
+from syncd.walk_split import HelperRecords, walk_split
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +93,7 @@ class Reconciler:
         self.fork_walk = False
         # create a new folder while its parent is listed (`_early_mkdir`): `sync` only
         self.early_mkdir = False
-        # share a full rescan with a helper process (`walk_split`): `sync` only, likewise
+        # share a full rescan of a mapping with records with a helper process (`walk_split`)
         self.split_walk = False
 
     @property
@@ -139,38 +139,23 @@ class Reconciler:
         def known_for(rel: str, ino: int) -> Known:
             return self._known(w, rel, ino)
 
-        # a fork copies no lock that another thread holds: only where no other thread runs
-        if start or threading.active_count() > 1:
+        if start:
             return walk(tree, start, known_for, counters)
+        alone = threading.active_count() == 1  # a fork copies no lock another thread holds
+        uri = self.state.reader_uri
         if not self.state.has_records_in(w.m.key):
-            if self.fork_walk:
+            if self.fork_walk and alone:
                 return walk_forked(tree, known_for, counters)
-        elif self.split_walk and self.state.forkable and not tree.follow_symlinks:
+        elif self.split_walk and uri is not None and not tree.follow_symlinks:
             return walk_split(
                 tree,
                 known_for,
-                lambda: self._child_known(w),
+                HelperRecords(uri, {p: (r.id, r.inode) for p, r in w.dirs.items()}, w.by_folder),
                 lambda rel, scan: self._adopt(w, rel, scan),
                 counters,
+                spawn=not alone,
             )
         return walk(tree, start, known_for, counters)
-
-    def _child_known(self, w: _Walk) -> KnownFor:  # pragma: no cover - in the helper
-        """The helper's `known_for` (`walk_split`): a folder's records, read on a connection
-        of its own, or None for a folder not as recorded (no row, another inode: perhaps
-        a recorded folder moved), which the parent walks with `_known`."""
-        known_in = self.state.known_in_child()
-
-        def known(rel: str, ino: int) -> Known | None:
-            row = w.dirs.get(rel)
-            if row is None or row.inode != ino:
-                return None
-            k = known_in(row.id)
-            for name in w.by_folder.get(rel, ()):
-                k.pop(name, None)  # a file with an issue is looked at every time
-            return k
-
-        return known
 
     def _adopt(self, w: _Walk, rel: str, scan: FolderScan | None) -> None:
         """A folder the helper walked: what `_known` would have noted of it."""

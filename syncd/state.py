@@ -197,20 +197,6 @@ class StateStore(Notes):
         rows = self._query(_KNOWN, (dir_id,))
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
-    def known_in_child(self) -> Callable[[int], Known]:
-        """`known_in` for a process forked from this one (`walk_split`'s helper), on a
-        read-only connection it opens for itself: call it in that process."""
-        conn = self.own_reader()
-
-        def known_in(dir_id: int) -> Known:
-            try:
-                rows = conn.execute(_KNOWN, (dir_id,)).fetchall()
-            except sqlite3.Error as exc:
-                raise StateError(f"state store {self.path}: {sql_text(exc)}") from None
-            return {r[0]: (r[1], r[2], r[3]) for r in rows}
-
-        return known_in
-
     def record(self, key: str, rel: str) -> Record | None:
         folder, name = _split(rel)
         dir_id = self.dir_id(key, folder, create=False)
@@ -298,6 +284,26 @@ class StateStore(Notes):
             (self.mapping_id(key),),
         )
         return bool(rows)
+
+
+def known_in_reader(uri: str) -> Callable[[int], Known]:
+    """`StateStore.known_in` for another process (`walk_split`'s helper), on a read-only
+    connection it opens for itself to `uri` (`StateStore.reader_uri`): call it there."""
+    where = uri.removeprefix("file:").partition("?")[0]
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        conn.execute("PRAGMA busy_timeout=5000")
+    except sqlite3.Error as exc:
+        raise StateError(f"cannot open state store {where}: {sql_text(exc)}") from None
+
+    def known_in(dir_id: int) -> Known:
+        try:
+            rows = conn.execute(_KNOWN, (dir_id,)).fetchall()
+        except sqlite3.Error as exc:
+            raise StateError(f"state store {where}: {sql_text(exc)}") from None
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    return known_in
 
 
 def _record(rel: str, row: Any) -> Record:

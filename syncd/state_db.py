@@ -90,21 +90,10 @@ class StoreBase:
 
     # -- plumbing ----------------------------------------------------------------------
     @property
-    def forkable(self) -> bool:
-        """A forked process can read this store through a connection of its own."""
-        return self._uri is not None
-
-    def own_reader(self) -> sqlite3.Connection:
-        """A new read-only connection, for a process forked from this one: SQLite
-        connections must never cross a fork, so the child opens its own."""
-        if self._uri is None:
-            raise StateError(f"state store {self.path} cannot be read from another process")
-        try:
-            conn = sqlite3.connect(self._uri, uri=True)
-            conn.execute("PRAGMA busy_timeout=5000")
-        except sqlite3.Error as exc:
-            raise StateError(f"cannot open state store {self.path}: {sql_text(exc)}") from None
-        return conn
+    def reader_uri(self) -> str | None:
+        """Where another process opens this store read-only (None: it cannot, in memory).
+        SQLite connections must never cross a fork: a helper opens its own."""
+        return self._uri
 
     def _reader(self) -> sqlite3.Connection | None:
         """This thread's read connection, or None when reads share the main connection."""

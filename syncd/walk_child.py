@@ -20,6 +20,9 @@ import pickle
 import select
 import signal
 import struct
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,8 +48,10 @@ Packed = tuple[FolderScan, list[tuple[object, ...]]]
 class Helper:
     """The parent's end: the child's pid and the pipe its messages come through."""
 
-    def __init__(self, tree: LocalTree, pid: int, fd: int) -> None:
-        self.tree, self.pid, self.fd = tree, pid, fd
+    def __init__(
+        self, tree: LocalTree, pid: int, fd: int, spawned: subprocess.Popen[bytes] | None = None
+    ) -> None:
+        self.tree, self.pid, self.fd, self.spawned = tree, pid, fd, spawned
         self.done = False
 
     def ready(self) -> bool:
@@ -74,7 +79,10 @@ class Helper:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        os.waitpid(self.pid, 0)
+        if self.spawned is not None:
+            self.spawned.wait()
+        else:
+            os.waitpid(self.pid, 0)
         os.close(self.fd)
 
 
@@ -82,15 +90,59 @@ def start(tree: LocalTree, work: Callable[[Send], None]) -> Helper:
     """Fork a child that runs `work(send)` and reports through the pipe."""
     read_fd, write_fd = os.pipe()
     _widen(write_fd)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
     if pid == 0:  # pragma: no cover - the child; its work is checked through the parent
         os.close(read_fd)
-        _child(tree, work, write_fd)
+        _child(work, write_fd)
     os.close(write_fd)
     return Helper(tree, pid, read_fd)
 
 
-def _child(tree: LocalTree, work: Callable[[Send], None], fd: int) -> None:  # pragma: no cover
+def spawn(tree: LocalTree, work: Callable[[Send], None], fds: tuple[int, ...]) -> Helper:
+    """Start a new interpreter that runs `work(send)` (`python -m syncd.walk_helper`): safe
+    where other threads run, which a fork is not. `work` travels pickled through its stdin;
+    `fds` are the descriptors it names, passed under the same numbers."""
+    read_fd, write_fd = os.pipe()
+    _widen(write_fd)
+    job = pickle.dumps((work, write_fd), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syncd.walk_helper"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(write_fd, *fds),
+        )
+    except OSError:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    # written beside the caller, which walks meanwhile: the helper reads it once started
+    threading.Thread(target=_feed, args=(proc, job), name="walk-helper-feed", daemon=True).start()
+    return Helper(tree, proc.pid, read_fd, proc)
+
+
+def _feed(proc: subprocess.Popen[bytes], job: bytes) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(job)
+        proc.stdin.close()
+    except OSError:  # it was stopped (or died) first: its pipe ends, the caller sees ENDED
+        pass
+
+
+def serve(work: Callable[[Send], None], fd: int) -> None:  # pragma: no cover - a helper
+    """Run `work` in this (helper) process, reporting through `fd`; never returns."""
+    _child(work, fd)
+
+
+def _child(work: Callable[[Send], None], fd: int) -> None:  # pragma: no cover
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -1,4 +1,4 @@
-"""A full rescan shared with a forked helper: two cores stat the tree.
+"""A full rescan shared with a helper process: two cores stat the tree.
 
 A rescan of a quiet tree is a stat per entry and a comparison with that folder's records;
 in one process it took ~2.5x `find` at 100,000 files, half of it the kernel's stat. Here
@@ -8,35 +8,41 @@ the walk is split by subtree:
    while it has fewer than `WANT` folders, at most `MAX_DEPTH`), through the same `walk()`,
    and stops at the folders below: those are the *frontier*.
 2. It deals the frontier into at most `MAX_CHUNKS` runs of neighbours, puts their numbers
-   in a pipe, and forks a helper (`walk_child`). Parent and helper each take the next
-   number from the pipe (a 4-byte read: the kernel hands each to one of them) and walk that
-   run's subtrees, until none is left: whoever is faster walks more.
+   in a pipe, and starts a helper (`walk_child`): forked where no other thread runs
+   (`sync`), else a new interpreter (`syncd run`: a fork could copy a lock another thread
+   holds, SQLite's among them). Parent and helper each take the next number from the pipe
+   (a 4-byte read: the kernel hands each to one of them) and walk that run's subtrees,
+   until none is left: whoever is faster walks more.
 3. The helper compares each folder with its records on a read-only SQLite connection of its
-   own. A folder that is not as recorded (no row, or another inode: it may be a recorded
-   folder moved, and only the parent acts) is handed back, unread, and the parent walks it
-   and what is below it. Of a quiet folder only its name comes back; a folder with anything
-   new, changed, gone or refused comes back whole, and the parent plans it as its own.
+   own (`HelperRecords`). A folder that is not as recorded (no row, or another inode: it may
+   be a recorded folder moved, and only the parent acts) is handed back, unread, and the
+   parent walks it and what is below it. Of a quiet folder only its name comes back; a
+   folder with anything new, changed, gone or refused comes back whole, and the parent
+   plans it as its own.
 
 Every folder is walked once, by one of the two, with the code of the single walk; only the
 order differs, and nothing that plans a walk depends on it (a move waits for the end of the
 walk). Should the helper fail or die, the parent takes the runs that are left and counts
 those the helper had taken as unread: the scan is incomplete and nothing is deleted after
-it. Used only where no other thread runs, for a full walk of a mapping that has records and
-does not follow symlinks (a followed link may lead above the subtree it is found in, and a
-subtree walked on its own would not know the folders above it).
+it. Used for a full walk of a mapping that has records and does not follow symlinks (a
+followed link may lead above the subtree it is found in, and a subtree walked on its own
+would not know the folders above it).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import structlog
 
 from syncd import walk_child
 from syncd.localfs import LocalTree, Root
+from syncd.state import known_in_reader
 from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
 from syncd.walk_child import DONE, ERROR, SCANS, Helper, Packed, Send
 
@@ -52,14 +58,42 @@ Adopt = Callable[[str, FolderScan | None], None]  # a folder the helper walked (
 ChildKnown = Callable[[], KnownFor]  # builds the helper's `known_for`, in the helper
 
 
+@dataclass
+class HelperRecords:
+    """The helper's `known_for`, built in the helper (`ChildKnown`; it pickles, for a
+    helper that is spawned): each recorded folder's row id and inode, the names with an
+    issue (looked at every time), and the store, which it opens read-only for itself."""
+
+    uri: str
+    dirs: dict[str, tuple[int, int]]  # rel -> (row id, inode)
+    issues: dict[str, list[str]]  # folder -> names
+
+    def __call__(self) -> KnownFor:
+        known_in = known_in_reader(self.uri)
+
+        def known(rel: str, ino: int) -> Known | None:
+            row = self.dirs.get(rel)
+            if row is None or row[1] != ino:
+                return None  # not as recorded (perhaps a recorded folder moved): the parent's
+            k = known_in(row[0])
+            for name in self.issues.get(rel, ()):
+                k.pop(name, None)
+            return k
+
+        return known
+
+
 def walk_split(
     tree: LocalTree,
     known_for: KnownFor,
     child_known: ChildKnown,
     adopt: Adopt,
     counters: WalkCounters,
+    *,
+    spawn: bool = False,
 ) -> Iterator[FolderScan]:
-    """`walk(tree, "", known_for, counters)`, shared with a helper process.
+    """`walk(tree, "", known_for, counters)`, shared with a helper process: forked, or
+    with `spawn` a new interpreter (where other threads run, as in `syncd run`).
 
     The parent calls `known_for` for the folders it walks; `child_known()` is called in the
     helper and gives its own (None: hand the folder back); `adopt(rel, scan)` tells the
@@ -70,24 +104,40 @@ def walk_split(
         top, frontier = _top(tree, root, known_for, counters)
         runs = _runs(frontier)
         claims = _Claims.offer(len(runs)) if len(runs) > 1 else None
-        if claims is None:
+        helper = None
+        if claims is not None:
+            helper = _start(tree, root, runs, claims, child_known, spawn)
+        if claims is None or helper is None:
             yield from top
             for rel in frontier:
                 yield from walk(tree, rel, known_for, counters, root=root)
             return
-        try:
-            helper = walk_child.start(
-                tree, lambda send: _help(tree, root, runs, claims, child_known, send)
-            )
-        except OSError:
-            claims.close()
-            raise
         shared = _Shared(tree, root, known_for, adopt, counters, runs, claims, helper)
         try:
             yield from shared.run(top)
         finally:
             claims.close()
             helper.close()
+
+
+def _start(
+    tree: LocalTree,
+    root: Root,
+    runs: list[list[str]],
+    claims: _Claims,
+    child_known: ChildKnown,
+    spawn: bool,
+) -> Helper | None:
+    """The helper, or None (the claims closed) when no process can be had."""
+    work = functools.partial(_help, tree, root, runs, claims, child_known)
+    try:
+        if spawn:
+            return walk_child.spawn(tree, work, (root.fd, claims.fd))
+        return walk_child.start(tree, work)
+    except OSError as exc:  # EAGAIN, ENOMEM: the parent walks alone
+        log.debug("scan.unshared", error=exc.strerror)
+        claims.close()
+        return None
 
 
 def _top(
@@ -175,6 +225,8 @@ class _Shared:
             yield from self._poll()
         while (rel := self._next()) is not None:
             yield from self._walk(rel)
+        if len(self.mine) == len(self.runs):
+            self.over = True  # the helper took nothing (a spawned one may not have started)
         while not self.over:
             yield from self._take()
             while self.back:

@@ -164,3 +164,34 @@ def test_a_delete_while_watched_goes_to_the_trash(tmp_path, emulator, share, dae
     assert d.stop() == 0
     day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     assert sorted(emulator.files()) == [f".syncd-trash/{day}/sub/gone.txt", "stay.txt"]
+
+
+def test_a_start_shares_its_rescan_with_a_spawned_helper(tmp_path, emulator, share, daemons):
+    """`run` has threads, so its full rescan's helper is a new interpreter: changes made
+    while it was down (an edit, a move across subtrees, a renamed folder, a delete) come
+    out as a single walk would make them."""
+    from tests.conftest import run_cli
+
+    for i in range(24):
+        (share / f"d{i:02d}").mkdir()
+        for j in range(20):
+            (share / f"d{i:02d}" / f"f{j}.txt").write_bytes(b"%d-%d" % (i, j))
+    cfg = cfg_for(tmp_path, emulator, share, deletes="trash", workers=8)
+    run_cli("sync", "-c", str(cfg), check=True)
+    before = emulator.files()
+    (share / "d03" / "f0.txt").write_bytes(b"edited")
+    (share / "d05" / "f1.txt").rename(share / "d17" / "moved.txt")
+    os.rename(share / "d13", share / "renamed13")
+    (share / "d09" / "f2.txt").unlink()
+    d = DaemonProc(cfg, "--log-level", "debug")
+    daemons.append(d)
+    d.wait_event("scan.finished", timeout=60)
+    d.wait_event("file.trashed", timeout=20, path="d09/f2.txt")
+    assert d.stop() == 0
+    remote = emulator.files()
+    assert remote["d17/moved.txt"]["uuid"] == before["d05/f1.txt"]["uuid"]
+    assert remote["renamed13/f0.txt"]["uuid"] == before["d13/f0.txt"]["uuid"]
+    assert remote["d03/f0.txt"]["size"] == len(b"edited")
+    assert "d05/f1.txt" not in remote and "d13/f0.txt" not in remote
+    shared = [e for e in d.events if e["event"] == "scan.shared"]
+    assert shared and shared[0]["runs"] == 24

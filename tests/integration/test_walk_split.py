@@ -17,7 +17,8 @@ from structlog.testing import capture_logs
 
 from syncd.localfs import LocalTree
 from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
-from syncd.walk_split import walk_split
+from syncd.walk_split import HelperRecords, walk_split
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 FOLDERS = 24
@@ -238,3 +239,80 @@ def test_a_small_tree_is_walked_by_the_parent_alone(tmp_path: Path) -> None:
     )
     assert {s.rel: s for s in got} == expected and counters == expected_counters
     assert not any(forked)
+
+
+class _Signalling(HelperRecords):
+    """The production `HelperRecords`, which also creates `flag` when the helper opens its
+    first folder (and hands that one back): a spawned helper starts late, and the parent
+    waits for the flag so that both have work. Defined here, so the helper can unpickle it."""
+
+    def __init__(self, uri: str, dirs: dict[str, tuple[int, int]], flag: str) -> None:
+        super().__init__(uri, dirs, {})
+        self.flag = flag
+
+    def __call__(self) -> KnownFor:
+        inner = super().__call__()
+        first = [True]
+
+        def known(rel: str, ino: int) -> Known | None:
+            if first[0]:
+                first[0] = False
+                Path(self.flag).touch()
+                return None
+            return inner(rel, ino)
+
+        return known
+
+
+def _store(tmp_path: Path, root: Path, records: dict[str, Known]) -> tuple[str, dict]:
+    """A real state store holding `records`, each folder with its inode."""
+    from syncd.model import Record
+    from syncd.state import StateStore
+
+    state = StateStore(tmp_path / "state")
+    key = "rootUuid:" + str(root)
+    for folder, known in records.items():
+        state.set_dir_inode(key, folder, os.stat(root / folder).st_ino)
+        for name, (size, mtime, ino) in known.items():
+            rel = f"{folder}/{name}" if folder else name
+            state.put_record(key, Record(rel, size, mtime, ino, "00" * 32, "u", "i", 1, 0))
+    dirs = {p: (r.id, r.inode) for p, r in state.dirs(key).items()}
+    uri = state.reader_uri
+    state.close()
+    assert uri is not None
+    return uri, dirs
+
+
+def test_a_spawned_helper_reads_the_store_and_matches_the_single_walk(
+    tmp_path: Path, share: tuple[Path, dict[str, Known]]
+) -> None:
+    """`spawn=True` (as `syncd run` does, where a fork is unsafe): a new interpreter gets
+    its work pickled, reads the records from a real store, hands back its first folder;
+    every folder is walked once and the result is the single walk's."""
+    root, records = share
+    expected, expected_counters = _single(root, records)
+    uri, dirs = _store(tmp_path, root, records)
+    flag = tmp_path / "helper-started"
+    rec = _Records(records, handed=set())
+    waited: list[bool] = []
+
+    def known_for(rel: str, ino: int) -> Known:
+        if rel and not waited:
+            waited.append(wait_until(flag.exists, timeout=30))
+        rec.parent.append(rel)
+        return dict(records.get(rel, {}))
+
+    counters = WalkCounters()
+    helper = _Signalling(uri, dirs, str(flag))
+    with capture_logs() as logs:
+        got = list(walk_split(LocalTree(root), known_for, helper, rec.adopt, counters, spawn=True))
+    rec.close()
+    assert set(rec.parent).isdisjoint(rec.adopted)
+    assert set(rec.parent) | set(rec.adopted) == set(expected)
+    assert rec.adopted, "the helper walked nothing"
+    for rel, scan in expected.items():
+        if rel not in rec.adopted or not _quiet(scan):
+            assert next(s for s in got if s.rel == rel) == scan
+    assert counters == expected_counters
+    shared = next(e for e in logs if e["event"] == "scan.shared")
+    assert shared["by_helper"] >= 1 and shared["handed_back"] >= 1
