@@ -14,6 +14,7 @@ at the fork would stay held in the child forever.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import pickle
@@ -107,6 +108,8 @@ def spawn(tree: LocalTree, work: Callable[[Send], None], fds: tuple[int, ...]) -
     """Start a new interpreter that runs `work(send)` (`python -m syncd.walk_helper`): safe
     where other threads run, which a fork is not. `work` travels pickled through its stdin;
     `fds` are the descriptors it names, passed under the same numbers."""
+    if not sys.executable:  # an embedded interpreter: nothing to start
+        raise OSError(errno.ENOEXEC, "no Python interpreter to start a helper with")
     read_fd, write_fd = os.pipe()
     _widen(write_fd)
     job = pickle.dumps((work, write_fd), protocol=pickle.HIGHEST_PROTOCOL)
@@ -132,9 +135,13 @@ def _feed(proc: subprocess.Popen[bytes], job: bytes) -> None:
     assert proc.stdin is not None
     try:
         proc.stdin.write(job)
-        proc.stdin.close()
     except OSError:  # it was stopped (or died) first: its pipe ends, the caller sees ENDED
         pass
+    finally:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
 
 
 def serve(work: Callable[[Send], None], fd: int) -> None:  # pragma: no cover - a helper
