@@ -141,11 +141,10 @@ class Reconciler:
 
         if start:
             return walk(tree, start, known_for, counters)
-        alone = threading.active_count() == 1  # a fork copies no lock another thread holds
         uri = self.state.reader_uri
         if not self.state.has_records_in(w.m.key):
-            if self.fork_walk and alone:
-                return walk_forked(tree, known_for, counters)
+            if self.fork_walk and threading.active_count() == 1:  # a fork copies no lock
+                return walk_forked(tree, known_for, counters)  # another thread holds
         elif self.split_walk and uri is not None and not tree.follow_symlinks:
             return walk_split(
                 tree,
@@ -153,7 +152,6 @@ class Reconciler:
                 HelperRecords(uri, {p: (r.id, r.inode) for p, r in w.dirs.items()}, w.by_folder),
                 lambda rel, scan: self._adopt(w, rel, scan),
                 counters,
-                spawn=not alone,
             )
         return walk(tree, start, known_for, counters)
 

@@ -54,10 +54,12 @@ class Helper:
     ) -> None:
         self.tree, self.pid, self.fd, self.spawned = tree, pid, fd, spawned
         self.done = False
+        self._poll = select.poll()  # not select(): a busy daemon's descriptors pass 1024
+        self._poll.register(fd, select.POLLIN)
 
     def ready(self) -> bool:
         """A message (or the end of the pipe) is waiting: `receive` will not block long."""
-        return bool(select.select([self.fd], [], [], 0)[0])
+        return bool(self._poll.poll(0))
 
     def receive(self) -> tuple[str, Any]:
         """The next message, its notes logged (ENDED: the pipe ended, the child is gone);
@@ -65,7 +67,10 @@ class Helper:
         head = _read(self.fd, _HEADER.size)
         if len(head) < _HEADER.size:
             return ENDED, None
-        body = _read(self.fd, _HEADER.unpack(head)[0])
+        size = _HEADER.unpack(head)[0]
+        body = _read(self.fd, size)
+        if len(body) < size:  # killed while it wrote
+            return ENDED, None
         kind, payload, notes = pickle.loads(body)
         for level, event, fields in notes:
             log.log(level, event, **fields)
@@ -105,29 +110,36 @@ def start(tree: LocalTree, work: Callable[[Send], None]) -> Helper:
 
 
 def spawn(tree: LocalTree, work: Callable[[Send], None], fds: tuple[int, ...]) -> Helper:
-    """Start a new interpreter that runs `work(send)` (`python -m syncd.walk_helper`): safe
-    where other threads run, which a fork is not. `work` travels pickled through its stdin;
-    `fds` are the descriptors it names, passed under the same numbers."""
+    """Start a new interpreter that runs `work(send)` (`python -P -m syncd.walk_helper FD`:
+    -P, so the working directory cannot shadow a module): safe where other threads run,
+    which a fork is not. `work` travels pickled through its stdin; `fds` are the
+    descriptors it names, passed under the same numbers."""
     if not sys.executable:  # an embedded interpreter: nothing to start
         raise OSError(errno.ENOEXEC, "no Python interpreter to start a helper with")
+    job = pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL)
     read_fd, write_fd = os.pipe()
     _widen(write_fd)
-    job = pickle.dumps((work, write_fd), protocol=pickle.HIGHEST_PROTOCOL)
+    proc: subprocess.Popen[bytes] | None = None
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "syncd.walk_helper"],
+            [sys.executable, "-P", "-m", "syncd.walk_helper", str(write_fd)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             pass_fds=(write_fd, *fds),
         )
-    except OSError:
+        # written beside the caller, which walks meanwhile: the helper reads it once started
+        feeder = threading.Thread(target=_feed, args=(proc, job), name="walk-helper-feed")
+        feeder.daemon = True
+        feeder.start()
+    except BaseException:
         os.close(read_fd)
+        if proc is not None:
+            proc.kill()
+            proc.wait()
         raise
     finally:
         os.close(write_fd)
-    # written beside the caller, which walks meanwhile: the helper reads it once started
-    threading.Thread(target=_feed, args=(proc, job), name="walk-helper-feed", daemon=True).start()
     return Helper(tree, proc.pid, read_fd, proc)
 
 

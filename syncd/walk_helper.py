@@ -1,6 +1,7 @@
 """The entry point of a rescan's helper process where it cannot be forked (`walk_split`
-in `syncd run`, which has threads): `python -m syncd.walk_helper`, its work pickled on stdin
-by the parent, its descriptors passed under the numbers the work names."""
+in `syncd run`, which has threads): `python -P -m syncd.walk_helper FD`, its work pickled on
+stdin by the parent, FD the pipe back to it; the descriptors the work names are passed under
+their own numbers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from syncd import walk_child
 
 
 def main() -> None:  # pragma: no cover - runs as its own process; checked through the parent
-    work, fd = pickle.load(sys.stdin.buffer)
+    fd = int(sys.argv[1])
+    work = pickle.load(sys.stdin.buffer)
     walk_child.serve(work, fd)
 
 

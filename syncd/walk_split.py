@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import os
 import struct
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ _TOKEN = struct.Struct("<I")
 
 Adopt = Callable[[str, FolderScan | None], None]  # a folder the helper walked (its scan)
 ChildKnown = Callable[[], KnownFor]  # builds the helper's `known_for`, in the helper
+# the helper's SCANS: quiet folders, whole scans, folders handed back, runs done, unread folders
+Message = tuple[list[str], list[Packed], list[str], list[int], list[str]]
 
 
 @dataclass
@@ -92,8 +95,8 @@ def walk_split(
     *,
     spawn: bool = False,
 ) -> Iterator[FolderScan]:
-    """`walk(tree, "", known_for, counters)`, shared with a helper process: forked, or
-    with `spawn` a new interpreter (where other threads run, as in `syncd run`).
+    """`walk(tree, "", known_for, counters)`, shared with a helper process: forked where
+    no other thread runs, else (or with `spawn`) a new interpreter, as in `syncd run`.
 
     The parent calls `known_for` for the folders it walks; `child_known()` is called in the
     helper and gives its own (None: hand the folder back); `adopt(rel, scan)` tells the
@@ -131,7 +134,7 @@ def _start(
     """The helper, or None (the claims closed) when no process can be had."""
     work = functools.partial(_help, tree, root, runs, claims, child_known)
     try:
-        if spawn:
+        if spawn or threading.active_count() > 1:  # a fork copies no lock another thread holds
             return walk_child.spawn(tree, work, (root.fd, claims.fd))
         return walk_child.start(tree, work)
     except OSError as exc:  # EAGAIN, ENOMEM: the parent walks alone
@@ -263,7 +266,8 @@ class _Shared:
     def _take(self) -> Iterator[FolderScan]:
         kind, payload = self.helper.receive()
         if kind == SCANS:
-            quiet, scans, back, done = payload
+            quiet, scans, back, done, failed = payload
+            self.counters.failed.extend(failed)  # with the runs it finished, not at the end
             for rel in quiet:
                 self.adopt(rel, None)
             self.back.extend(back)
@@ -309,7 +313,7 @@ def _help(  # pragma: no cover - runs in the helper; checked through the parent
         return k
 
     counters = WalkCounters()
-    out = _Batch()
+    out = _Batch(counters)
     while (n := claims.take()) is not None:
         for start in runs[n]:
             for scan in walk(tree, start, known_for, counters, root=root):
@@ -320,13 +324,16 @@ def _help(  # pragma: no cover - runs in the helper; checked through the parent
                 send(SCANS, out.take(back))
         out.done.append(n)
     send(SCANS, out.take(back))
+    counters.failed = []  # sent already, each with the runs it belongs to
     send(DONE, counters)
 
 
 class _Batch:  # pragma: no cover - runs in the helper
     """The helper's next message: quiet folders by name, the others whole."""
 
-    def __init__(self) -> None:
+    def __init__(self, counters: WalkCounters) -> None:
+        self.counters = counters
+        self.sent_failed = 0  # of counters.failed
         self.quiet: list[str] = []
         self.scans: list[Packed] = []
         self.done: list[int] = []
@@ -340,8 +347,12 @@ class _Batch:  # pragma: no cover - runs in the helper
             self.quiet.append(scan.rel)
             self.entries += 1
 
-    def take(self, back: list[str]) -> tuple[list[str], list[Packed], list[str], list[int]]:
-        message = (self.quiet, self.scans, back[:], self.done)
+    def take(self, back: list[str]) -> Message:
+        """The message; the folders that could not be read go with it, so that a run
+        reported done has its unread folders with it, should the helper die before DONE."""
+        failed = self.counters.failed[self.sent_failed :]
+        self.sent_failed = len(self.counters.failed)
+        message = (self.quiet, self.scans, back[:], self.done, failed)
         back.clear()
         self.quiet, self.scans, self.done, self.entries = [], [], [], 0
         return message

@@ -316,3 +316,68 @@ def test_a_spawned_helper_reads_the_store_and_matches_the_single_walk(
     assert counters == expected_counters
     shared = next(e for e in logs if e["event"] == "scan.shared")
     assert shared["by_helper"] >= 1 and shared["handed_back"] >= 1
+
+
+class _Scripted:
+    """A helper's end of the pipe that says what a test scripted, then ends."""
+
+    def __init__(self, messages: list[tuple[str, object]]) -> None:
+        self.messages = messages
+        self.done = False
+
+    def ready(self) -> bool:
+        return bool(self.messages)
+
+    def receive(self) -> tuple[str, object]:
+        return self.messages.pop(0) if self.messages else ("ended", None)
+
+
+def test_a_helper_that_dies_before_done_still_leaves_its_unread_folders_unread(
+    share: tuple[Path, dict[str, Known]],
+) -> None:
+    """Folders the helper could not read travel with the runs it reports done, so a helper
+    that dies before its DONE cannot make the scan look complete (its recorded folders would
+    then look gone, and be trashed)."""
+    from syncd.walk_split import _Claims, _Shared
+
+    root, records = share
+    runs = [["d00"], ["d01"]]
+    claims = _Claims.offer(len(runs))
+    assert claims is not None
+    assert claims.take() == 0  # the helper's run
+    failed_message = (["d00/sub"], [], [], [0], ["d00"])
+    helper = _Scripted([("scans", failed_message)])
+    counters = WalkCounters()
+    adopted: list[str] = []
+    tree = LocalTree(root)
+    with tree.root() as opened, capture_logs() as logs:
+        shared = _Shared(
+            tree,
+            opened,
+            lambda rel, ino: dict(records.get(rel, {})),
+            lambda rel, scan: adopted.append(rel),
+            counters,
+            runs,
+            claims,
+            helper,  # type: ignore[arg-type]
+        )
+        got = [s.rel for s in shared.run([])]
+    claims.close()
+    assert counters.failed == ["d00"]
+    assert adopted == ["d00/sub"] and "d01" in got and "d00" not in got
+    assert any(e["event"] == "scan.helper_failed" for e in logs)
+
+
+def test_a_message_cut_short_by_a_killed_helper_is_the_end_not_an_error(tmp_path: Path) -> None:
+    """A header promising more than the pipe delivers: the helper died while writing."""
+    import struct
+
+    from syncd.walk_child import ENDED, Helper
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, struct.pack("<Q", 100) + b"x" * 10)
+    os.close(write_fd)
+    helper = Helper(LocalTree(tmp_path), 0, read_fd)
+    assert helper.ready()
+    assert helper.receive() == (ENDED, None)
+    os.close(read_fd)
