@@ -141,15 +141,15 @@ class Reconciler:
 
         if start:
             return walk(tree, start, known_for, counters)
-        uri = self.state.reader_uri
+        shared = self.state.shared_dir
         if not self.state.has_records_in(w.m.key):
             if self.fork_walk and threading.active_count() == 1:  # a fork copies no lock
                 return walk_forked(tree, known_for, counters)  # another thread holds
-        elif self.split_walk and uri is not None and not tree.follow_symlinks:
+        elif self.split_walk and shared is not None and not tree.follow_symlinks:
             return walk_split(
                 tree,
                 known_for,
-                HelperRecords(uri, {p: (r.id, r.inode) for p, r in w.dirs.items()}, w.by_folder),
+                HelperRecords(shared, {p: (r.id, r.inode) for p, r in w.dirs.items()}, w.by_folder),
                 lambda rel, scan: self._adopt(w, rel, scan),
                 counters,
             )

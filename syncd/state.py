@@ -12,20 +12,17 @@ integer ids. Every write failure is a `StateError` naming the file and SQLite's 
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from syncd.errors import StateError
 from syncd.model import Record
-from syncd.state_db import STATE_FILE, sql_text
+from syncd.state_db import STATE_FILE
 from syncd.state_notes import Notes
 
 __all__ = ["STATE_FILE", "DirRow", "Known", "MappingInfo", "StateStore"]
 
 Known = dict[str, tuple[int, int, int]]
-_KNOWN = "SELECT name, size, mtime_ns, inode FROM files WHERE dir=?"
 _RECORD = (
     "f.size, f.mtime_ns, f.inode, f.sha256, f.dentry_uuid, f.dentry_id, f.version, f.uploaded_at"
 )
@@ -194,7 +191,7 @@ class StateStore(Notes):
 
     def known_in(self, dir_id: int) -> Known:
         """`known` for a folder whose row id the caller already has (one query, not two)."""
-        rows = self._query(_KNOWN, (dir_id,))
+        rows = self._query("SELECT name, size, mtime_ns, inode FROM files WHERE dir=?", (dir_id,))
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     def record(self, key: str, rel: str) -> Record | None:
@@ -284,26 +281,6 @@ class StateStore(Notes):
             (self.mapping_id(key),),
         )
         return bool(rows)
-
-
-def known_in_reader(uri: str) -> Callable[[int], Known]:
-    """`StateStore.known_in` for another process (`walk_split`'s helper), on a read-only
-    connection it opens for itself to `uri` (`StateStore.reader_uri`): call it there."""
-    where = uri.removeprefix("file:").partition("?")[0]
-    try:
-        conn = sqlite3.connect(uri, uri=True)
-        conn.execute("PRAGMA busy_timeout=5000")
-    except sqlite3.Error as exc:
-        raise StateError(f"cannot open state store {where}: {sql_text(exc)}") from None
-
-    def known_in(dir_id: int) -> Known:
-        try:
-            rows = conn.execute(_KNOWN, (dir_id,)).fetchall()
-        except sqlite3.Error as exc:
-            raise StateError(f"state store {where}: {sql_text(exc)}") from None
-        return {r[0]: (r[1], r[2], r[3]) for r in rows}
-
-    return known_in
 
 
 def _record(rel: str, row: Any) -> Record:

@@ -90,10 +90,11 @@ class StoreBase:
 
     # -- plumbing ----------------------------------------------------------------------
     @property
-    def reader_uri(self) -> str | None:
-        """Where another process opens this store read-only (None: it cannot, in memory).
-        SQLite connections must never cross a fork: a helper opens its own."""
-        return self._uri
+    def shared_dir(self) -> Path | None:
+        """The state dir another process may open this store from, read-only (None: in
+        memory, or itself a read-only view). SQLite connections must never cross a fork: a
+        helper opens its own."""
+        return self.path.parent if self._uri is not None else None
 
     def _reader(self) -> sqlite3.Connection | None:
         """This thread's read connection, or None when reads share the main connection."""

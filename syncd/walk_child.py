@@ -31,13 +31,14 @@ from typing import Any
 import structlog
 
 from syncd import walk as walk_module
-from syncd.localfs import LocalTree, RootUnavailable
+from syncd.localfs import RootUnavailable
 from syncd.model import new_local_file
 from syncd.walk import FolderScan, WalkCounters
 
 log = structlog.get_logger(__name__)
 
 SCANS, DONE, ROOT, ERROR = "scans", "done", "root", "error"
+BATCH_ENTRIES = 512  # folders and files per pickled message
 ENDED = "ended"  # not sent: the pipe ended before the child said it was done
 PIPE_BYTES = 1 << 20
 _HEADER = struct.Struct("<Q")
@@ -49,10 +50,8 @@ Packed = tuple[FolderScan, list[tuple[object, ...]]]
 class Helper:
     """The parent's end: the child's pid and the pipe its messages come through."""
 
-    def __init__(
-        self, tree: LocalTree, pid: int, fd: int, spawned: subprocess.Popen[bytes] | None = None
-    ) -> None:
-        self.tree, self.pid, self.fd, self.spawned = tree, pid, fd, spawned
+    def __init__(self, pid: int, fd: int, spawned: subprocess.Popen[bytes] | None = None) -> None:
+        self.pid, self.fd, self.spawned = pid, fd, spawned
         self.done = False
         self._poll = select.poll()  # not select(): a busy daemon's descriptors pass 1024
         self._poll.register(fd, select.POLLIN)
@@ -92,7 +91,7 @@ class Helper:
         os.close(self.fd)
 
 
-def start(tree: LocalTree, work: Callable[[Send], None]) -> Helper:
+def start(work: Callable[[Send], None]) -> Helper:
     """Fork a child that runs `work(send)` and reports through the pipe."""
     read_fd, write_fd = os.pipe()
     _widen(write_fd)
@@ -106,10 +105,10 @@ def start(tree: LocalTree, work: Callable[[Send], None]) -> Helper:
         os.close(read_fd)
         _child(work, write_fd)
     os.close(write_fd)
-    return Helper(tree, pid, read_fd)
+    return Helper(pid, read_fd)
 
 
-def spawn(tree: LocalTree, work: Callable[[Send], None], fds: tuple[int, ...]) -> Helper:
+def spawn(work: Callable[[Send], None], fds: tuple[int, ...]) -> Helper:
     """Start a new interpreter that runs `work(send)` (`python -P -m syncd.walk_helper FD`:
     -P, so the working directory cannot shadow a module): safe where other threads run,
     which a fork is not. `work` travels pickled through its stdin; `fds` are the
@@ -140,7 +139,7 @@ def spawn(tree: LocalTree, work: Callable[[Send], None], fds: tuple[int, ...]) -
         raise
     finally:
         os.close(write_fd)
-    return Helper(tree, proc.pid, read_fd, proc)
+    return Helper(proc.pid, read_fd, proc)
 
 
 def _feed(proc: subprocess.Popen[bytes], job: bytes) -> None:

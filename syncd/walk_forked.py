@@ -23,16 +23,14 @@ from collections.abc import Iterator
 from syncd import walk_child
 from syncd.localfs import LocalTree, RootUnavailable
 from syncd.walk import FolderScan, KnownFor, WalkCounters, walk
-from syncd.walk_child import DONE, ENDED, SCANS, Packed, Send
-
-BATCH_ENTRIES = 512  # files and folders per pickled message
+from syncd.walk_child import BATCH_ENTRIES, DONE, ENDED, SCANS, Packed, Send
 
 
 def walk_forked(
     tree: LocalTree, known_for: KnownFor | None, counters: WalkCounters
 ) -> Iterator[FolderScan]:
     """`walk(tree, "", known_for, counters)`, listed by a child process."""
-    helper = walk_child.start(tree, lambda send: _walk_into(tree, send))
+    helper = walk_child.start(lambda send: _walk_into(tree, send))
     try:
         while True:
             kind, payload = helper.receive()

@@ -38,21 +38,21 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
 from syncd import walk_child
 from syncd.localfs import LocalTree, Root
-from syncd.state import known_in_reader
+from syncd.state import StateStore
 from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
-from syncd.walk_child import DONE, ERROR, SCANS, Helper, Packed, Send
+from syncd.walk_child import BATCH_ENTRIES, DONE, ERROR, SCANS, Helper, Packed, Send
 
 log = structlog.get_logger(__name__)
 
 WANT = 16  # frontier folders enough to share the work
 MAX_DEPTH = 3  # levels the parent walks alone, at most, to find them
 MAX_CHUNKS = 1024  # runs of the frontier: 4 KiB of numbers, one page of a pipe
-BATCH_ENTRIES = 512  # folders and files per message from the helper
 _TOKEN = struct.Struct("<I")
 
 Adopt = Callable[[str, FolderScan | None], None]  # a folder the helper walked (its scan)
@@ -65,14 +65,15 @@ Message = tuple[list[str], list[Packed], list[str], list[int], list[str]]
 class HelperRecords:
     """The helper's `known_for`, built in the helper (`ChildKnown`; it pickles, for a
     helper that is spawned): each recorded folder's row id and inode, the names with an
-    issue (looked at every time), and the store, which it opens read-only for itself."""
+    issue (looked at every time), and the state dir, whose store it opens read-only for
+    itself."""
 
-    uri: str
+    state_dir: Path
     dirs: dict[str, tuple[int, int]]  # rel -> (row id, inode)
     issues: dict[str, list[str]]  # folder -> names
 
     def __call__(self) -> KnownFor:
-        known_in = known_in_reader(self.uri)
+        known_in = StateStore(self.state_dir, readonly=True).known_in
 
         def known(rel: str, ino: int) -> Known | None:
             row = self.dirs.get(rel)
@@ -135,8 +136,8 @@ def _start(
     work = functools.partial(_help, tree, root, runs, claims, child_known)
     try:
         if spawn or threading.active_count() > 1:  # a fork copies no lock another thread holds
-            return walk_child.spawn(tree, work, (root.fd, claims.fd))
-        return walk_child.start(tree, work)
+            return walk_child.spawn(work, (root.fd, claims.fd))
+        return walk_child.start(work)
     except OSError as exc:  # EAGAIN, ENOMEM: the parent walks alone
         log.debug("scan.unshared", error=exc.strerror)
         claims.close()

@@ -203,3 +203,12 @@ def redis_server(tmp_path):
     server = RedisServer(workdir).start()
     yield server
     server.stop()
+
+
+def child_pids() -> set[str]:
+    """This process's child processes, from /proc (other tests' children are left alone)."""
+    me = os.getpid()
+    found: set[str] = set()
+    for task in os.listdir(f"/proc/{me}/task"):
+        found.update(Path(f"/proc/{me}/task/{task}/children").read_text().split())
+    return found

@@ -12,7 +12,9 @@ import pytest
 from syncd.filters import ExcludeRules
 from syncd.localfs import LocalTree, RootUnavailable
 from syncd.walk import WalkCounters, walk
-from syncd.walk_forked import BATCH_ENTRIES, walk_forked
+from syncd.walk_child import BATCH_ENTRIES
+from syncd.walk_forked import walk_forked
+from tests.conftest import child_pids
 
 
 @pytest.fixture
@@ -36,15 +38,6 @@ def share(tmp_path: Path) -> Path:
         for j in range(BATCH_ENTRIES // 2):
             (root / f"many{i}" / f"f{j}").write_bytes(b"")
     return root
-
-
-def _children() -> set[str]:
-    """Our child processes, from /proc (other tests' children are left alone)."""
-    me = os.getpid()
-    found: set[str] = set()
-    for task in os.listdir(f"/proc/{me}/task"):
-        found.update(Path(f"/proc/{me}/task/{task}/children").read_text().split())
-    return found
 
 
 @pytest.mark.parametrize("follow", [False, True])
@@ -82,12 +75,12 @@ def test_known_for_is_called_in_walk_order_and_records_make_the_scan_incomplete(
 
 
 def test_a_consumer_that_stops_early_leaves_no_child_and_no_descriptor(share: Path) -> None:
-    before_fds, before_children = len(os.listdir("/proc/self/fd")), _children()
+    before_fds, before_children = len(os.listdir("/proc/self/fd")), child_pids()
     it = walk_forked(LocalTree(share), None, WalkCounters())
     next(it)
-    assert _children() - before_children  # the child is there while the walk runs
+    assert child_pids() - before_children  # the child is there while the walk runs
     it.close()
-    assert _children() == before_children
+    assert child_pids() == before_children
     assert len(os.listdir("/proc/self/fd")) == before_fds
 
 

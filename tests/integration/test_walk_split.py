@@ -18,18 +18,10 @@ from structlog.testing import capture_logs
 from syncd.localfs import LocalTree
 from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
 from syncd.walk_split import HelperRecords, walk_split
-from tests.conftest import wait_until
+from tests.conftest import child_pids, wait_until
 
 pytestmark = pytest.mark.integration
 FOLDERS = 24
-
-
-def _children() -> set[str]:
-    me = os.getpid()
-    found: set[str] = set()
-    for task in os.listdir(f"/proc/{me}/task"):
-        found.update(Path(f"/proc/{me}/task/{task}/children").read_text().split())
-    return found
 
 
 def _records(root: Path) -> dict[str, Known]:
@@ -150,7 +142,7 @@ def test_a_helper_that_dies_leaves_its_folders_unread_and_no_process(
     root, records = share
     expected, _ = _single(root, records)
     rec = _Records(records, handed=set())
-    before = _children()
+    before = child_pids()
 
     def dying() -> KnownFor:
         def known(rel: str, ino: int) -> Known | None:
@@ -164,7 +156,7 @@ def test_a_helper_that_dies_leaves_its_folders_unread_and_no_process(
     with capture_logs() as logs:
         got = list(walk_split(LocalTree(root), rec.known_for, dying, rec.adopt, counters))
     rec.close()
-    assert _children() == before
+    assert child_pids() == before
     assert not rec.adopted
     assert len(counters.failed) == 1 and counters.failed[0] in expected
     lost = counters.failed[0]
@@ -204,14 +196,14 @@ def test_a_consumer_that_stops_early_leaves_no_helper_and_no_descriptor(
     share: tuple[Path, dict[str, Known]],
 ) -> None:
     root, records = share
-    before_fds, before_children = len(os.listdir("/proc/self/fd")), _children()
+    before_fds, before_children = len(os.listdir("/proc/self/fd")), child_pids()
     rec = _Records(records, handed=set())
     it = walk_split(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, WalkCounters())
     next(it)  # the root's scan: yielded after the fork
-    assert _children() - before_children
+    assert child_pids() - before_children
     it.close()
     rec.close()
-    assert _children() == before_children
+    assert child_pids() == before_children
     assert len(os.listdir("/proc/self/fd")) == before_fds
 
 
@@ -223,7 +215,7 @@ def test_a_small_tree_is_walked_by_the_parent_alone(tmp_path: Path) -> None:
         (root / d / "f.txt").write_text(d)
     records = _records(root)
     expected, expected_counters = _single(root, records)
-    before = _children()
+    before = child_pids()
     forked: list[bool] = []
 
     def child_known() -> KnownFor:  # pragma: no cover - must not run
@@ -232,7 +224,7 @@ def test_a_small_tree_is_walked_by_the_parent_alone(tmp_path: Path) -> None:
     counters = WalkCounters()
     got = walk_split(
         LocalTree(root),
-        lambda rel, ino: (forked.append(bool(_children() - before)), records.get(rel, {}))[1],
+        lambda rel, ino: (forked.append(bool(child_pids() - before)), records.get(rel, {}))[1],
         child_known,
         lambda *a: None,
         counters,
@@ -246,8 +238,8 @@ class _Signalling(HelperRecords):
     first folder (and hands that one back): a spawned helper starts late, and the parent
     waits for the flag so that both have work. Defined here, so the helper can unpickle it."""
 
-    def __init__(self, uri: str, dirs: dict[str, tuple[int, int]], flag: str) -> None:
-        super().__init__(uri, dirs, {})
+    def __init__(self, state_dir: Path, dirs: dict[str, tuple[int, int]], flag: str) -> None:
+        super().__init__(state_dir, dirs, {})
         self.flag = flag
 
     def __call__(self) -> KnownFor:
@@ -264,7 +256,7 @@ class _Signalling(HelperRecords):
         return known
 
 
-def _store(tmp_path: Path, root: Path, records: dict[str, Known]) -> tuple[str, dict]:
+def _store(tmp_path: Path, root: Path, records: dict[str, Known]) -> tuple[Path, dict]:
     """A real state store holding `records`, each folder with its inode."""
     from syncd.model import Record
     from syncd.state import StateStore
@@ -277,10 +269,10 @@ def _store(tmp_path: Path, root: Path, records: dict[str, Known]) -> tuple[str, 
             rel = f"{folder}/{name}" if folder else name
             state.put_record(key, Record(rel, size, mtime, ino, "00" * 32, "u", "i", 1, 0))
     dirs = {p: (r.id, r.inode) for p, r in state.dirs(key).items()}
-    uri = state.reader_uri
+    shared = state.shared_dir
     state.close()
-    assert uri is not None
-    return uri, dirs
+    assert shared is not None
+    return shared, dirs
 
 
 def test_a_spawned_helper_reads_the_store_and_matches_the_single_walk(
@@ -291,7 +283,7 @@ def test_a_spawned_helper_reads_the_store_and_matches_the_single_walk(
     every folder is walked once and the result is the single walk's."""
     root, records = share
     expected, expected_counters = _single(root, records)
-    uri, dirs = _store(tmp_path, root, records)
+    state_dir, dirs = _store(tmp_path, root, records)
     flag = tmp_path / "helper-started"
     rec = _Records(records, handed=set())
     waited: list[bool] = []
@@ -303,7 +295,7 @@ def test_a_spawned_helper_reads_the_store_and_matches_the_single_walk(
         return dict(records.get(rel, {}))
 
     counters = WalkCounters()
-    helper = _Signalling(uri, dirs, str(flag))
+    helper = _Signalling(state_dir, dirs, str(flag))
     with capture_logs() as logs:
         got = list(walk_split(LocalTree(root), known_for, helper, rec.adopt, counters, spawn=True))
     rec.close()
@@ -377,7 +369,7 @@ def test_a_message_cut_short_by_a_killed_helper_is_the_end_not_an_error(tmp_path
     read_fd, write_fd = os.pipe()
     os.write(write_fd, struct.pack("<Q", 100) + b"x" * 10)
     os.close(write_fd)
-    helper = Helper(LocalTree(tmp_path), 0, read_fd)
+    helper = Helper(0, read_fd)
     assert helper.ready()
     assert helper.receive() == (ENDED, None)
     os.close(read_fd)
