@@ -355,7 +355,7 @@ def make_tree(
 
 def mapping_key(local: Path, parent_uuid: str) -> str:
     """The state-store key of a mapping, exactly as syncd computes it (resolved path)."""
-    from syncd.config import Mapping
+    from syncd.core.settings import Mapping
 
     return Mapping(Path(local).expanduser().resolve(), parent_uuid).key
 
@@ -368,7 +368,7 @@ def seed_state(state_dir: Path, local: Path, parent_uuid: str, rels: Sequence[st
     (put_record per file would be one transaction each). size/mtime_ns/inode come from a
     fresh stat and sha256 from the content, so syncd sees every file as unchanged.
     """
-    from syncd.state import StateStore
+    from syncd.state.store import StateStore
 
     local = Path(local).expanduser().resolve()
     key = mapping_key(local, parent_uuid)

@@ -33,7 +33,7 @@ WATCH_ONLY = r"""
 import sys, time
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
-from syncd.watcher import WATCHED_EVENTS
+from syncd.local.watcher import WATCHED_EVENTS
 obs = Observer()
 obs.daemon = True
 obs.start()

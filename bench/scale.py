@@ -63,7 +63,7 @@ def best(cmd: list[str], rounds: int = 2) -> tuple[float, int, int]:
 
 def seed(state: Path, local: Path, uuid: str) -> int:
     """Records as a completed sync leaves them (stat only; the hash is not compared)."""
-    from syncd.state import StateStore
+    from syncd.state.store import StateStore
 
     key = c.mapping_key(local, uuid)
     store = StateStore(state)

@@ -1,5 +1,5 @@
 """`python -m syncd`: the same entry point as the `syncd` console script."""
 
-from syncd.cli import entry
+from syncd.cli.parser import entry
 
 entry()

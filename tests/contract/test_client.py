@@ -8,24 +8,25 @@ import time
 
 import pytest
 
-from syncd.client import DingTalkClient
-from syncd.config import DingTalkSettings
-from syncd.dentries import DentryApi
-from syncd.emulator import Emulator
-from syncd.errors import (
+from syncd.core.errors import (
     CredentialsError,
     FileChangedError,
     ParentMissingError,
     PermanentError,
+    RootMissingError,
     UploadExpiredError,
 )
-from syncd.folders import FolderResolver, RootMissingError, Target
-from syncd.localfs import LocalTree
-from syncd.model import LocalFile
-from syncd.state import StateStore
-from syncd.transfer import Transfer
-from syncd.upload_body import HashingBody
+from syncd.core.model import LocalFile
+from syncd.core.settings import DingTalkSettings
+from syncd.emulator import Emulator
+from syncd.local.fs import LocalTree
+from syncd.remote.dentries import DentryApi
+from syncd.remote.folders import FolderResolver, Target
+from syncd.remote.transfer import Transfer
+from syncd.remote.upload_body import HashingBody
+from syncd.state.store import StateStore
 from tests.conftest import ROOT_UUID, UNION_ID
+from tests.contract.api_client import ApiClient
 
 pytestmark = pytest.mark.contract
 
@@ -45,7 +46,7 @@ def settings(emu: Emulator, **kw) -> DingTalkSettings:
 
 @pytest.fixture
 def client(emulator):
-    c = DingTalkClient(settings(emulator), sleep=lambda s: None)
+    c = ApiClient(settings(emulator), sleep=lambda s: None)
     yield c
     c.close()
 
@@ -63,8 +64,8 @@ def local_file(path, rel):
 
 
 def make_transfer(client, store, **kw):
-    folders = FolderResolver(client, store)
-    return Transfer(client, DentryApi(client), folders, sleep=lambda s: None, **kw)
+    folders = FolderResolver(client.storage, store)
+    return Transfer(client.storage, DentryApi(client), folders, sleep=lambda s: None, **kw)
 
 
 def send(transfer, root, rel, target_uuid=ROOT_UUID, on_bytes=None):
@@ -126,7 +127,7 @@ def test_token_is_cached_and_refreshed_once_on_invalid_authentication(client, em
 
 def test_wrong_app_secret_is_a_credentials_error(emulator):
     """invalidClientIdOrSecret becomes CredentialsError; the secret is not in the message."""
-    c = DingTalkClient(settings(emulator, app_secret="wrong-secret-value"))
+    c = ApiClient(settings(emulator, app_secret="wrong-secret-value"))
     with pytest.raises(CredentialsError) as info:
         c.token()
     assert info.value.code == "invalidClientIdOrSecret"
@@ -178,7 +179,7 @@ def test_transient_faults_are_retried(client, store, emulator, tmp_path, kind, e
 
 def test_slow_answer_times_out_and_is_retried(emulator, store, tmp_path):
     """A read timeout of an idempotent call is retried; a commit's is looked up, not replayed."""
-    c = DingTalkClient(settings(emulator, read_timeout=0.3), sleep=lambda s: None)
+    c = ApiClient(settings(emulator, read_timeout=0.3), sleep=lambda s: None)
     emulator.set_fault("uploadInfo", "slow", count=1, delay=1.0)
     emulator.set_fault("commit", "slow", count=1, delay=1.0)
     (tmp_path / "s.txt").write_bytes(b"slow")
@@ -191,7 +192,7 @@ def test_throttling_is_retried_and_client_limit_prevents_it(emulator, tmp_path):
     """With the emulator enforcing 5 calls/s and the client limited to 5/s, nothing is throttled."""
     emu = Emulator(folders=[ROOT_UUID], qps=5).start()
     try:
-        c = DingTalkClient(settings(emu, qps=5.0))
+        c = ApiClient(settings(emu, qps=5.0))
         for i in range(12):
             c.upload_info(ROOT_UUID, f"f{i}.txt", 1)
         assert emu.stats()["throttled"] == 0
@@ -219,7 +220,7 @@ def test_uploader_restarts_on_expired_signature(emulator, store, tmp_path):
     # 2 s, not 1: x-oss-date has whole seconds, so a signature is up to 1 s "old" at birth
     emu = Emulator(folders=[ROOT_UUID], expiration_seconds=2).start()
     try:
-        c = DingTalkClient(settings(emu), sleep=lambda s: None)
+        c = ApiClient(settings(emu), sleep=lambda s: None)
         emu.set_fault("oss", "slow", count=1, delay=3.5)  # the delay outlives the signature
         (tmp_path / "late.txt").write_bytes(b"late bytes")
         result = send(make_transfer(c, store), tmp_path, "late.txt")
@@ -253,12 +254,12 @@ def test_create_new_makes_only_folders_that_are_not_there(client, emulator, stor
     """`create_new` (RETURN_ERROR_IF_EXISTS) marks what it made as fresh (empty, nothing to
     adopt); a name that is taken is `dentryAlreadyExist`, nothing is doubled, and `ensure`
     then finds the folder that is there."""
-    folders = FolderResolver(client, store)
+    folders = FolderResolver(client.storage, store)
     t = Target(f"{ROOT_UUID}:{tmp_path}", ROOT_UUID)
     folders.create_new(t, "a/b")
     assert set(emulator.folders()) == {"a", "a/b"}
     assert folders.fresh(t, "a") and folders.fresh(t, "a/b")
-    other = FolderResolver(client, StateStore(None))  # another process: knows nothing
+    other = FolderResolver(client.storage, StateStore(None))  # another process: knows nothing
     with pytest.raises(PermanentError) as err:
         other.create_new(t, "a/c")
     assert err.value.code == "dentryAlreadyExist"
@@ -312,9 +313,9 @@ def test_commit_carries_the_content_stamp(client, store, tmp_path, emulator):
 def test_executor_skips_an_upload_that_another_one_already_did(emulator, tmp_path):
     """An upload decided from an older view (e.g. a long scan) does not upload the file again;
     the record is written only after the commit."""
-    from syncd.actions import Outcome, Reason, Upload
     from syncd.config import load
-    from syncd.executor import Executor
+    from syncd.core.actions import Outcome, Reason, Upload
+    from syncd.execute.executor import Executor
     from tests.conftest import write_config
 
     share = tmp_path / "share"
@@ -343,17 +344,17 @@ def test_executor_skips_an_upload_that_another_one_already_did(emulator, tmp_pat
 
 def test_environment_proxies_are_honoured(emulator, monkeypatch):
     """HTTP(S)_PROXY and NO_PROXY from the environment apply (read once per host)."""
-    from syncd.errors import TransientError
+    from syncd.core.errors import TransientError
 
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    c = DingTalkClient(settings(emulator), max_attempts=1, sleep=lambda s: None)
+    c = ApiClient(settings(emulator), max_attempts=1, sleep=lambda s: None)
     with pytest.raises(TransientError):
         c.token()
     c.close()
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    c = DingTalkClient(settings(emulator), sleep=lambda s: None)
+    c = ApiClient(settings(emulator), sleep=lambda s: None)
     assert c.token()
     assert c.upload_info(ROOT_UUID, "p.txt", 1).upload_key  # cached settings, still direct
     c.close()
@@ -366,7 +367,7 @@ def test_a_netrc_entry_for_the_hosts_changes_no_header(emulator, tmp_path, monke
     netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
-    c = DingTalkClient(settings(emulator), sleep=lambda s: None)
+    c = ApiClient(settings(emulator), sleep=lambda s: None)
     try:
         dentry = upload_bytes(c, "n.txt", b"netrc", tmp=tmp_path)
     finally:

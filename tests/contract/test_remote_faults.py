@@ -8,9 +8,7 @@ import os
 import pytest
 from structlog.testing import capture_logs
 
-from syncd.client import DingTalkClient
-from syncd.dentries import DentryApi
-from syncd.errors import (
+from syncd.core.errors import (
     AuthError,
     CredentialsError,
     ThrottledError,
@@ -18,14 +16,16 @@ from syncd.errors import (
     TransientError,
     UploadExpiredError,
 )
-from syncd.folders import FolderResolver, Target
-from syncd.localfs import LocalTree
-from syncd.model import LocalFile
-from syncd.remote_errors import api_error, oss_error
-from syncd.state import StateStore
-from syncd.transfer import Transfer
-from syncd.wire import as_int, dentry_from_json
+from syncd.core.model import LocalFile
+from syncd.local.fs import LocalTree
+from syncd.remote.dentries import DentryApi
+from syncd.remote.errors import api_error, oss_error
+from syncd.remote.folders import FolderResolver, Target
+from syncd.remote.transfer import Transfer
+from syncd.remote.wire import as_int, dentry_from_json
+from syncd.state.store import StateStore
 from tests.conftest import ROOT_UUID
+from tests.contract.api_client import ApiClient
 from tests.contract.test_client import settings
 
 pytestmark = pytest.mark.contract
@@ -53,7 +53,7 @@ def fake():
 
 @pytest.fixture
 def client(emulator, fake):
-    c = DingTalkClient(settings(emulator), sleep=fake.sleep, clock=fake.clock)
+    c = ApiClient(settings(emulator), sleep=fake.sleep, clock=fake.clock)
     yield c
     c.close()
 
@@ -66,7 +66,9 @@ def store(tmp_path):
 
 
 def transfer(client, store, fake):
-    return Transfer(client, DentryApi(client), FolderResolver(client, store), sleep=fake.sleep)
+    return Transfer(
+        client.storage, DentryApi(client), FolderResolver(client.storage, store), sleep=fake.sleep
+    )
 
 
 def send(tr, root, name, data=b"payload", clock=None):
@@ -160,7 +162,7 @@ def test_a_short_lived_token_is_refreshed_at_half_its_life(emulator, fake):
     """A token with expireIn under 20 minutes is refreshed at half its life, not every call."""
     emu_ttl = 600
     emulator.token_ttl = emu_ttl
-    c = DingTalkClient(settings(emulator), sleep=fake.sleep, clock=fake.clock)
+    c = ApiClient(settings(emulator), sleep=fake.sleep, clock=fake.clock)
     for _ in range(5):
         c.upload_info(ROOT_UUID, "a.txt", 1)
     assert emulator.calls("token") == 1
@@ -217,7 +219,7 @@ def test_a_put_slower_than_the_upload_window_is_reported_once(emulator, store, f
 
     emu = Emulator(folders=[ROOT_UUID], expiration_seconds=2).start()
     try:
-        c = DingTalkClient(settings(emu), sleep=fake.sleep)
+        c = ApiClient(settings(emu), sleep=fake.sleep)
         emu.set_fault("oss", "slow", delay=3.0)
         with pytest.raises(TooSlowError, match=r"too slow for the upload window \(3 s > 2 s at"):
             send(transfer(c, store, fake), tmp_path, "slow.bin")

@@ -19,8 +19,8 @@ from structlog.testing import capture_logs
 from watchdog.observers import Observer
 
 from syncd.config import load
-from syncd.daemon import Daemon
-from syncd.state import StateStore
+from syncd.daemon.loop import Daemon
+from syncd.state.store import StateStore
 from tests.conftest import ROOT_UUID, wait_until, write_config
 from tests.integration.daemon_proc import DaemonProc
 

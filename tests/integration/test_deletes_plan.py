@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from syncd.actions import Forget, Trash
-from syncd.config import DeleteMode, Mapping
-from syncd.deletes import Gone, plan_deletes
-from syncd.guards import DeleteLimits
-from syncd.model import Record
-from syncd.state import StateStore
+from syncd.core.actions import Forget, Trash
+from syncd.core.model import Record
+from syncd.core.settings import DeleteMode, Mapping
+from syncd.plan.deletes import Gone, plan_deletes
+from syncd.plan.guards import DeleteLimits
+from syncd.state.store import StateStore
 
 pytestmark = pytest.mark.integration
 LIMITS = DeleteLimits(1000, 100.0)

@@ -90,7 +90,7 @@ def test_textfile_metrics_are_written_atomically(tmp_path, emulator):
 
 def test_health_says_why_it_is_unhealthy():
     """503 reasons: a silent main loop, or a remote that has not answered for minutes."""
-    from syncd.metrics import HealthState
+    from syncd.obs.metrics import HealthState
 
     now = [0.0]
     h = HealthState(clock=lambda: now[0])
@@ -109,14 +109,14 @@ def test_an_issue_is_in_the_store_before_its_counter_moves(tmp_path, emulator):
     """A scrape reads the counters from memory and the issue gauges from the store, so the
     store is written first: a scrape that sees `refused_total` (or `held`, `failed`) go up
     finds the file in `refused_files` (`held_files`, `failing`) too, never a moment behind."""
-    from syncd.actions import Hold
     from syncd.config import load
-    from syncd.errors import PermanentError
-    from syncd.executor import Executor
-    from syncd.model import LocalFile, Refusal
-    from syncd.planner import refuse
-    from syncd.state import StateStore
-    from syncd.stats import Stats
+    from syncd.core.actions import Hold
+    from syncd.core.errors import PermanentError
+    from syncd.core.model import LocalFile, Refusal
+    from syncd.execute.executor import Executor
+    from syncd.obs.stats import Stats
+    from syncd.plan.decide import refuse
+    from syncd.state.store import StateStore
 
     share = tmp_path / "share"
     share.mkdir()

@@ -8,10 +8,10 @@ import os
 import pytest
 
 from syncd.config import load
-from syncd.executor import Executor
-from syncd.model import Record
-from syncd.moves import MoveFinder
-from syncd.state import StateStore
+from syncd.core.model import Record
+from syncd.execute.executor import Executor
+from syncd.reconcile.moves import MoveFinder
+from syncd.state.store import StateStore
 from tests.conftest import ROOT_UUID, write_config
 
 pytestmark = pytest.mark.integration

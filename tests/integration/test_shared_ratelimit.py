@@ -10,7 +10,7 @@ import pytest
 import redis
 from structlog.testing import capture_logs
 
-from syncd.ratelimit_shared import KEY_PREFIX, RETRY_SECONDS, SharedLimiter
+from syncd.remote.ratelimit_redis import KEY_PREFIX, RETRY_SECONDS, SharedLimiter
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from syncd.filters import ExcludeRules
-from syncd.localfs import LocalTree, RootUnavailable
-from syncd.walk import WalkCounters, walk
-from syncd.walk_child import BATCH_ENTRIES
-from syncd.walk_forked import walk_forked
+from syncd.core.errors import RootUnavailable
+from syncd.core.filters import ExcludeRules
+from syncd.local.fs import LocalTree
+from syncd.local.helper import BATCH_ENTRIES
+from syncd.local.walk import WalkCounters, walk
+from syncd.local.walk_forked import walk_forked
 from tests.conftest import child_pids
 
 

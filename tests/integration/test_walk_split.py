@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from syncd.localfs import LocalTree
-from syncd.walk import FolderScan, Known, KnownFor, WalkCounters, walk
-from syncd.walk_split import HelperRecords, walk_split
+from syncd.local.fs import LocalTree
+from syncd.local.walk import FolderScan, Known, KnownFor, WalkCounters, walk
+from syncd.local.walk_shared import walk_split
+from syncd.reconcile.helper_records import HelperRecords
 from tests.conftest import child_pids, wait_until
 
 pytestmark = pytest.mark.integration
@@ -258,8 +259,8 @@ class _Signalling(HelperRecords):
 
 def _store(tmp_path: Path, root: Path, records: dict[str, Known]) -> tuple[Path, dict]:
     """A real state store holding `records`, each folder with its inode."""
-    from syncd.model import Record
-    from syncd.state import StateStore
+    from syncd.core.model import Record
+    from syncd.state.store import StateStore
 
     state = StateStore(tmp_path / "state")
     key = "rootUuid:" + str(root)
@@ -330,7 +331,7 @@ def test_a_helper_that_dies_before_done_still_leaves_its_unread_folders_unread(
     """Folders the helper could not read travel with the runs it reports done, so a helper
     that dies before its DONE cannot make the scan look complete (its recorded folders would
     then look gone, and be trashed)."""
-    from syncd.walk_split import _Claims, _Shared
+    from syncd.local.walk_shared import _Claims, _Shared
 
     root, records = share
     runs = [["d00"], ["d01"]]
@@ -364,7 +365,7 @@ def test_a_message_cut_short_by_a_killed_helper_is_the_end_not_an_error(tmp_path
     """A header promising more than the pipe delivers: the helper died while writing."""
     import struct
 
-    from syncd.walk_child import ENDED, Helper
+    from syncd.local.helper import ENDED, Helper
 
     read_fd, write_fd = os.pipe()
     os.write(write_fd, struct.pack("<Q", 100) + b"x" * 10)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd import actions as a
-from syncd.config import Mapping
-from syncd.model import Dentry, LocalFile, Record, Refusal
+from syncd.core import actions as a
+from syncd.core.model import Dentry, LocalFile, Record, Refusal
+from syncd.core.settings import Mapping
 
 M = Mapping(Path("/srv/share"), "rootUuid")
 F = LocalFile("docs/q3.xlsx", 2048, 1, 7)

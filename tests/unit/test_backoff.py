@@ -1,7 +1,7 @@
 """Back-off schedule and the client-side rate limiter (pure, fake clock)."""
 
-from syncd.backoff import backoff_delay
-from syncd.ratelimit import SlidingWindowLimiter
+from syncd.remote.backoff import backoff_delay
+from syncd.remote.ratelimit import SlidingWindowLimiter
 
 
 def test_backoff_grows_exponentially_up_to_the_cap():
@@ -60,7 +60,7 @@ def test_limiter_lets_a_burst_through_when_idle():
 
 def test_bandwidth_limit_keeps_the_rate_across_senders():
     """sync.bwlimit: a token bucket; 10 MiB at 1 MiB/s takes ~10 s of (fake) sleeping."""
-    from syncd.ratelimit import BandwidthLimit
+    from syncd.remote.ratelimit import BandwidthLimit
 
     now = [0.0]
 

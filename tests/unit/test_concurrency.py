@@ -1,7 +1,7 @@
 """Little's law for the upload concurrency, and the rate limiter's start marks."""
 
-from syncd.concurrency import AdaptiveLimit
-from syncd.ratelimit import SlidingWindowLimiter
+from syncd.execute.concurrency import AdaptiveLimit
+from syncd.remote.ratelimit import SlidingWindowLimiter
 
 
 def test_concurrency_follows_the_time_per_upload():

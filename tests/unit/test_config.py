@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from syncd.config import (
+from syncd.config import find_config, load, parse
+from syncd.core.errors import ConfigError
+from syncd.core.settings import (
     Config,
     DingTalkSettings,
     LogSettings,
@@ -19,11 +21,7 @@ from syncd.config import (
     MetricsSettings,
     SyncSettings,
     WatchSettings,
-    find_config,
-    load,
-    parse,
 )
-from syncd.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.yaml"
@@ -858,7 +856,7 @@ def test_example_config_documents_every_key() -> None:
 def test_invalid_exclude_pattern_is_a_config_problem(tmp_path):
     """A pattern that cannot be compiled is reported at load with its key path."""
     from syncd.config import parse
-    from syncd.errors import ConfigError
+    from syncd.core.errors import ConfigError
 
     data = {
         "dingtalk": {"app_key": "k", "app_secret": "s", "union_id": "u"},
@@ -872,7 +870,7 @@ def test_invalid_exclude_pattern_is_a_config_problem(tmp_path):
 def test_nul_in_local_is_a_config_problem():
     """A NUL byte in a path is reported, not a traceback."""
     from syncd.config import parse
-    from syncd.errors import ConfigError
+    from syncd.core.errors import ConfigError
 
     data = {
         "dingtalk": {"app_key": "k", "app_secret": "s", "union_id": "u"},
@@ -885,7 +883,7 @@ def test_nul_in_local_is_a_config_problem():
 
 def test_the_new_sync_keys_are_read(tmp_path: Path) -> None:
     """adopt, on_remote_change, renames, deletes, guards and bwlimit (with units)."""
-    from syncd.config import AdoptMode, DeleteMode, RemoteChangePolicy, RenameMode
+    from syncd.core.settings import AdoptMode, DeleteMode, RemoteChangePolicy, RenameMode
 
     sync = {
         "adopt": "size",

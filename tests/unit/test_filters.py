@@ -2,7 +2,7 @@
 
 import pytest
 
-from syncd.filters import ExcludeRules, is_builtin_ignored, name_problem
+from syncd.core.filters import ExcludeRules, is_builtin_ignored, name_problem
 
 
 @pytest.mark.parametrize(

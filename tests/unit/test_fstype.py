@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import WatchMode
-from syncd.fstype import filesystem_type, is_network, parse_mountinfo
-from syncd.roots import poll_reason
+from syncd.core.settings import WatchMode
+from syncd.daemon.mappings import poll_reason
+from syncd.local.fstype import filesystem_type, is_network, parse_mountinfo
 
 MOUNTINFO = """\
 22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw

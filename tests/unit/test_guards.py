@@ -2,7 +2,7 @@
 
 import pytest
 
-from syncd.guards import DeleteLimits, RootFacts, delete_block, root_problem
+from syncd.plan.guards import DeleteLimits, RootFacts, delete_block, root_problem
 
 OK = RootFacts(has_records=True, marker=True, empty=False, dev=5, first_dev=5)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncd.inflight import Claims
+from syncd.daemon.claims import Claims
 
 
 def test_a_path_is_claimed_once_and_a_second_claim_marks_it_dirty():

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from syncd.errors import FileChangedError, FileVanishedError
-from syncd.filters import ExcludeRules
-from syncd.localfs import LocalTree, Refused, RootUnavailable, open_root
-from syncd.model import LocalFile, Refusal
-from syncd.walk import walk
+from syncd.core.errors import FileChangedError, FileVanishedError, RootUnavailable
+from syncd.core.filters import ExcludeRules
+from syncd.core.model import LocalFile, Refusal
+from syncd.local.fs import LocalTree, Refused, open_root
+from syncd.local.walk import walk
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import logging
 import pytest
 import structlog
 
-from syncd.logconfig import configure_logging, redact_text, register_secret
+from syncd.obs.logconfig import configure_logging, redact_text, register_secret
 
 
 @pytest.fixture(autouse=True)

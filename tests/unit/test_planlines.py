@@ -7,8 +7,8 @@ import re
 import pytest
 import structlog
 
-from syncd import planlines
-from syncd.logconfig import configure_logging
+from syncd.obs import plan_lines as planlines
+from syncd.obs.logconfig import configure_logging
 
 FIELDS = {
     "mapping": '/srv/共享/a "quoted" dir',

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from syncd.actions import Adopt, Reason, Upload
-from syncd.config import AdoptMode, Mapping, RemoteChangePolicy
-from syncd.filters import MAX_SINGLE_UPLOAD
-from syncd.model import Dentry, Issue, IssueKind, LocalFile, Record, Refusal
-from syncd.planner import (
+from syncd.core.actions import Adopt, Reason, Upload
+from syncd.core.filters import MAX_SINGLE_UPLOAD
+from syncd.core.model import Dentry, Issue, IssueKind, LocalFile, Record, Refusal
+from syncd.core.settings import AdoptMode, Mapping, RemoteChangePolicy
+from syncd.plan.decide import (
     CaseGuard,
     Policy,
     RemoteVerdict,

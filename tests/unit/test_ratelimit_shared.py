@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncd.ratelimit_shared import describe
+from syncd.remote.ratelimit_redis import describe
 
 
 def test_shared_limit_is_described_without_its_password() -> None:

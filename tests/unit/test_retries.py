@@ -1,6 +1,6 @@
 """Retry timers for quarantined files and the fast track after an outage (pure)."""
 
-from syncd.retries import RetryTimers
+from syncd.daemon.retries import RetryTimers
 
 
 def test_due_keys_pop_in_time():

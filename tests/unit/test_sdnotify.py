@@ -3,7 +3,7 @@
 import os
 import socket
 
-from syncd import sdnotify
+from syncd.daemon import sdnotify
 
 
 def test_notify_sends_one_datagram(tmp_path, monkeypatch):

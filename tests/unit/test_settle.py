@@ -1,6 +1,6 @@
 """The settle gate with a fake clock and a fake stat table (pure)."""
 
-from syncd.settle import SettleGate
+from syncd.daemon.settle import SettleGate
 
 
 def test_quiet_unchanged_file_becomes_due_after_settle():

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from syncd.errors import StateError
-from syncd.model import Issue, IssueKind, Notice, NoticeKind, Record
-from syncd.schema import SCHEMA_VERSION
-from syncd.state import STATE_FILE, StateStore
+from syncd.core.errors import StateError
+from syncd.core.model import Issue, IssueKind, Notice, NoticeKind, Record
+from syncd.state.schema import SCHEMA_VERSION
+from syncd.state.store import STATE_FILE, StateStore
 from tests.conftest import run_as_nobody
 
 M = "rootUuid:/srv/share"
@@ -149,7 +149,7 @@ def test_status_reads_a_read_only_state_dir(shared_tmp):
     d.chmod(0o555)
     (d / STATE_FILE).chmod(0o644)
     code = (
-        "from pathlib import Path; from syncd.state import StateStore; "
+        "from pathlib import Path; from syncd.state.store import StateStore; "
         f"s = StateStore(Path({str(d)!r}), readonly=True); print(s.summary({M!r})['files'])"
     )
     out = run_as_nobody(["-c", code])

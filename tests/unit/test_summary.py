@@ -1,8 +1,8 @@
 """The human summary `syncd sync` prints on a terminal (pure: counters in, lines out)."""
 
-from syncd.stats import COUNTERS
-from syncd.summary import lines
-from syncd.sync_pass import SyncResult
+from syncd.obs.stats import COUNTERS
+from syncd.oneshot.summary import lines
+from syncd.oneshot.sync_pass import SyncResult
 
 
 def result(seconds: float = 2.0, folders: int = 0, **counts: int) -> SyncResult:

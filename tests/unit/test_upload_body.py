@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from syncd.errors import FileChangedError
-from syncd.upload_body import CHUNK, THREADED_FROM, HashingBody
+from syncd.core.errors import FileChangedError
+from syncd.remote.upload_body import CHUNK, THREADED_FROM, HashingBody
 
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK + 7, THREADED_FROM, THREADED_FROM * 2 + 12345])

@@ -1,0 +1,80 @@
+"""The daemon's outward signs: the `stats` line, `STATUS=`, the status snapshot that
+`syncd status` reads, metrics (`/metrics`, `/healthz`, the textfile) and the health state."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from syncd.core.errors import StateError, SyncdError
+from syncd.core.settings import Config
+from syncd.daemon import sdnotify
+from syncd.execute.executor import Executor
+from syncd.obs.metrics import HealthState
+from syncd.obs.stats import Stats
+from syncd.state.store import StateStore
+
+log = structlog.get_logger(__name__)
+
+
+class Reporting:
+    def __init__(
+        self, config: Callable[[], Config], state: StateStore, ex: Executor, stats: Stats
+    ) -> None:
+        self.config = config  # the current one (a reload replaces it)
+        self.state, self.ex, self.stats = state, ex, stats
+        self.health = HealthState()
+        self.metrics: Any = None
+
+    def start_metrics(self) -> None:
+        listen = self.config().metrics.listen
+        if not listen:
+            return
+        from syncd.obs.metrics import MetricsServer
+
+        try:
+            self.metrics = MetricsServer(listen, self.stats, self.health.reason, self.issue_gauges)
+        except OSError as exc:
+            raise SyncdError(f"metrics.listen: cannot listen on {listen}: {exc.strerror}") from None
+        self.metrics.start()
+        log.info("metrics.listening", address=listen, port=self.metrics.port)
+
+    def stop_metrics(self) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
+
+    def publish(self, *, queued: int, in_flight: int, watches: int, mappings: int) -> None:
+        """One `stats` line, `STATUS=`, the snapshot for `syncd status`, the textfile."""
+        self.stats.set(queued=queued, in_flight=in_flight, watches=watches)
+        self.issue_gauges()
+        line = self.stats.line()
+        log.info("stats", **line)
+        sdnotify.notify(f"STATUS={self.stats.status_text(mappings)}")
+        if not self.ex.dry_run:
+            snapshot = {**line, "pid": os.getpid(), "updated": time.time()}
+            self.ex.write("status", lambda: self.state.set_meta("daemon.status", snapshot))
+        textfile = self.config().metrics.textfile
+        if textfile:
+            from syncd.obs.metrics import write_textfile
+
+            try:
+                write_textfile(Path(textfile), self.stats)
+            except OSError as exc:
+                log.warning("metrics.textfile_failed", path=textfile, error=exc.strerror)
+
+    def issue_gauges(self) -> None:
+        """The gauges that live in the state store (failing, held, refused files)."""
+        try:
+            counts = self.state.issue_counts()
+        except StateError:
+            return
+        self.stats.set(
+            failing=counts.get("failed", 0),
+            held_files=counts.get("held", 0),
+            refused_files=counts.get("refused", 0),
+        )

@@ -1,0 +1,411 @@
+"""The executor's file actions: upload (after a look at the remote when overwriting),
+verify a touch, adopt a remote twin, and the failure bookkeeping of an upload.
+
+Before overwriting a file it uploaded, syncd compares the remote version with the one its
+last commit produced (one get-dentry call on its own API budget): someone else's edit is
+never overwritten without `remote.changed` naming who and how to get it back, kept beside
+ours, or held, per `sync.on_remote_change`.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from syncd.core.actions import (
+    Adopt,
+    Outcome,
+    Reason,
+    ResolveRemoteChange,
+    Reupload,
+    Touch,
+    Upload,
+    Verify,
+)
+from syncd.core.errors import (
+    CredentialsError,
+    FileChangedError,
+    FileVanishedError,
+    MappingFailedError,
+    PermanentError,
+    RemoteError,
+    RootMissingError,
+    StateError,
+    TooSlowError,
+    TransientError,
+)
+from syncd.core.model import (
+    Dentry,
+    Issue,
+    IssueKind,
+    LocalFile,
+    Notice,
+    NoticeKind,
+    Record,
+    Refusal,
+)
+from syncd.core.settings import ConflictStrategy, Mapping
+from syncd.plan.decide import (
+    PERMISSION_DENIED,
+    RemoteVerdict,
+    adopt_verdict,
+    conflict_name,
+    decide,
+    quarantine_delay,
+    refuse,
+    remote_verdict,
+)
+
+if TYPE_CHECKING:
+    from syncd.execute.executor import Executor
+
+log = structlog.get_logger(__name__)
+
+PERMANENT_RETRY_FLOOR = 3600.0  # a permanent refusal is tried again at most hourly
+TRANSIENT_RETRY_CAP = 3600.0  # after transient failures, a file waits at most an hour
+# remote answers that make a whole mapping unusable, not one file
+MAPPING_CODES = {
+    "permissionDenied": "give dingtalk.union_id edit rights on the folder",
+    "spaceNotExist": "check parent_dentry_uuid",
+    "paramError.parentDentryUuid": "check parent_dentry_uuid (a knowledge base's root is its "
+    "rootNodeId; `syncd ls` lists them)",
+    "documentNotExist": "check parent_dentry_uuid (`syncd ls` lists knowledge bases)",
+    "Forbidden.AccessDenied.AccessTokenPermissionDenied": "grant the app the permission named",
+    "Forbidden.AccessDenied.IpNotInWhiteList": "add this host's address to the app's allow-list",
+}
+
+
+def _ctx(m: Mapping, f: LocalFile) -> dict[str, Any]:
+    return {
+        "mapping": str(m.local),
+        "path": f.rel_path,
+        "remote_path": f"{m.parent_dentry_uuid}/{f.rel_path}",
+        "size": f.size,
+    }
+
+
+class FileActions:
+    def __init__(self, ex: Executor) -> None:
+        self.ex = ex
+
+    # -- upload --------------------------------------------------------------------------
+    def upload(self, a: Upload, remote: Dentry | None = None, *, looked: bool = False) -> Outcome:
+        ex, m, f = self.ex, a.mapping, a.file
+        if (why := ex.blocked_reason(m)) is not None:
+            ex.stats.add(abandoned=1)
+            return why
+        current = ex.state.record(m.key, f.rel_path)
+        if (
+            not looked
+            and current is not None
+            and (current.size, current.mtime_ns, current.inode) == f.key
+        ):
+            return Outcome.UNCHANGED  # decided from an older view; another upload did it
+        record = current if current is not None else a.record
+        name, strategy = f.name, ex.config.sync.conflict_strategy.value
+        verdict = RemoteVerdict.PROCEED
+        try:
+            if record is not None and record.dentry_id:
+                if not looked:
+                    remote = self._remote_state(m, record)
+                verdict = remote_verdict(record, remote, ex.policy)
+                if verdict is RemoteVerdict.HOLD:
+                    return self._hold_remote(a, record, remote)
+                if verdict is RemoteVerdict.KEEP_BOTH:
+                    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H%M")
+                    name, strategy = conflict_name(f.name, stamp), ConflictStrategy.AUTO_RENAME
+            return self._send(a, record, remote, verdict, name, strategy)
+        except Exception as exc:  # noqa: BLE001 - every failure is bookkept, none escapes
+            return self.failure(m, f, exc)
+
+    def _remote_state(self, m: Mapping, record: Record) -> Dentry | None:
+        remote = self.ex.remote()
+        root = remote.folders.root(self.ex.target(m))
+        return remote.dentries.get(root.space_id, record.dentry_id)
+
+    def _send(
+        self,
+        a: Upload,
+        record: Record | None,
+        remote: Dentry | None,
+        verdict: RemoteVerdict,
+        name: str,
+        strategy: str,
+    ) -> Outcome:
+        ex, m, f = self.ex, a.mapping, a.file
+        transfer = ex.remote().transfer
+        with ex.concurrency.slot():
+            transfer.storage.t.limiter_wait()
+            started = time.monotonic()
+            sent = transfer.send(ex.tree(m), ex.target(m), f, strategy=strategy, name=name)
+            busy = time.monotonic() - started - transfer.storage.t.limiter_wait()
+            ex.concurrency.observe(busy, f.size)
+        dentry = sent.dentry
+        if verdict is RemoteVerdict.KEEP_BOTH and remote is not None:
+            dentry = remote  # the local path stays paired with their file; ours sits beside
+        if not ex.record(m, f, sent.sha256, dentry.uuid, dentry.id, dentry.version):
+            return Outcome.FAILED
+        seconds = time.monotonic() - started
+        ex.stats.uploaded(f.size, seconds)
+        ex.progress.file_done(f.size)
+        if verdict is not RemoteVerdict.PROCEED:
+            self._tell_remote_change(m, f, record, remote, verdict, sent.dentry)
+        log.info(
+            "upload.completed",
+            **_ctx(m, f),
+            duration_ms=int(seconds * 1000),
+            attempts=sent.attempts,
+            dentry_uuid=sent.dentry.uuid,
+            version=sent.dentry.version,
+            reason=a.reason.value,
+            **({"remote_name": sent.dentry.name} if sent.dentry.name != f.name else {}),
+            **({"recovered": True} if sent.recovered else {}),
+        )
+        return Outcome.COMPLETED
+
+    def _tell_remote_change(
+        self,
+        m: Mapping,
+        f: LocalFile,
+        record: Record | None,
+        remote: Dentry | None,
+        verdict: RemoteVerdict,
+        ours: Dentry,
+    ) -> None:
+        ex = self.ex
+        if verdict is RemoteVerdict.GONE:
+            note = Notice(f.rel_path, NoticeKind.REUPLOADED, "the remote file had been deleted")
+        elif verdict is RemoteVerdict.KEEP_BOTH and remote is not None:
+            note = Notice(f.rel_path, NoticeKind.KEPT_BOTH, f"ours uploaded as {ours.name}")
+            log.warning(
+                "remote.changed",
+                **_ctx(m, f),
+                modifier=remote.modifier,
+                remote_version=remote.version,
+                action=f"kept theirs; ours uploaded as {ours.name}",
+            )
+        elif remote is not None and record is not None:
+            note = Notice(
+                f.rel_path,
+                NoticeKind.REMOTE_OVERWRITTEN,
+                f"version {remote.version} by {remote.modifier or '?'} overwritten",
+            )
+            ex.stats.add(remote_changed=1)
+            log.warning(
+                "remote.changed",
+                **_ctx(m, f),
+                modifier=remote.modifier,
+                version_overwritten=remote.version,
+                our_last_version=record.version,
+                action="overwritten (sync.on_remote_change: overwrite)",
+                restore=f"their edit is version {remote.version} in the file's version history "
+                "(DingTalk: file > version history > restore)",
+            )
+        else:
+            return
+        ex.write("notice", lambda: ex.state.add_notice(m.key, note))
+
+    def _hold_remote(self, a: Upload, record: Record, remote: Dentry | None) -> Outcome:
+        ex, m, f = self.ex, a.mapping, a.file
+        assert remote is not None
+        who = remote.modifier or "?"
+        reason = f"changed remotely by {who} (version {record.version} -> {remote.version})"
+        issue = ex.state.issue(m.key, f.rel_path)
+        already = issue is not None and issue.kind is IssueKind.HELD and issue.reason == reason
+        if not already:
+            log.warning(
+                "remote.changed",
+                **_ctx(m, f),
+                modifier=remote.modifier,
+                remote_version=remote.version,
+                action="held (sync.on_remote_change: hold)",
+            )
+            held = Issue(f.rel_path, IssueKind.HELD, reason, f.size, f.mtime_ns)
+            ex.write("hold", lambda: ex.state.put_issue(m.key, held))
+            ex.stats.add(remote_changed=1)
+        ex.stats.add(held=1)  # after the store, as in `Executor.refuse`
+        return Outcome.HELD
+
+    def reupload(self, a: Reupload) -> Outcome:
+        return self.upload(
+            Upload(a.mapping, a.file, Reason.REMOTE_DELETED, a.record), None, looked=True
+        )
+
+    def resolve(self, a: ResolveRemoteChange) -> Outcome:
+        up = Upload(a.mapping, a.file, Reason.CHANGED, a.record)
+        return self.upload(up, a.remote, looked=True)
+
+    # -- verify, touch, adopt ------------------------------------------------------------
+    def _hash(self, m: Mapping, f: LocalFile) -> str | Outcome:
+        try:
+            return self.ex.tree(m).hash(f)
+        except (FileVanishedError, FileChangedError):
+            return Outcome.VANISHED
+        except PermissionError:
+            issue = self.ex.state.issue(m.key, f.rel_path)
+            r = Refusal(f.rel_path, PERMISSION_DENIED, "", f.size, f.mtime_ns, f.ctime_ns)
+            return self.ex.refuse(refuse(m, r, issue))
+        except OSError as exc:  # EIO, ESTALE…: leave it to the next look
+            log.warning("hash.failed", mapping=str(m.local), path=f.rel_path, error=exc.strerror)
+            return Outcome.FAILED
+
+    def verify(self, a: Verify) -> Outcome:
+        ex, m, f = self.ex, a.mapping, a.file
+        sha = self._hash(m, f)
+        if isinstance(sha, Outcome):
+            return sha
+        record = ex.state.record(m.key, f.rel_path) or a.record
+        issue = ex.state.issue(m.key, f.rel_path)
+        nxt = decide(m, f, record, issue, ex.policy, time.time(), sha256=sha)
+        if isinstance(nxt, Touch):
+            return self.touch(nxt)
+        if isinstance(nxt, Upload):
+            return self.upload(nxt)
+        return Outcome.UNCHANGED if nxt is None else ex.execute(nxt)
+
+    def touch(self, a: Touch) -> Outcome:
+        r, f = a.record, a.file
+        rec = Record(
+            f.rel_path,
+            f.size,
+            f.mtime_ns,
+            f.inode,
+            a.sha256,
+            r.dentry_uuid,
+            r.dentry_id,
+            r.version,
+            r.uploaded_at,
+        )
+        if self.ex.write("record", lambda: self.ex.state.put_record(a.mapping.key, rec)):
+            self.ex.stats.add(touched=1)
+            log.debug("record.refreshed", mapping=str(a.mapping.local), path=f.rel_path)
+        return Outcome.TOUCHED
+
+    def adopt(self, a: Adopt) -> Outcome:
+        ex, m, f = self.ex, a.mapping, a.file
+        if (why := ex.blocked_reason(m)) is not None:
+            return why
+        sha = self._hash(m, f)
+        if isinstance(sha, Outcome):
+            return sha
+        upload = adopt_verdict(a, sha)
+        if upload is not None:
+            return ex.execute(upload)
+        if not ex.record(m, f, sha, a.twin.uuid, a.twin.id, a.twin.version):
+            return Outcome.FAILED
+        ex.stats.add(adopted=1)
+        ex.progress.file_done(f.size)
+        ex.write("tally", lambda: ex.state.tally(m.key, "adopted"))
+        log.info(
+            "upload.adopted",
+            **_ctx(m, f),
+            dentry_uuid=a.twin.uuid,
+            version=a.twin.version,
+            basis="size (sync.adopt: size)" if a.by_size else "stamp",
+        )
+        return Outcome.ADOPTED
+
+    # -- failures ------------------------------------------------------------------------
+    def failure(self, m: Mapping, f: LocalFile, exc: BaseException) -> Outcome:
+        """What an upload that raised `exc` comes to: each failure is bookkept, none escapes
+        (but a bug, which is no RemoteError or OSError)."""
+        ex, ctx = self.ex, _ctx(m, f)
+        if (local := self._local_failure(m, f, exc, ctx)) is not None:
+            return local
+        if isinstance(exc, CredentialsError):
+            ex.fatal = exc
+            ex.stats.failed(exc.code)
+            log.error("upload.failed", **ctx, error_code=exc.code, error=exc.message)
+            return Outcome.FAILED
+        if isinstance(exc, TooSlowError):
+            issue = ex.state.issue(m.key, f.rel_path)
+            r = Refusal(
+                f.rel_path, "too slow for the upload window", exc.message, f.size, f.mtime_ns
+            )
+            return ex.refuse(refuse(m, r, issue))
+        if isinstance(exc, RootMissingError) or (
+            isinstance(exc, PermanentError) and exc.code in MAPPING_CODES
+        ):
+            assert isinstance(exc, RemoteError)
+            hint = MAPPING_CODES.get(exc.code, "check parent_dentry_uuid (`syncd ls`)")
+            ex.mapping_failed(m, MappingFailedError(exc.message, code=exc.code, hint=hint))
+            ex.stats.add(abandoned=1)
+            return Outcome.ABANDONED
+        if isinstance(exc, StateError):  # e.g. the folder cache could not be written
+            ex.state_failed(exc, "folder cache")
+            return Outcome.ABANDONED
+        if isinstance(exc, OSError):  # EIO, ESTALE…: the file system, not the remote
+            exc = TransientError(
+                exc.strerror or str(exc),
+                code=errno.errorcode.get(exc.errno or 0, "OSError"),
+                api="local",
+            )
+        if not isinstance(exc, RemoteError):
+            raise exc
+        self._quarantine(m, f, exc, ctx)
+        return Outcome.FAILED
+
+    def _local_failure(
+        self, m: Mapping, f: LocalFile, exc: BaseException, ctx: dict[str, Any]
+    ) -> Outcome | None:
+        """The file went away, changed, or cannot be read (None: not a local failure)."""
+        ex = self.ex
+        if isinstance(exc, FileVanishedError) or (
+            isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.ENOTDIR)
+        ):
+            log.debug("upload.vanished", **ctx)
+            ex.stats.add(vanished=1)
+            return Outcome.VANISHED
+        if isinstance(exc, FileChangedError):
+            log.info("upload.deferred", **ctx, reason="changed during upload", detail=str(exc))
+            ex.stats.add(deferred=1)
+            return Outcome.DEFERRED
+        if isinstance(exc, PermissionError):
+            issue = ex.state.issue(m.key, f.rel_path)
+            r = Refusal(f.rel_path, PERMISSION_DENIED, "", f.size, f.mtime_ns, f.ctime_ns)
+            return ex.refuse(refuse(m, r, issue))
+        return None
+
+    def _quarantine(self, m: Mapping, f: LocalFile, exc: RemoteError, ctx: dict[str, Any]) -> None:
+        ex = self.ex
+        previous = ex.state.issue(m.key, f.rel_path)
+        attempts = 1
+        if (
+            previous is not None
+            and previous.kind is IssueKind.FAILED
+            and previous.matches(f.size, f.mtime_ns)
+        ):
+            attempts = previous.attempts + 1
+        permanent = isinstance(exc, PermanentError)
+        if permanent:
+            delay = max(quarantine_delay(attempts), PERMANENT_RETRY_FLOOR)
+        else:  # transient: probably an outage, not the file; `run` retries sooner on recovery
+            delay = quarantine_delay(attempts, cap=TRANSIENT_RETRY_CAP)
+        now = time.time()
+        log.error(
+            "upload.failed",
+            **ctx,
+            error_code=exc.code or type(exc).__name__,
+            error=exc.message,
+            status=exc.status,
+            attempts=attempts,
+            next_retry=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + delay)),
+        )
+        issue = Issue(
+            f.rel_path,
+            IssueKind.FAILED,
+            "remote refused" if permanent else "upload failed",
+            f.size,
+            f.mtime_ns,
+            exc.code,
+            exc.message,
+            attempts,
+            now + delay,
+            now,
+        )
+        ex.write("issue", lambda: ex.state.put_issue(m.key, issue))
+        ex.stats.failed(exc.code or type(exc).__name__)  # after the store, as in `refuse`

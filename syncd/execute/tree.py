@@ -1,0 +1,309 @@
+"""The executor's tree actions: renames and moves done on the server, deletes into the
+trash folder, and the guard that blocks a pass's deletes.
+
+A move keeps the remote dentry (uuid, version history, links) and sends no byte. When it
+cannot be done remotely — the source is gone there, the target name is taken, or the
+mappings are in different spaces — the file is uploaded at its new place instead, with the
+reason logged: never a duplicate, never a lost file. A trashed file or folder is moved into
+`<trash_folder>/<YYYY-MM-DD>/<its original folder>` under the mapping root, never deleted.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from syncd.core.actions import Blocked, Mkdir, Move, MoveFolder, Outcome, Reason, Trash, Upload
+from syncd.core.errors import ParentMissingError, PermanentError, RemoteError
+from syncd.core.model import Dentry, Notice, NoticeKind, Record
+from syncd.core.settings import Mapping
+from syncd.plan.deletes import trash_path
+
+if TYPE_CHECKING:
+    from syncd.execute.executor import Executor
+
+log = structlog.get_logger(__name__)
+TAKEN = {"dentryAlreadyExist", "dentryNameConflict"}
+
+
+class TreeActions:
+    def __init__(self, ex: Executor) -> None:
+        self.ex = ex
+
+    def handlers(self) -> dict[type, Callable[[Any], Outcome]]:
+        return {Move: self.move, MoveFolder: self.move_folder, Trash: self.trash, Mkdir: self.mkdir}
+
+    def mkdir(self, a: Mkdir) -> Outcome:
+        """Create a remote folder ahead of its first upload, only if nothing is there yet
+        (`FolderResolver.create_new`). A folder that is there (`dentryAlreadyExist`) is
+        found by the walk's listing as before; any other failure is left to the upload,
+        which meets it again and reports it."""
+        ex = self.ex
+        if ex.blocked_reason(a.mapping) is not None:
+            return Outcome.ABANDONED
+        try:
+            ex.remote().folders.create_new(ex.target(a.mapping), a.folder)
+        except RemoteError as exc:
+            log.debug("folder.early_skipped", folder=a.folder, error_code=exc.code)
+        return Outcome.UNCHANGED
+
+    def blocked(self, a: Blocked) -> Outcome:
+        log.error(
+            "deletes.blocked",
+            mapping=str(a.mapping.local),
+            reason=a.reason,
+            count=a.count,
+            **({"hint": a.hint} if a.hint else {}),
+        )
+        return Outcome.ABANDONED
+
+    # -- file moves ----------------------------------------------------------------------
+    def move(self, a: Move) -> Outcome:
+        ex, m, f, rec = self.ex, a.mapping, a.file, a.source
+        if (why := ex.blocked_reason(m)) is not None:
+            return why
+        current = ex.state.record(a.source_key, rec.rel_path)
+        source = next((s for s in ex.config.mappings if s.key == a.source_key), None)
+        if current is None or current.dentry_id != rec.dentry_id or source is None:
+            return self._fallback(a, "the recorded source is gone")
+        try:
+            dentry, calls = self._move_remote(source, m, rec, f.folder, f.name)
+        except RemoteError as exc:
+            if isinstance(exc, ParentMissingError) and exc.code == "dentryNotExist":
+                return self._fallback(a, "the remote source is gone")
+            if exc.code in TAKEN:
+                return self._fallback(a, "the target name is taken remotely")
+            if isinstance(exc, _OtherSpace):
+                return self._fallback(a, str(exc))
+            return ex.files.failure(m, f, exc)
+        moved = Record(
+            f.rel_path,
+            f.size,
+            f.mtime_ns,
+            f.inode,
+            rec.sha256,
+            rec.dentry_uuid,
+            rec.dentry_id,
+            dentry.version or rec.version,
+            rec.uploaded_at,
+        )
+        if not ex.write(
+            "move", lambda: ex.state.move_record(a.source_key, rec.rel_path, m.key, moved)
+        ):
+            return Outcome.FAILED
+        ex.stats.add(moved=1)
+        ex.write("tally", lambda: ex.state.tally(m.key, "moved"))
+        log.info(
+            "file.moved",
+            mapping=str(m.local),
+            source=rec.rel_path,
+            path=f.rel_path,
+            dentry_uuid=rec.dentry_uuid,
+            calls=calls,
+        )
+        return Outcome.MOVED
+
+    def _move_remote(
+        self, source: Mapping, m: Mapping, rec: Record | _FolderRef, folder: str, name: str
+    ) -> tuple[Dentry, int]:
+        """Rename and/or move `rec`'s dentry to `folder`/`name` under mapping `m`."""
+        remote = self.ex.remote()
+        src_root = remote.folders.root(self.ex.target(source))
+        dst_root = remote.folders.root(self.ex.target(m))
+        if src_root.space_id != dst_root.space_id:
+            raise _OtherSpace("the two mappings are in different spaces")
+        space, calls, dentry = src_root.space_id, 0, None
+        moves = source.key != m.key or rec.folder != folder
+        renames = rec.name != name
+        if moves:
+            parent = remote.folders.ensure(self.ex.target(m), folder)
+            try:
+                dentry = remote.dentries.move(space, rec.dentry_id, space, parent.dentry_id)
+            except RemoteError as exc:  # its old name taken there: renamed first, it is not
+                if not renames or exc.code not in TAKEN:
+                    raise
+                return self._rename_then_move(space, rec, parent.dentry_id, name)
+            calls += 1
+        if renames:
+            dentry = remote.dentries.rename(space, rec.dentry_id, name)
+            calls += 1
+        return dentry or Dentry(rec.dentry_uuid, rec.dentry_id), calls
+
+    def _rename_then_move(
+        self, space: str, rec: Record | _FolderRef, parent_id: str, name: str
+    ) -> tuple[Dentry, int]:
+        """The other order, for a move whose old name is taken in the new folder (the
+        reason one renames while moving). Should the new name be taken there as well, the
+        old name is put back and the error raised: a rename left behind would be a change
+        nobody made."""
+        dentries = self.ex.remote().dentries
+        dentries.rename(space, rec.dentry_id, name)
+        try:
+            dentry = dentries.move(space, rec.dentry_id, space, parent_id)
+        except RemoteError:
+            try:
+                dentries.rename(space, rec.dentry_id, rec.name)
+            except RemoteError as exc:
+                log.warning("move.undo_failed", path=rec.rel_path, error_code=exc.code)
+            raise
+        return dentry, 3
+
+    def _fallback(self, a: Move, reason: str) -> Outcome:
+        log.info(
+            "move.fallback",
+            mapping=str(a.mapping.local),
+            source=a.source.rel_path,
+            path=a.file.rel_path,
+            reason=reason,
+            action="uploading it at its new place",
+        )
+        return self.ex.execute(Upload(a.mapping, a.file, Reason.MOVE_FAILED))
+
+    # -- folder moves --------------------------------------------------------------------
+    def move_folder(self, a: MoveFolder) -> Outcome:
+        ex, m = self.ex, a.mapping
+        row = ex.state.dirs(m.key).get(a.old)
+        if (why := ex.blocked_reason(m)) is not None or row is None:
+            return why or Outcome.UNCHANGED
+        calls = 0
+        if row.dentry_id:
+            ref = _FolderRef(a.old, row.dentry_id, row.dentry_uuid)
+            new_folder, _, new_name = a.new.rpartition("/")
+            try:
+                _, calls = self._move_remote(m, m, ref, new_folder, new_name)
+            except RemoteError as exc:
+                return self._folder_fallback(a, exc)
+            ex.remote().folders.moved(ex.target(m), a.old, a.new)
+        if not ex.write("folder move", lambda: ex.state.move_dir(m.key, a.old, a.new)):
+            return Outcome.FAILED
+        ex.stats.add(moved=a.files)
+        ex.write("tally", lambda: ex.state.tally(m.key, "moved", a.files))
+        log.info(
+            "folder.moved",
+            mapping=str(m.local),
+            source=a.old,
+            path=a.new,
+            files=a.files,
+            calls=calls,
+        )
+        return Outcome.MOVED
+
+    def _folder_fallback(self, a: MoveFolder, exc: RemoteError) -> Outcome:
+        """The folder cannot be moved remotely: forget its records, so its files are
+        uploaded at the new place (or adopted, when the target holds them)."""
+        ex, m = self.ex, a.mapping
+        if not (isinstance(exc, ParentMissingError | PermanentError) or exc.code in TAKEN):
+            log.warning(
+                "folder.move_failed",
+                mapping=str(m.local),
+                source=a.old,
+                path=a.new,
+                error_code=exc.code,
+                error=exc.message,
+            )
+        log.info(
+            "move.fallback",
+            mapping=str(m.local),
+            source=a.old,
+            path=a.new,
+            reason=f"{exc.code}: {exc.message}",
+            action="uploading its files at the new place",
+        )
+        ex.remote().folders.forget(ex.target(m), a.old)
+
+        def forget() -> None:
+            ex.state.forget_dir(m.key, a.old)
+
+        ex.write("forget", forget)
+        return Outcome.FAILED
+
+    # -- trash ---------------------------------------------------------------------------
+    def trash(self, a: Trash) -> Outcome:
+        ex, m = self.ex, a.mapping
+        if (why := ex.blocked_reason(m)) is not None:
+            return why
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        if a.folder:
+            row = ex.state.dirs(m.key).get(a.folder)
+            dentry_id = row.dentry_id if row is not None else ""
+        else:
+            dentry_id = a.records[0].dentry_id
+        where = trash_path(
+            ex.config.sync.trash_folder, day, a.records[0] if a.records else None, a.folder
+        )
+        try:
+            if dentry_id:
+                self._to_trash(m, dentry_id, where)
+        except ParentMissingError as exc:
+            if exc.code != "dentryNotExist":
+                return self._trash_failed(a, exc)
+        except RemoteError as exc:
+            return self._trash_failed(a, exc)
+        return self._trashed(a, where)
+
+    def _to_trash(self, m: Mapping, dentry_id: str, where: str) -> None:
+        remote = self.ex.remote()
+        root = remote.folders.root(self.ex.target(m))
+        dest = remote.folders.ensure(self.ex.target(m), where)
+        remote.dentries.move(root.space_id, dentry_id, root.space_id, dest.dentry_id, "AUTO_RENAME")
+
+    def _trashed(self, a: Trash, where: str) -> Outcome:
+        ex, m = self.ex, a.mapping
+        paths = tuple(r.rel_path for r in a.records)
+
+        def drop() -> None:
+            if a.folder:
+                ex.state.forget_dir(m.key, a.folder)
+            else:
+                ex.state.forget(m.key, paths)
+
+        if not ex.write("trash", drop):
+            return Outcome.FAILED
+        if a.folder:
+            ex.remote().folders.forget(ex.target(m), a.folder)
+        now = time.time()
+        for r in a.records:
+            log.info(
+                "file.trashed", mapping=str(m.local), path=r.rel_path, trash=f"{where}/{r.name}"
+            )
+            note = Notice(r.rel_path, NoticeKind.TRASHED, where, now)
+            ex.write("notice", functools.partial(ex.state.add_notice, m.key, note))
+        ex.stats.add(trashed=len(a.records))
+        ex.write("tally", lambda: ex.state.tally(m.key, "trashed", len(a.records)))
+        return Outcome.TRASHED
+
+    def _trash_failed(self, a: Trash, exc: RemoteError) -> Outcome:
+        log.error(
+            "trash.failed",
+            mapping=str(a.mapping.local),
+            what=str(a),
+            error_code=exc.code,
+            error=exc.message,
+            action="kept; tried again at the next pass",
+        )
+        self.ex.stats.failed(exc.code)
+        return Outcome.FAILED
+
+
+class _OtherSpace(RemoteError):
+    """Mappings in two spaces: a move cannot cross them."""
+
+
+class _FolderRef:
+    """A recorded folder, shaped like a Record for `_move_remote`."""
+
+    def __init__(self, path: str, dentry_id: str, uuid: str) -> None:
+        self.rel_path, self.dentry_id, self.dentry_uuid = path, dentry_id, uuid
+
+    @property
+    def folder(self) -> str:
+        return self.rel_path.rpartition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.rel_path.rpartition("/")[2]

@@ -1,0 +1,54 @@
+"""The human summary a `syncd sync` prints on a terminal when it ends (like rclone's)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from syncd.core.units import human, plural
+
+if TYPE_CHECKING:
+    from syncd.oneshot.sync_pass import SyncResult
+
+
+def lines(result: SyncResult, *, dry_run: bool) -> list[str]:
+    c = result.counters
+    if dry_run:
+        folders = f" in {plural(result.folders, 'folder')}" if result.folders else ""
+        refused = f"; {c['refused']} refused" if c["refused"] else ""
+        return [
+            f"would upload {plural(c['planned'], 'file')} ({human(c['planned_bytes'])})"
+            f"{folders}{refused}"
+        ]
+    seconds = max(result.seconds, 1e-3)
+    out = [
+        f"Transferred:  {plural(c['uploaded'], 'file')}, {human(c['bytes'])}, "
+        f"{human(c['bytes'] / seconds)}/s",
+    ]
+    for label, key in (
+        ("Adopted", "adopted"),
+        ("Moved", "moved"),
+        ("Trashed", "trashed"),
+        ("Held", "held"),
+    ):
+        if c.get(key):
+            out.append(f"{label + ':':<13} {plural(c[key], 'file')}")
+    out.append(
+        f"{'Failed:':<13} {plural(c['failed'], 'file')}"
+        + (
+            f" and {plural(len(result.failed_mappings), 'mapping')}"
+            if result.failed_mappings
+            else ""
+        )
+    )
+    out.append(
+        f"{'Refused:':<13} {plural(c['refused'], 'file')} (see `syncd status`)"
+        if c["refused"]
+        else f"{'Refused:':<13} 0 files"
+    )
+    out.append(f"{'Elapsed:':<13} {result.seconds:.1f} s")
+    return out
+
+
+def print_summary(result: SyncResult, *, dry_run: bool) -> None:
+    print("\n".join(lines(result, dry_run=dry_run)), file=sys.stderr)

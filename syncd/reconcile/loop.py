@@ -1,0 +1,384 @@
+"""The one reconcile loop that `sync` and `run` share: walk, read state, plan, yield actions.
+
+A mapping (or a folder in it) is walked folder by folder; each folder's records are read
+as the walk reaches it, so memory does not grow with the tree. A folder that is a recorded
+folder renamed or moved is moved remotely right there, in one call, before its files are
+compared. For folders with files that have no record, the remote folder is listed once
+(adoption), and a new file that is a recorded file moved becomes a remote move. After a
+walk that saw every folder, `deletes.py` decides what becomes of what is gone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import structlog
+
+from syncd.core.actions import (
+    Action,
+    Blocked,
+    ClearIssues,
+    Defer,
+    Mkdir,
+    MoveFolder,
+    Outcome,
+    Reason,
+    Upload,
+)
+from syncd.core.errors import RemoteError
+from syncd.core.model import Dentry, Issue, LocalFile
+from syncd.core.settings import DeleteMode, Mapping
+from syncd.execute.executor import Executor
+from syncd.local.fs import display
+from syncd.local.walk import FolderScan, Known, WalkCounters, walk
+from syncd.local.walk_forked import walk_forked
+from syncd.local.walk_shared import walk_split
+from syncd.plan.decide import CaseGuard, case_refusal, decide, move_action, refuse, with_twin
+from syncd.plan.deletes import Gone, plan_deletes
+from syncd.plan.guards import DeleteLimits
+from syncd.reconcile.helper_records import HelperRecords
+from syncd.reconcile.moves import MoveFinder
+from syncd.reconcile.root_marker import check_root
+from syncd.state.store import DirRow, StateStore
+
+log = structlog.get_logger(__name__)
+
+Planned = Action | Defer
+
+
+@dataclass
+class ScanReport:
+    """What one walk saw; `complete` when every folder under its start could be read."""
+
+    mapping: Mapping
+    start: str
+    counters: WalkCounters = field(default_factory=WalkCounters)
+    seconds: float = 0.0
+    gone: Gone = field(default_factory=Gone)
+
+    @property
+    def complete(self) -> bool:
+        return not self.counters.failed
+
+
+def _under(start: str, path: str) -> bool:
+    return not start or path == start or path.startswith(start + "/")
+
+
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+@dataclass
+class _Walk:
+    """One walk's bookkeeping."""
+
+    m: Mapping
+    report: ScanReport
+    issues: dict[str, Issue]
+    dirs: dict[str, DirRow]
+    finder: MoveFinder
+    by_folder: dict[str, list[str]] = field(default_factory=dict)
+    visited: set[str] = field(default_factory=set)
+    names: dict[str, list[str]] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)  # dry-run: new prefix -> old
+    seen_issues: set[str] = field(default_factory=set)
+    mkdirs: set[str] = field(default_factory=set)
+
+    def old_path(self, rel: str) -> str:
+        for new, old in self.renamed.items():
+            if rel == new or rel.startswith(new + "/"):
+                return old + rel[len(new) :]
+        return rel
+
+
+class Reconciler:
+    def __init__(self, ex: Executor) -> None:
+        self.ex = ex
+        self.max_delete: int | None = None  # `sync --max-delete N`
+        # list a mapping with no records yet in a child process (`walk_forked`): only where
+        # no other thread runs, i.e. `sync --dry-run`
+        self.fork_walk = False
+        # create a new folder while its parent is listed (`_early_mkdir`): `sync` only
+        self.early_mkdir = False
+        # share a full rescan of a mapping with records with a helper process (`walk_split`)
+        self.split_walk = False
+
+    @property
+    def state(self) -> StateStore:
+        return self.ex.state
+
+    def scan(self, m: Mapping, start: str, report: ScanReport) -> Iterator[Planned]:
+        """Walk mapping `m` from folder `start` and yield what to do; `report` fills in."""
+        started = time.monotonic()
+        dirs = self.state.dirs(m.key)
+        finder = MoveFinder(self.ex, m, dirs, full=not start)
+        w = _Walk(m, report, self.state.issues(m.key), dirs, finder)
+        for issue_path in w.issues:
+            parent, _, name = issue_path.rpartition("/")
+            w.by_folder.setdefault(parent, []).append(name)
+        for scan in self._walk(w, start):
+            yield from self._folder(w, scan)
+            gone = report.gone
+            gone.vanished.extend(_join(w.old_path(scan.rel), n) for n in scan.vanished)
+            gone.stale.extend(_join(w.old_path(scan.rel), n) for n in scan.stale)
+            gone.refused.update((r.inode, (r.size, r.mtime_ns)) for r in scan.refusals if r.inode)
+        yield from finder.release(report.gone, report.complete)
+        report.seconds = time.monotonic() - started
+        if report.complete:
+            olds = set(w.renamed.values())
+            reserved = self.ex.tree(m).reserved  # the trash is remote-only: never "gone"
+            report.gone.dirs = [
+                p
+                for p in w.dirs
+                if p
+                and _under(start, p)
+                and p not in w.visited
+                and p.split("/", 1)[0] not in reserved
+                and not any(p == o or p.startswith(o + "/") for o in olds)
+            ]
+            stale_issues = [p for p in w.issues if _under(start, p) and p not in w.seen_issues]
+            if stale_issues:
+                yield ClearIssues(m, tuple(stale_issues))
+
+    def _walk(self, w: _Walk, start: str) -> Iterator[FolderScan]:
+        tree, counters = self.ex.tree(w.m), w.report.counters
+
+        def known_for(rel: str, ino: int) -> Known:
+            return self._known(w, rel, ino)
+
+        if start:
+            return walk(tree, start, known_for, counters)
+        shared = self.state.shared_dir
+        if not self.state.has_records_in(w.m.key):
+            if self.fork_walk and threading.active_count() == 1:  # a fork copies no lock
+                return walk_forked(tree, known_for, counters)  # another thread holds
+        elif self.split_walk and shared is not None and not tree.follow_symlinks:
+            return walk_split(
+                tree,
+                known_for,
+                HelperRecords(shared, {p: (r.id, r.inode) for p, r in w.dirs.items()}, w.by_folder),
+                lambda rel, scan: self._adopt(w, rel, scan),
+                counters,
+            )
+        return walk(tree, start, known_for, counters)
+
+    def _adopt(self, w: _Walk, rel: str, scan: FolderScan | None) -> None:
+        """A folder the helper walked: what `_known` would have noted of it."""
+        if scan is None or scan.ino:  # opened (a folder that could not be is not visited)
+            w.visited.add(rel)
+        if scan is not None and scan.files and (row := w.dirs.get(rel)) is not None:
+            w.names[rel] = list(self.state.known_in(row.id))
+
+    def _known(self, w: _Walk, rel: str, ino: int) -> Known:
+        """A folder is open: its records (after moving it remotely if it was renamed)."""
+        w.visited.add(rel)
+        path = w.old_path(rel)
+        row = w.dirs.get(path)
+        if row is None and path == rel and (old := w.finder.folder_source(rel, ino)) is not None:
+            path = self._move_folder(w, old, rel)
+            row = w.dirs.get(path)
+        if not self.ex.dry_run and ino and (row is None or row.inode != ino) and path == rel:
+            self.ex.write("folder", lambda: self.state.set_dir_inode(w.m.key, rel, ino))
+            ids = (row.dentry_id, row.dentry_uuid) if row is not None else ("", "")
+            w.dirs[rel] = DirRow(self.state.dir_id(w.m.key, rel) or 0, ino, *ids)
+        k = self.state.known_in(row.id) if row is not None else {}
+        w.names[rel] = list(k)
+        for name in w.by_folder.get(path, ()):
+            k.pop(name, None)  # a file with an issue is looked at every time
+        return k
+
+    def _move_folder(self, w: _Walk, old: str, new: str) -> str:
+        """Carry out a folder move at once (one remote call); the path to read records from."""
+        files = len(self.state.records_under(w.m.key, old))
+        outcome = self.ex.execute(MoveFolder(w.m, old, new, files))
+        if outcome is Outcome.PLANNED:  # dry-run: read the old rows under the new name
+            w.renamed[new] = old
+            return old
+        w.dirs.clear()
+        w.dirs.update(self.state.dirs(w.m.key))
+        w.finder.moved(old, new, w.dirs)
+        return new
+
+    def _folder(self, w: _Walk, scan: FolderScan) -> Iterator[Planned]:
+        m = w.m
+        before = w.names.pop(scan.rel, [])  # never kept past its folder: memory stays flat
+        for r in scan.refusals:
+            if r.rel_path in w.issues:
+                w.seen_issues.add(r.rel_path)
+            yield refuse(m, r, w.issues.get(r.rel_path))
+        if not scan.files:
+            return
+        now, policy, issues, recorded = time.time(), self.ex.policy, w.issues, scan.recorded
+        collisions = _collisions(scan, before)
+        old_folder = w.old_path(scan.rel)
+        cut = len(scan.rel) + 1 if scan.rel else 0
+        listing: dict[str, Dentry] | None = None
+        listed = mkdirs = False
+        for f in scan.files:
+            name = f.rel_path[cut:]
+            issue = issues.get(f.rel_path) if issues else None
+            if issue is not None:
+                w.seen_issues.add(f.rel_path)
+            record = self.state.record(m.key, _join(old_folder, name)) if name in recorded else None
+            action = decide(m, f, record, issue, policy, now)
+            if isinstance(action, Upload) and action.reason is Reason.NEW:
+                if collisions and (other := collisions.get(name)) is not None:
+                    yield refuse(m, case_refusal(f, other), issue)
+                    continue
+                if (source := w.finder.file_source(f)) is not None:
+                    w.report.gone.moved_sources.add((source[0], source[1].rel_path))
+                    yield move_action(m, f, *source)
+                    continue
+                if not listed:
+                    yield from self._early_mkdir(m, scan.rel)
+                    listing, listed = self._listing(m, scan.rel), True
+                if listing is not None:
+                    action = with_twin(action, listing.get(name), policy)
+                if (
+                    isinstance(action, Upload)
+                    and action.reason is Reason.NEW
+                    and w.finder.hold(action)
+                ):
+                    continue  # until the walk has seen what vanished
+            if action is not None:
+                if not mkdirs and self.ex.dry_run and isinstance(action, Upload):
+                    mkdirs = True  # dry-run: the folders an upload here would create
+                    yield from self._mkdirs(w, f)
+                yield action
+
+    def _listing(self, m: Mapping, folder: str) -> dict[str, Dentry] | None:
+        """The remote folder's entries, for adoption; None in dry-run or when unreadable."""
+        if self.ex.dry_run or self.ex.blocked_reason(m) is not None:
+            return None
+        try:
+            return self.ex.remote().index.listing(self.ex.target(m), folder)
+        except RemoteError as exc:
+            log.warning(
+                "remote.list_failed",
+                mapping=str(m.local),
+                folder=folder,
+                error_code=exc.code,
+                error=exc.message,
+            )
+            return None
+
+    def _early_mkdir(self, m: Mapping, folder: str) -> Iterator[Planned]:
+        """A folder with a new file, of which nothing is known remotely yet: finding out
+        (its parent's listing) and then creating it would be two round trips before its
+        first upload; the executor creates it meanwhile, only if nothing is there
+        (`FolderResolver.create_new`). Once the parent is listed, the next folders need no
+        guess."""
+        if not self.early_mkdir or not folder or self.ex.blocked_reason(m) is not None:
+            return
+        if self.ex.remote().index.unseen(self.ex.target(m), folder):
+            yield Mkdir(m, folder)
+
+    def _mkdirs(self, w: _Walk, f: LocalFile) -> Iterator[Planned]:
+        """Dry-run only: the remote folders an upload would create, each said once."""
+        if not self.ex.dry_run or not f.folder or f.folder in w.mkdirs:
+            return
+        known = self.ex.remote_folders(w.m)
+        parts = f.folder.split("/")
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            if sub not in w.mkdirs and sub not in known:
+                w.mkdirs.add(sub)
+                yield Mkdir(w.m, sub)
+        w.mkdirs.add(f.folder)
+
+    def root_problem(self, m: Mapping) -> str | None:
+        """With deletes on: why mapping `m`'s root must not be synced (`root_marker`)."""
+        return check_root(self.ex, m)
+
+    def finish(self, report: ScanReport) -> Iterator[Planned]:
+        """After a walk that saw everything: what becomes of the records of what is gone.
+        After one that did not, nothing is deleted, and pending deletes say why."""
+        s = self.ex.config.sync
+        if not report.complete:
+            yield from _incomplete(report, s.deletes)
+            return
+        limits = DeleteLimits(s.max_delete, s.max_delete_percent, self.max_delete)
+        yield from plan_deletes(self.state, report.mapping, report.gone, s.deletes, limits)
+
+    def gone_with_records(self, m: Mapping, rel: str) -> bool:
+        """A path that is not there but has a record (a file) or records below it (a folder)."""
+        if self.ex.tree(m).stat_key(rel) is not None:
+            return False
+        if self.state.record(m.key, rel) is not None:
+            return True
+        return self.state.dir_id(m.key, rel, create=False) is not None
+
+    def path(self, m: Mapping, rel: str) -> Iterator[Planned]:
+        """Plan one path (the daemon's events): classify it and decide."""
+        tree = self.ex.tree(m)
+        entry = tree.classify(rel)
+        issue = self.state.issue(m.key, rel)
+        if entry is None:
+            if issue is not None:
+                yield ClearIssues(m, (rel,))
+            return
+        if not isinstance(entry, LocalFile):
+            yield refuse(m, entry, issue)
+            return
+        record = self.state.record(m.key, rel)
+        action = decide(m, entry, record, issue, self.ex.policy, time.time())
+        if isinstance(action, Upload) and action.reason is Reason.NEW:
+            yield from self._new_path(m, entry, action, issue)
+        elif action is not None:
+            yield action
+
+    def _new_path(
+        self, m: Mapping, f: LocalFile, action: Upload, issue: Issue | None
+    ) -> Iterator[Planned]:
+        known = self.state.known(m.key, f.folder)
+        guard = CaseGuard()
+        for name in sorted(known):
+            guard.claim(name)
+        if (other := guard.claim(f.name)) is not None:
+            yield refuse(m, case_refusal(f, other), issue)
+            return
+        source = MoveFinder(self.ex, m, {}).file_source(f)
+        if source is not None:
+            yield move_action(m, f, *source)
+            return
+        listing = self._listing(m, f.folder)
+        yield (
+            with_twin(action, listing.get(f.name), self.ex.policy)
+            if listing is not None
+            else action
+        )
+
+
+def _collisions(scan: FolderScan, before: list[str]) -> dict[str, str]:
+    """New names in a folder that differ only in case from a recorded name, or from a new
+    name that sorts first: name -> the name it collides with."""
+    cut = len(scan.rel) + 1 if scan.rel else 0
+    recorded = scan.recorded
+    names = [n for f in scan.files if (n := f.rel_path[cut:]) not in recorded]
+    if not names or (not before and len({n.casefold() for n in names}) == len(names)):
+        return {}
+    new = sorted(names)
+    guard = CaseGuard()
+    vanished = set(scan.vanished)
+    for name in sorted(n for n in before if n not in vanished):
+        guard.claim(name)
+    return {name: other for name in new if (other := guard.claim(name)) is not None}
+
+
+def _incomplete(report: ScanReport, mode: DeleteMode) -> Iterator[Planned]:
+    gone, m = report.gone, report.mapping
+    pending = [p for p in gone.vanished if (m.key, p) not in gone.moved_sources]
+    if mode is not DeleteMode.TRASH or not (pending or gone.dirs):
+        return
+    failed = report.counters.failed
+    where = ", ".join(display(f) for f in failed[:3]) + (" …" if len(failed) > 3 else "")
+    yield Blocked(
+        m,
+        f"the scan could not read {where}; nothing is deleted after a scan that missed folders",
+        len(pending) + len(gone.dirs),
+        "make those folders readable by the service user: the next complete scan makes the deletes",
+    )

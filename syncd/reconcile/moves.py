@@ -1,0 +1,145 @@
+"""Finding renames and moves: the facts the planner needs, gathered beneath the roots.
+
+A new file is a recorded file moved when a record (in any mapping) has its inode, size and
+mtime and that record's path no longer holds that inode. A new folder is a recorded folder
+moved when a folder row has its inode, the old path no longer holds it and the new folder
+holds something recorded in the old one (same name, same inode). Each is confirmed on the
+file system at the moment it is planned, so an inode reused by an unrelated file (another
+mtime) or folder (none of the old one's entries), or a hard link (the old path still there)
+is never taken for a move.
+
+A move that changed the inode (`mv` across file systems, copy then delete) is found by
+content: in a full walk, a new file's upload waits (up to `HOLD_MAX` of them) until the walk
+has seen which records vanished; one of the same size and SHA-256 in the same mapping makes
+it a move. Only files whose size matches a vanished record are read for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from syncd.core.actions import Move, MoveBy, Upload
+from syncd.core.errors import FileChangedError, FileVanishedError
+from syncd.core.model import LocalFile, Record
+from syncd.core.settings import Mapping, RenameMode
+from syncd.plan.decide import is_move
+from syncd.state.store import DirRow
+
+if TYPE_CHECKING:
+    from syncd.execute.executor import Executor
+    from syncd.plan.deletes import Gone
+
+HOLD_MAX = 10_000  # new files whose upload waits for the end of a walk (memory stays bounded)
+
+
+class MoveFinder:
+    def __init__(
+        self, ex: Executor, m: Mapping, dirs: dict[str, DirRow], *, full: bool = False
+    ) -> None:
+        """`full`: a walk of the whole mapping, which may pair new files with vanished
+        records by content."""
+        self.ex, self.m = ex, m
+        self.enabled = ex.config.sync.renames is RenameMode.MOVE
+        self.has_records = self.enabled and ex.state.has_records()
+        self.hold_new = full and self.has_records and not ex.dry_run
+        self.held: list[Upload] = []
+        self.dirs = dirs  # the caller's, kept true through the walk's folder moves
+        self.by_inode: dict[int, list[str]] = {}
+        for path, row in dirs.items():
+            if row.inode:
+                self.by_inode.setdefault(row.inode, []).append(path)
+
+    def file_source(self, f: LocalFile) -> tuple[str, Record] | None:
+        """`(mapping key, record)` of the recorded file that `f` is, moved; else None."""
+        if not self.has_records:
+            return None
+        for key, rec in self.ex.state.records_with_inode(f.inode):
+            if key == self.m.key and rec.rel_path == f.rel_path:
+                continue
+            tree = self.ex.trees.get(key)
+            if tree is None:
+                continue  # a mapping no longer configured
+            now = tree.stat_key(rec.rel_path)
+            if is_move(f, rec, now is not None and now[2] == rec.inode):
+                return key, rec
+        return None
+
+    def folder_source(self, rel: str, ino: int) -> str | None:
+        """The recorded path of the folder that `rel` (inode `ino`) is, moved; else None."""
+        if not self.enabled or not ino:
+            return None
+        tree = self.ex.tree(self.m)
+        for old in self.by_inode.get(ino, ()):
+            if old == rel or rel.startswith(old + "/"):
+                continue
+            now = tree.stat_key(old)
+            if (now is None or now[2] != ino) and self._holds_what_was_in(old, rel):
+                return old
+        return None
+
+    def _holds_what_was_in(self, old: str, rel: str) -> bool:
+        """Folder `rel` holds something recorded in `old` (same name, same inode). An inode
+        alone proves nothing: a deleted folder's is soon given to the next new folder. A
+        folder with nothing recorded in it is taken as moved: either way nothing is lost."""
+        tree, cut = self.ex.tree(self.m), len(old) + 1
+        known = self.ex.state.known(self.m.key, old)
+        held = [(name, v[2]) for name, v in known.items()]
+        held += [
+            (path[cut:], row.inode)
+            for path, row in self.dirs.items()
+            if path.startswith(old + "/") and "/" not in path[cut:] and row.inode
+        ]
+        if not held:
+            return True
+        for name, inode in held:
+            now = tree.stat_key(f"{rel}/{name}")
+            if now is not None and now[2] == inode:
+                return True
+        return False
+
+    def moved(self, old: str, new: str, dirs: dict[str, DirRow]) -> None:
+        """Folder `old` is now `new`: keep the inode index true for the rest of the walk."""
+        for ino, paths in self.by_inode.items():
+            self.by_inode[ino] = [
+                new + p[len(old) :] if p == old or p.startswith(old + "/") else p for p in paths
+            ]
+
+    def hold(self, action: Upload) -> bool:
+        """Keep a new file's upload until the walk is over (True), when it may pair."""
+        if not self.hold_new or len(self.held) >= HOLD_MAX:
+            return False
+        self.held.append(action)
+        return True
+
+    def release(self, gone: Gone, complete: bool) -> Iterator[Upload | Move]:
+        """The held uploads, each a move where a vanished record has the file's content."""
+        held, self.held = self.held, []
+        by_size = self._vanished_by_size(gone) if held and complete else {}
+        for a in held:
+            rec = self._same_content(a.file, by_size.get(a.file.size, []))
+            if rec is None:
+                yield a
+                continue
+            by_size[a.file.size].remove(rec)
+            gone.moved_sources.add((self.m.key, rec.rel_path))
+            yield Move(self.m, a.file, self.m.key, rec, by=MoveBy.CONTENT)
+
+    def _vanished_by_size(self, gone: Gone) -> dict[int, list[Record]]:
+        out: dict[int, list[Record]] = {}
+        for path in gone.vanished:
+            if (self.m.key, path) in gone.moved_sources:
+                continue
+            rec = self.ex.state.record(self.m.key, path)
+            if rec is not None and rec.dentry_id:
+                out.setdefault(rec.size, []).append(rec)
+        return out
+
+    def _same_content(self, f: LocalFile, candidates: list[Record]) -> Record | None:
+        if not candidates:
+            return None
+        try:
+            sha = self.ex.tree(self.m).hash(f)
+        except (FileChangedError, FileVanishedError, OSError):
+            return None  # uploaded (or not) as a new file, the ordinary way
+        return next((r for r in candidates if r.sha256 == sha), None)

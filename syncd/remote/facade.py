@@ -1,0 +1,39 @@
+"""The remote side in one object, built on first need: transport, storage and dentry
+calls, folders, transfer, listings. A pass over recorded files builds nothing here and so
+makes no request at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from syncd.core.settings import Config
+from syncd.remote.dentries import DentryApi
+from syncd.remote.folders import FolderResolver, FolderStore
+from syncd.remote.listings import RemoteIndex
+from syncd.remote.storage import StorageApi
+from syncd.remote.transfer import Transfer
+from syncd.remote.transport import Transport
+
+
+@dataclass
+class Remote:
+    transport: Transport
+    storage: StorageApi
+    dentries: DentryApi
+    folders: FolderResolver
+    transfer: Transfer
+    index: RemoteIndex
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def build_remote(config: Config, store: FolderStore, stats: Any = None) -> Remote:
+    transport = Transport(config.dingtalk, pool_size=max(16, config.sync.workers * 2), stats=stats)
+    storage = StorageApi(transport)
+    dentries = DentryApi(transport)
+    folders = FolderResolver(storage, store)
+    transfer = Transfer(storage, dentries, folders, bwlimit=config.sync.bwlimit)
+    index = RemoteIndex(dentries, folders)
+    return Remote(transport, storage, dentries, folders, transfer, index)
