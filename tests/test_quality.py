@@ -38,3 +38,18 @@ def test_ruff_check_and_format_are_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = _run("ruff", "format", "--check", ".")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_layers_point_down_and_no_module_circles():
+    """import-linter's contracts (pyproject.toml): every import points down the layers, the
+    emulator imports nothing of syncd, planning is pure, reconcile reads through its ports,
+    and no two modules of a layer import each other in a circle."""
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -38,11 +38,16 @@ def _setup_logging(args: argparse.Namespace, config: Any = None) -> str:
     return configure_logging(level=level, fmt=fmt)
 
 
-def _locked(config: Any, dry_run: bool) -> Any:
-    """The state dir's lock for `sync`/`run`; a dry-run never takes it."""
+def _edge(args: argparse.Namespace) -> tuple[Any, Any, bool]:
+    """Where `sync` and `run` decide their dry-run, once: the config (a dry-run needs no
+    credentials), the state dir's lock (a dry-run never takes it), and the flag for the
+    world they open (`execute.world`: a printing executor, a read-only store)."""
     from syncd.state.lock import state_lock
 
-    return contextlib.nullcontext() if dry_run else state_lock(config.state_dir)
+    dry_run = bool(args.dry_run)
+    config = _load_config(args, require_credentials=not dry_run)
+    lock = contextlib.nullcontext() if dry_run else state_lock(config.state_dir)
+    return config, lock, dry_run
 
 
 def fatal_text(exc: BaseException) -> str:
@@ -57,21 +62,21 @@ def fatal_text(exc: BaseException) -> str:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    config = _load_config(args, require_credentials=not args.dry_run)
+    config, lock, dry_run = _edge(args)
     fmt = _setup_logging(args, config)
-    with _locked(config, args.dry_run):
-        return _sync(args, config, fmt)
+    with lock:
+        return _sync(args, config, fmt, dry_run)
 
 
-def _sync(args: argparse.Namespace, config: Any, fmt: str) -> int:
+def _sync(args: argparse.Namespace, config: Any, fmt: str, dry_run: bool) -> int:
     from syncd.oneshot.summary import print_summary
     from syncd.oneshot.sync_pass import run_sync
     from syncd.state.store import StateStore
 
-    state = StateStore.open(config.state_dir, dry_run=args.dry_run)
+    state = StateStore.open(config.state_dir, dry_run=dry_run)
     terminal = fmt == "console" and sys.stderr.isatty()
     progress: Any = None
-    if terminal and not args.dry_run:
+    if terminal and not dry_run:  # bars for what is sent
         from syncd.obs.progress import BarProgress
 
         progress = BarProgress()
@@ -80,7 +85,7 @@ def _sync(args: argparse.Namespace, config: Any, fmt: str) -> int:
             result = run_sync(
                 config,
                 state,
-                dry_run=args.dry_run,
+                dry_run=dry_run,
                 progress=progress,
                 interrupted=lambda: _last_signal[0],
                 check_remote=args.check_remote,
@@ -91,7 +96,7 @@ def _sync(args: argparse.Namespace, config: Any, fmt: str) -> int:
             progress.close()
         state.close()
     if terminal:
-        print_summary(result, dry_run=args.dry_run)
+        print_summary(result)
     if result.fatal is not None:
         print(f"syncd: {fatal_text(result.fatal)}", file=sys.stderr)
     if result.interrupted and result.abandoned:
@@ -163,13 +168,13 @@ def cmd_emulator(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from syncd.daemon.loop import run_daemon
 
-    config = _load_config(args, require_credentials=not args.dry_run)
+    config, lock, dry_run = _edge(args)
     _setup_logging(args, config)
-    with _locked(config, args.dry_run):
+    with lock:
         return run_daemon(
             config,
-            dry_run=args.dry_run,
-            reload_config=lambda: _load_config(args, require_credentials=not args.dry_run),
+            dry_run=dry_run,
+            reload_config=lambda: _load_config(args, require_credentials=not dry_run),
         )
 
 

@@ -4,6 +4,7 @@ read into their dataclasses."""
 from __future__ import annotations
 
 import collections.abc as cabc
+import importlib.util
 import itertools
 import os
 import re
@@ -79,6 +80,7 @@ _SYNC_KEYS = (
 _WATCH_KEYS = ("mode", "poll_interval_seconds")
 _METRICS_KEYS = ("listen", "textfile")
 _LOG_KEYS = ("format", "level")
+METRICS_HINT = "needs the metrics extra: pip install 'syncd[metrics]'"
 
 
 def _read_secret(sec: Section, path: Path, tolerate: bool) -> str:
@@ -282,11 +284,9 @@ def read_metrics(sec: Section) -> MetricsSettings:
         listen=sec.text("listen", "", check=_listen_error),
         textfile=sec.text("textfile", ""),
     )
-    if settings.listen or settings.textfile:
-        from syncd.obs.metrics import EXTRA_HINT, available
-
-        if not available():
-            sec.report("listen" if settings.listen else "textfile", EXTRA_HINT)
+    wanted = settings.listen or settings.textfile
+    if wanted and importlib.util.find_spec("prometheus_client") is None:
+        sec.report("listen" if settings.listen else "textfile", METRICS_HINT)
     if settings.textfile and not Path(settings.textfile).parent.is_dir():
         sec.report("textfile", f"folder does not exist: {Path(settings.textfile).parent}")
     return settings

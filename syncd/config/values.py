@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import enum
+import importlib.util
 import math
 import re
 from collections.abc import Callable
@@ -264,10 +265,35 @@ def http_url_error(value: str) -> str | None:
     return f"must be an http:// or https:// URL, got {value!r}"
 
 
-def rate_limit_error(value: str) -> str | None:
-    from syncd.remote.ratelimit_redis import url_error
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 
-    return url_error(value)
+
+def rate_limit_error(value: str) -> str | None:
+    """Why `value` is not a usable `dingtalk.rate_limit` (`local` or a Redis URL), or None.
+
+    Checked whole here, so that a typo is a config error at load (exit 3), never a crash
+    of `sync` or `run` when the limiter starts."""
+    if value == "local":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in REDIS_SCHEMES:
+        return "must be `local` or a redis://host:port/db URL (also rediss:// or unix://)"
+    if parts.scheme == "unix":
+        if not parts.path:
+            return f"a unix:// URL needs the socket's path, got {value!r}"
+    else:
+        try:
+            port = parts.port
+        except ValueError:
+            return f"the port must be a number between 1 and 65535, got {value!r}"
+        if port == 0 or not parts.hostname:
+            return f"must be redis://HOST:PORT/DB, got {value!r}"
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            return f"the database must be a number (redis://HOST:PORT/0), got {value!r}"
+    if importlib.util.find_spec("redis") is None:
+        return "needs the redis package: pip install 'syncd[redis]'"
+    return None
 
 
 def uuid_error(value: str) -> str | None:

@@ -261,6 +261,52 @@ class Defer:
         return f"wait {self.file.rel_path} ({self.reason})"
 
 
+@dataclass(frozen=True, slots=True)
+class FolderInode:
+    """Remember a local folder's inode (folder renames are found by it): bookkeeping the walk
+    asks for, carried out by the executor like everything else it decides."""
+
+    mapping: Mapping
+    folder: str
+    inode: int
+
+    def __str__(self) -> str:
+        return f"note folder {self.folder or '.'} (inode {self.inode})"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteMarker:
+    """Write the `.syncd-root` marker into the mapping root and note its file system (the
+    first sync with deletes on; product §4.8)."""
+
+    mapping: Mapping
+    dev: int
+
+    def __str__(self) -> str:
+        return f"mark {self.mapping.local} as a synced root"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteChecked:
+    """A drift check of the whole mapping finished: note when (`syncd status`)."""
+
+    mapping: Mapping
+
+    def __str__(self) -> str:
+        return f"note remote check of {self.mapping.local}"
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeTrash:
+    """Delete the trash days older than `sync.trash_retention_days` (`deletes: trash`)."""
+
+    mapping: Mapping
+    retention_days: int
+
+    def __str__(self) -> str:
+        return f"purge trash days older than {self.retention_days} days"
+
+
 Action = (
     Upload
     | Verify
@@ -277,6 +323,38 @@ Action = (
     | Forget
     | ClearIssues
     | Blocked
+    | Defer
+    | FolderInode
+    | WriteMarker
+    | RemoteChecked
+    | PurgeTrash
 )
 # actions that send or read bytes or call the remote: they run on upload threads
-HEAVY = (Upload, Verify, Adopt, ResolveRemoteChange, Reupload, Move, MoveFolder, Trash, Mkdir)
+HEAVY = (
+    Upload,
+    Verify,
+    Adopt,
+    ResolveRemoteChange,
+    Reupload,
+    Move,
+    MoveFolder,
+    Trash,
+    Mkdir,
+    PurgeTrash,
+)
+# (isinstance with a tuple: `A | B` would build a union object at every call, a hot path)
+UPLOADS = (Upload, Reupload)
+
+
+def path_of(action: Action) -> str:
+    """The relative path an action is about (a file's, a folder's), else its text."""
+    f = getattr(action, "file", None)
+    if isinstance(f, LocalFile):
+        return f.rel_path
+    if isinstance(action, Refuse):
+        return action.refusal.rel_path
+    if isinstance(action, Mkdir | FolderInode):
+        return action.folder
+    if isinstance(action, MoveFolder):
+        return action.new
+    return str(action)

@@ -92,6 +92,11 @@ class UncertainError(TransientError):
     applied. Never replayed blindly: the caller looks the result up first."""
 
 
+class NotAskedError(RemoteError):
+    """The remote was not asked at all: the mapping failed, uploads stopped, a dry-run, or
+    the month's call budget is spent. Nothing is known of the answer."""
+
+
 class AuthError(RemoteError):
     """The access token was rejected (``InvalidAuthentication``): refresh once and retry."""
 

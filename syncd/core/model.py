@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 STAMP_NAME = "syncd.sha256"  # the PRIVATE app property every commit carries (product §4.7)
+MARKER = ".syncd-root"  # the mapping root's marker, written with deletes on (never uploaded)
+
+
+Known = dict[str, tuple[int, int, int]]  # name -> (size, mtime_ns, inode) of a folder's records
 
 
 class LocalFile(NamedTuple):
@@ -137,3 +141,17 @@ class Dentry:
     modifier: str = ""
     modified: str = ""
     stamp: str = ""  # our syncd.sha256 app property, when the dentry carries one
+
+
+class MappingInfo(NamedTuple):
+    space_id: str = ""
+    dev: int = 0  # the local file system's device at the first sync (delete guard)
+    first_synced: float = 0.0
+    remote_checked: float = 0.0
+
+
+class DirRow(NamedTuple):
+    id: int
+    inode: int
+    dentry_id: str
+    dentry_uuid: str

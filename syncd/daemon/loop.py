@@ -15,6 +15,7 @@ nothing that changes during the scan is lost.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -26,8 +27,14 @@ from typing import Any
 
 import structlog
 
-from syncd.core.actions import Action, Outcome
-from syncd.core.errors import ConfigError, CredentialsError, RemoteError, StateError
+from syncd.core.actions import Action, Outcome, path_of
+from syncd.core.errors import (
+    ConfigError,
+    CredentialsError,
+    NotAskedError,
+    RemoteError,
+    StateError,
+)
 from syncd.core.settings import Config, Mapping
 from syncd.daemon import sdnotify
 from syncd.daemon.claims import Claims
@@ -37,9 +44,13 @@ from syncd.daemon.report import Reporting
 from syncd.daemon.retries import RetryTimers
 from syncd.daemon.scanner import Scanner
 from syncd.daemon.settle import SettleGate, Stat
-from syncd.execute.executor import Executor, RemoteFactory
+from syncd.execute.consume import Consumer
+from syncd.execute.context import RemoteFactory
+from syncd.execute.pool import Job, Workers
+from syncd.execute.world import open_world
 from syncd.local.watcher import Hint, HintKind, WatchSet
 from syncd.obs.stats import Stats
+from syncd.reconcile.drift import check_remote
 from syncd.reconcile.loop import Reconciler
 from syncd.state.store import StateStore
 
@@ -63,37 +74,52 @@ class Daemon:
 
     def __post_init__(self) -> None:
         self.stats = Stats()
-        self.ex = Executor(
+        self.world = open_world(
             self.config,
             self.state,
             dry_run=self.dry_run,
+            daemon=True,
             remote_factory=self.remote_factory,
             stats=self.stats,
         )
-        self.recon = Reconciler(self.ex)
-        self.recon.split_walk = True  # full rescans shared with a spawned helper
-        self.maps = Mappings(self.config, self.ex)
+        self.ctx = ctx = self.world.ctx
+        self.executor = self.world.executor
+        options = self.world.scan_options()
+        self.recon = Reconciler(
+            self.config, self.state, ctx.trees, self.world.listings, self.executor.execute, options
+        )
+        self.maps = Mappings(self.config, ctx.mapping_failed, ctx.failed_mappings)
         self.gate = SettleGate(self.config.sync.settle_seconds)
         self.watches = WatchSet(
             self.hints, *((self.observer_factory,) if self.observer_factory else ())
         )
-        self.jobs: queue.Queue[PathJob | Action | None] = queue.Queue(
-            maxsize=self.config.sync.workers * 4
-        )
+        self.pool = Workers(self.config.sync.workers, self._job_done, stats=self.stats)
         self.claims = Claims()
         self.retries = RetryTimers()  # quarantined files (monotonic due times)
         self.ready: deque[Key] = deque()  # settled, waiting for a free worker
         self.forced: set[Key] = set()  # retries that are due: skip the quarantine
         self.stopping = threading.Event()
-        self.scanner = Scanner(self)
+        self.scanner = Scanner(
+            self.recon,
+            self.executor,
+            self.maps,
+            offer=self.offer,
+            hints=self.hints,
+            stopping=self.stopping,
+            stats=self.stats,
+            settle=lambda: self.config.sync.settle_seconds,
+            blocked=ctx.blocked_reason,
+            state_failed=ctx.state_failed,
+        )
         self.threads: list[threading.Thread] = []
+        self._defers: dict[Key, float] = {}  # a path's job asked to be looked at later
         now = time.monotonic()
         self.next_rescan = now + self.config.sync.rescan_interval_seconds
         self.next_stats = now + STATS_INTERVAL
         self.next_root_check = now + ROOT_CHECK
         self.watchdog_every = sdnotify.watchdog_interval()
         self.next_ping = now
-        self.report = Reporting(lambda: self.config, self.state, self.ex, self.stats)
+        self.report = Reporting(lambda: self.config, ctx, self.stats)
 
     @property
     def mappings(self) -> dict[str, Mapping]:
@@ -106,10 +132,8 @@ class Daemon:
         self.watches.start()
         for m in self.mappings.values():
             self.maps.start_watching(m, self.watches)
-        for i in range(self.config.sync.workers):
-            self._thread(self._worker, f"upload-{i}")
         self._thread(self.scanner.run, "scanner")
-        if self.config.sync.remote_check_interval_seconds and not self.dry_run:
+        if self.config.sync.remote_check_interval_seconds and self.world.acts:
             self._thread(self._remote_checks, "remote-check")
         for key in self.mappings:
             self.scanner.request(ScanRequest(key, "", "start"))
@@ -126,21 +150,21 @@ class Daemon:
             self._loop()
         finally:
             self._shutdown()
-        if self.ex.fatal is not None:
-            raise self.ex.fatal
+        if self.ctx.fatal is not None:
+            raise self.ctx.fatal
         return 0
 
     def _probe_state(self) -> None:
         """Uploads are paused while the state store cannot record them: try it again."""
-        if self.ex.state_broken is None or self.dry_run:
+        if self.ctx.state_broken is None:
             return
         try:
             self.state.set_meta("daemon.probe", time.time())
-            self.ex.record_pending()
+            self.ctx.record_pending()
         except StateError as exc:
             log.debug("state.still_failing", path=str(self.state.path), error=str(exc))
             return
-        self.ex.state_broken = None
+        self.ctx.state_broken = None
         log.warning(
             "state.recovered", path=str(self.state.path), action="uploads resume; rescanning"
         )
@@ -148,9 +172,10 @@ class Daemon:
 
     def _check_credentials(self) -> None:
         """Fail fast: rejected credentials exit at start, not when a file needs uploading."""
-        if self.dry_run:
-            return
-        client = self.ex.remote().transport
+        try:
+            client = self.ctx.remote().transport
+        except NotAskedError:
+            return  # a dry-run has no remote
         attempts, client.max_attempts = client.max_attempts, 1  # no back-off before READY
         try:
             client.token()
@@ -169,17 +194,19 @@ class Daemon:
     def _remote_checks(self) -> None:
         """Every `remote_check_interval_seconds`: list the remote trees, repair drift. On a
         thread of its own and the listing API's own budget, so uploads never wait for it."""
-        from syncd.reconcile.drift import check_remote
-
+        consumer = Consumer(
+            self.executor,
+            self.offer,
+            deferred=lambda a: None,  # a repair is looked at again by the next check
+            stopped=self.stopping.is_set,
+        )
         while not self.stopping.wait(self.config.sync.remote_check_interval_seconds):
             for m in list(self.mappings.values()):
-                if self.ex.blocked_reason(m) is not None or m.key in self.maps.local_failed:
+                if self.ctx.blocked_reason(m) is not None or m.key in self.maps.local_failed:
                     continue
                 try:
-                    for action in check_remote(self.ex, m):
-                        if self.stopping.is_set():
-                            return
-                        self.offer(action)
+                    tree = self.ctx.trees.of(m)
+                    consumer.feed(check_remote(self.state, tree, self.world.listings, m))
                 except Exception as exc:
                     log.exception("remote.check_crashed", mapping=str(m.local), error=repr(exc))
 
@@ -197,27 +224,19 @@ class Daemon:
     def _shutdown(self) -> None:
         sdnotify.notify("STOPPING=1", "STATUS=stopping")
         log.info(
-            "daemon.stopping", queued=self.jobs.qsize() + len(self.gate), in_flight=len(self.claims)
+            "daemon.stopping", queued=len(self.pool) + len(self.gate), in_flight=len(self.claims)
         )
         self.stopping.set()
-        self.ex.stopping.set()
+        self.ctx.stopping.set()
         self.watches.stop()
         self.gate.clear()
         self.scanner.stop()
-        while True:  # queued jobs are abandoned: the next start redoes them
-            try:
-                self.jobs.get_nowait()
-            except queue.Empty:
-                break
-        for _ in range(self.config.sync.workers):
-            try:
-                self.jobs.put_nowait(None)
-            except queue.Full:
-                break
         deadline = time.monotonic() + self.config.sync.shutdown_timeout_seconds
+        # queued jobs are abandoned (the next start redoes them); running ones get the time
+        abandoned = self.pool.stop(timeout=self.config.sync.shutdown_timeout_seconds)
         for t in self.threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
-        abandoned = [t.name for t in self.threads if t.is_alive()]
+        abandoned += [t.name for t in self.threads if t.is_alive()]
         if abandoned:
             log.warning(
                 "daemon.abandoned",
@@ -226,7 +245,7 @@ class Daemon:
             )
         self._publish_status()
         self.report.stop_metrics()
-        self.ex.close()
+        self.ctx.close()
         log.info("daemon.stopped", **self.stats.summary())
 
     # -- the main loop -------------------------------------------------------------------
@@ -246,10 +265,6 @@ class Daemon:
                 except queue.Empty:
                     item = None
             self._tick(time.monotonic())
-            if self.dry_run:  # plan lines are batched: show what this round planned
-                from syncd.obs.plan_lines import flush
-
-                flush()
 
     def _next_wakeup(self) -> float:
         now = time.monotonic()
@@ -274,14 +289,14 @@ class Daemon:
             self._touch(key[0], key[1], now)
         if now >= self.next_rescan:
             self.next_rescan = now + self.config.sync.rescan_interval_seconds
-            self.ex.failed_mappings.clear()  # a remote root may have been fixed meanwhile
+            self.ctx.failed_mappings.clear()  # a remote root may have been fixed meanwhile
             self.scanner.full("interval")
             self.scanner.purge()
         for polled in self.maps.due_polls(now):
             self.scanner.request(ScanRequest(polled, "", "poll"))
         if now >= self.next_root_check:
             self.next_root_check = now + ROOT_CHECK
-            self.maps.check_roots(self.watches, self.scanner, self.recon.root_problem)
+            self.maps.check_roots(self.watches, self.scanner.request, self.recon.root_check)
             self._probe_state()
         if self.watchdog_every and now >= self.next_ping:
             sdnotify.notify("WATCHDOG=1")
@@ -334,11 +349,11 @@ class Daemon:
     def _stat_key(self, k: Hashable) -> Stat | None:
         pair: Key = k  # type: ignore[assignment]
         m = self.mappings.get(pair[0])
-        return None if m is None else self.ex.tree(m).stat_key(pair[1])
+        return None if m is None else self.ctx.trees.of(m).stat_key(pair[1])
 
     # -- handing settled paths to the workers --------------------------------------------
     def _pump(self) -> None:
-        while self.ready and not self.jobs.full() and not self.stopping.is_set():
+        while self.ready and not self.pool.full and not self.stopping.is_set():
             key: str
             rel: str
             key, rel = self.ready.popleft()
@@ -347,46 +362,33 @@ class Daemon:
                 continue  # marked dirty: looked at again when the current work ends
             force = (key, rel) in self.forced
             self.forced.discard((key, rel))
-            try:
-                self.jobs.put_nowait(PathJob(m, rel, force))
-            except queue.Full:
+            job = PathJob(m, rel, force)
+            work = Job((key, rel), rel, functools.partial(self._path, job), job)
+            if not self.pool.submit(work, block=False):
                 self.claims.unclaim((key, rel))
                 self.ready.appendleft((key, rel))
                 return
 
+    def _path(self, job: PathJob) -> Outcome:
+        outcome, defer = self.scanner.work_path(job)
+        self._defers[(job.mapping.key, job.rel)] = defer
+        return outcome
+
     def offer(self, action: Action) -> None:
         """A scan's action for a worker (blocks while the workers are saturated)."""
-        f = getattr(action, "file", None)
-        key = (
-            (action.mapping.key, f.rel_path) if f is not None else (action.mapping.key, str(action))
-        )
+        key = (action.mapping.key, path_of(action))
         if not self.claims.claim(key):
             return
-        self.jobs.put(action)
+        run = self.executor.execute
+        self.pool.submit(Job(key, key[1], lambda: run(action), action))
 
-    def _worker(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None or self.stopping.is_set():
-                return
-            outcome, defer = Outcome.FAILED, 0.0
-            m = job.mapping
-            rel = (
-                job.rel
-                if isinstance(job, PathJob)
-                else getattr(getattr(job, "file", None), "rel_path", str(job))
-            )
-            try:
-                if isinstance(job, PathJob):
-                    outcome, defer = self.scanner.work_path(job)
-                else:
-                    outcome = self.ex.execute(job)
-            except Exception as exc:
-                log.exception("upload.crashed", path=rel, error=repr(exc))
-            finally:
-                self.hints.put(Done(m.key, rel, outcome, defer))
-            if self.ex.fatal is not None:
-                self.request_stop()
+    def _job_done(self, job: Job, outcome: Outcome) -> None:
+        """On a worker: tell the main loop, which releases the claim."""
+        key: Key = job.key  # type: ignore[assignment]
+        defer = self._defers.pop(key, 0.0)
+        self.hints.put(Done(key[0], key[1], outcome, defer))
+        if self.ctx.fatal is not None:
+            self.request_stop()
 
     def _done(self, d: Done) -> None:
         again = self.claims.release((d.key, d.rel))
@@ -420,7 +422,7 @@ class Daemon:
     # -- reload and status ---------------------------------------------------------------
     def _publish_status(self) -> None:
         self.report.publish(
-            queued=len(self.gate) + len(self.ready) + self.jobs.qsize(),
+            queued=len(self.gate) + len(self.ready) + len(self.pool),
             in_flight=len(self.claims),
             watches=len(self.watches.watches),
             mappings=len(self.mappings),
@@ -443,8 +445,9 @@ class Daemon:
         restart_needed = ["sync.workers"] if new.sync.workers != self.config.sync.workers else []
         added, removed = self.maps.reload(new, self.watches, self.gate)
         self.config = new
-        self.ex.reconfigure(new)
-        self.ex.failed_mappings.clear()
+        self.ctx.reconfigure(new)
+        self.recon.reconfigure(new)
+        self.ctx.failed_mappings.clear()
         self.gate.settle = new.sync.settle_seconds
         self.next_rescan = time.monotonic() + new.sync.rescan_interval_seconds
         self.scanner.full("reload")

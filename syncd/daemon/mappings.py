@@ -17,22 +17,28 @@ import structlog
 
 from syncd.core.errors import MappingFailedError, RootUnavailable
 from syncd.core.settings import Config, Mapping, WatchMode
+from syncd.daemon.messages import ScanRequest
 from syncd.local.fs import open_root
 from syncd.local.fstype import filesystem_type, is_network
 
 if TYPE_CHECKING:
-    from syncd.daemon.scanner import Scanner
     from syncd.daemon.settle import SettleGate
-    from syncd.execute.executor import Executor
     from syncd.local.watcher import WatchSet
+    from syncd.reconcile.root_marker import RootVerdict
 
 log = structlog.get_logger(__name__)
 
 
 class Mappings:
-    def __init__(self, config: Config, ex: Executor) -> None:
+    def __init__(
+        self,
+        config: Config,
+        fail: Callable[[Mapping, MappingFailedError], None],
+        failed: dict[str, MappingFailedError],
+    ) -> None:
+        """`fail` reports a mapping failed (once); `failed` is where failures are kept."""
         self.by_key: dict[str, Mapping] = {m.key: m for m in config.mappings}
-        self.ex = ex
+        self.fail, self.failed = fail, failed
         self.config = config
         self.identity: dict[str, tuple[int, int]] = {}
         self.local_failed: dict[str, str] = {}
@@ -79,18 +85,19 @@ class Mappings:
             return
         self.local_failed[m.key] = reason
         hint = f"syncd looks for {m.local} every few seconds and rescans it when it is back"
-        self.ex.mapping_failed(m, MappingFailedError(reason, hint=hint))
+        self.fail(m, MappingFailedError(reason, hint=hint))
 
     def check_roots(
-        self, watches: WatchSet, scanner: Scanner, guard: Callable[[Mapping], str | None]
+        self,
+        watches: WatchSet,
+        request: Callable[[ScanRequest], None],
+        guard: Callable[[Mapping], RootVerdict],
     ) -> None:
         """Vanished, replaced or back? (`guard`: the delete guards on the root, if any.)"""
-        from syncd.daemon.messages import ScanRequest
-
         for key, m in self.by_key.items():
             try:
                 now = self._identity(m)
-                problem = guard(m) if key in self.local_failed else None
+                problem = guard(m).problem if key in self.local_failed else None
             except RootUnavailable as exc:
                 problem = exc.reason
             if problem is not None:
@@ -101,7 +108,7 @@ class Mappings:
             if key in self.local_failed or self.identity.get(key) != now:
                 back = key in self.local_failed
                 self.local_failed.pop(key, None)
-                self.ex.failed_mappings.pop(key, None)
+                self.failed.pop(key, None)
                 self.identity[key] = now
                 watches.remove(key)
                 if key not in self.polled:
@@ -111,7 +118,7 @@ class Mappings:
                     mapping=str(m.local),
                     action="watching and rescanning it",
                 )
-                scanner.request(
+                request(
                     ScanRequest(
                         key, "", "local folder is back" if back else "local folder replaced"
                     )

@@ -14,20 +14,17 @@ import structlog
 from syncd.core.errors import StateError, SyncdError
 from syncd.core.settings import Config
 from syncd.daemon import sdnotify
-from syncd.execute.executor import Executor
+from syncd.execute.context import Context
 from syncd.obs.metrics import HealthState
 from syncd.obs.stats import Stats
-from syncd.state.store import StateStore
 
 log = structlog.get_logger(__name__)
 
 
 class Reporting:
-    def __init__(
-        self, config: Callable[[], Config], state: StateStore, ex: Executor, stats: Stats
-    ) -> None:
+    def __init__(self, config: Callable[[], Config], ctx: Context, stats: Stats) -> None:
         self.config = config  # the current one (a reload replaces it)
-        self.state, self.ex, self.stats = state, ex, stats
+        self.ctx, self.state, self.stats = ctx, ctx.state, stats
         self.health = HealthState()
         self.metrics: Any = None
 
@@ -55,9 +52,9 @@ class Reporting:
         line = self.stats.line()
         log.info("stats", **line)
         sdnotify.notify(f"STATUS={self.stats.status_text(mappings)}")
-        if not self.ex.dry_run:
+        if not self.state.readonly:  # a dry-run's store is read-only: nothing is written
             snapshot = {**line, "pid": os.getpid(), "updated": time.time()}
-            self.ex.write("status", lambda: self.state.set_meta("daemon.status", snapshot))
+            self.ctx.write("status", lambda: self.state.set_meta("daemon.status", snapshot))
         textfile = self.config().metrics.textfile
         if textfile:
             from syncd.obs.metrics import write_textfile

@@ -11,31 +11,46 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 
-from syncd.core.actions import HEAVY, Defer, Outcome, Upload
+from syncd.core.actions import Action, Defer, Outcome, Upload
 from syncd.core.errors import RootUnavailable, StateError
-from syncd.core.model import IssueKind
 from syncd.core.settings import Mapping
 from syncd.daemon import sdnotify
+from syncd.daemon.mappings import Mappings
 from syncd.daemon.messages import Done, Fresh, PathJob, ScanRequest
-from syncd.execute.purge import purge_trash
-from syncd.reconcile.loop import ScanReport
-
-if TYPE_CHECKING:
-    from syncd.daemon.loop import Daemon
+from syncd.execute.consume import Consumer, Executes
+from syncd.obs.stats import Stats
+from syncd.reconcile.loop import Reconciler, ScanReport
 
 log = structlog.get_logger(__name__)
-
 
 PURGE = "purge trash"
 
 
 class Scanner:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
+    def __init__(
+        self,
+        recon: Reconciler,
+        executor: Executes,
+        maps: Mappings,
+        *,
+        offer: Callable[[Action], None],
+        hints: queue.Queue[Any],
+        stopping: threading.Event,
+        stats: Stats,
+        settle: Callable[[], float],
+        blocked: Callable[[Mapping], Outcome | None],
+        state_failed: Callable[[StateError, str], None],
+    ) -> None:
+        """`offer` hands heavy actions to the workers; `hints` is the main loop's queue;
+        `settle` the current settle time; `blocked` why a mapping may not use the remote."""
+        self.recon, self.executor, self.maps = recon, executor, maps
+        self.offer, self.hints, self.stopping, self.stats = offer, hints, stopping, stats
+        self.settle, self.blocked, self.state_failed = settle, blocked, state_failed
         self.queue: queue.Queue[ScanRequest | None] = queue.Queue()
         self.pending: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
@@ -50,8 +65,8 @@ class Scanner:
         self.queue.put(req)
 
     def full(self, reason: str) -> None:
-        self.d.ex.new_round()
-        for key in self.d.mappings:
+        self.executor.new_round()
+        for key in self.maps.by_key:
             self.request(ScanRequest(key, "", reason))
 
     def stop(self) -> None:
@@ -67,59 +82,66 @@ class Scanner:
     def run(self) -> None:
         while True:
             req = self.queue.get()
-            if req is None or self.d.stopping.is_set():
+            if req is None or self.stopping.is_set():
                 return
             with self.lock:
                 self.pending.discard((req.key, req.start))
             if req.reason == PURGE:
-                for each in list(self.d.mappings.values()):
-                    if self.d.ex.blocked_reason(each) is None:
-                        purge_trash(self.d.ex, each)
+                for each in list(self.maps.by_key.values()):
+                    if self.blocked(each) is None:
+                        for action in self.recon.housekeeping(each):
+                            self.executor.execute(action)
                 continue
-            m = self.d.mappings.get(req.key)
-            if m is None or m.key in self.d.maps.local_failed:
+            m = self.maps.by_key.get(req.key)
+            if m is None or m.key in self.maps.local_failed:
                 continue
             try:
                 self.scan(m, req)
             except RootUnavailable as exc:
-                self.d.maps.root_failed(m, exc.reason)
+                self.maps.root_failed(m, exc.reason)
             except StateError as exc:
-                self.d.ex.state_failed(exc, "scan")
+                self.state_failed(exc, "scan")
             except Exception as exc:
                 log.exception("scan.failed", mapping=str(m.local), error=repr(exc))
 
+    def _gone(self, key: str) -> bool:
+        return self.stopping.is_set() or key not in self.maps.by_key
+
     def scan(self, m: Mapping, req: ScanRequest) -> None:
-        d = self.d
-        if (problem := d.recon.root_problem(m)) is not None:
-            d.maps.root_failed(m, problem)
+        verdict = self.recon.root_check(m)
+        if verdict.problem is not None:
+            self.maps.root_failed(m, verdict.problem)
             return
+        if verdict.marker is not None:
+            self.executor.execute(verdict.marker)
         sdnotify.notify(f"STATUS=scanning {m.local} ({req.reason})")
         report = ScanReport(m, req.start)
-        settle_ns = int(d.config.sync.settle_seconds * 1e9)
-        changed = 0
-        for action in d.recon.scan(m, req.start, report):
-            if d.stopping.is_set() or req.key not in d.mappings:
-                return
-            f = getattr(action, "file", None)
-            if (
-                isinstance(action, Upload)
-                and f is not None
-                and time.time_ns() - f.mtime_ns < settle_ns
-            ):
-                d.hints.put(Fresh(m.key, f))  # too fresh: settle first
-                continue
-            changed += isinstance(action, Upload)
-            if isinstance(action, HEAVY) and not d.dry_run:
-                d.offer(action)
-            elif d.ex.execute(action) is Outcome.DEFERRED and isinstance(action, Defer):
-                d.hints.put(Done(m.key, action.file.rel_path, Outcome.DEFERRED, action.seconds))
-        for action in d.recon.finish(report):
-            d.ex.execute(action)
-        if d.dry_run:
-            from syncd.obs.plan_lines import flush
+        settle_ns = int(self.settle() * 1e9)
 
-            flush()
-        d.stats.set(last_scan_seconds=report.seconds, last_scan_time=time.time())
+        def fresh(action: Action) -> bool:
+            """Too fresh to upload: through the settle gate first."""
+            if isinstance(action, Upload) and time.time_ns() - action.file.mtime_ns < settle_ns:
+                self.hints.put(Fresh(m.key, action.file))
+                return True
+            return False
+
+        def deferred(action: Action) -> None:
+            if isinstance(action, Defer):
+                self.hints.put(Done(m.key, action.file.rel_path, Outcome.DEFERRED, action.seconds))
+
+        consumer = Consumer(
+            self.executor,
+            self.offer,
+            deferred=deferred,
+            stopped=lambda: self._gone(req.key),
+            divert=fresh,
+        )
+        changed = consumer.feed(self.recon.scan(m, req.start, report))
+        if self._gone(req.key):
+            return
+        for action in self.recon.finish(report):
+            self.executor.execute(action)
+        self.stats.set(last_scan_seconds=report.seconds, last_scan_time=time.time())
         log.info(
             "scan.finished",
             mapping=str(m.local),
@@ -129,26 +151,22 @@ class Scanner:
             changed=changed,
             seconds=round(report.seconds, 3),
         )
-        sdnotify.notify(f"STATUS={d.stats.status_text(len(d.mappings))}")
+        sdnotify.notify(f"STATUS={self.stats.status_text(len(self.maps.by_key))}")
 
     def work_path(self, job: PathJob) -> tuple[Outcome, float]:
         """On a worker: plan one settled path and carry it out."""
-        d, m = self.d, job.mapping
-        if m.key in d.maps.local_failed:
+        m = job.mapping
+        if m.key in self.maps.local_failed:
             return Outcome.ABANDONED, 0.0
-        if job.force:
-            issue = d.state.issue(m.key, job.rel)
-            if issue is not None and issue.kind is IssueKind.FAILED:
-                d.ex.write("retry", lambda: d.state.clear_issues(m.key, [job.rel]))
         outcome, defer = Outcome.UNCHANGED, 0.0
         try:
-            for action in d.recon.path(m, job.rel):
-                outcome = d.ex.execute(action)
+            for action in self.recon.path(m, job.rel, force=job.force):
+                outcome = self.executor.execute(action)
                 if isinstance(action, Defer):
                     defer = action.seconds
-            if d.recon.gone_with_records(m, job.rel):  # deleted: the parent's scan decides
+            if self.recon.gone_with_records(m, job.rel):  # deleted: the parent's scan decides
                 self.request(ScanRequest(m.key, job.rel.rpartition("/")[0], "deleted"))
         except RootUnavailable as exc:
-            d.maps.root_failed(m, exc.reason)
+            self.maps.root_failed(m, exc.reason)
             return Outcome.ABANDONED, 0.0
         return outcome, defer

@@ -12,14 +12,17 @@ from __future__ import annotations
 import errno
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from syncd.core.actions import (
+    Action,
     Adopt,
+    Hold,
     Outcome,
     Reason,
+    Refuse,
     ResolveRemoteChange,
     Reupload,
     Touch,
@@ -49,6 +52,8 @@ from syncd.core.model import (
     Refusal,
 )
 from syncd.core.settings import ConflictStrategy, Mapping
+from syncd.execute import issues
+from syncd.execute.context import Context
 from syncd.plan.decide import (
     PERMISSION_DENIED,
     RemoteVerdict,
@@ -59,9 +64,6 @@ from syncd.plan.decide import (
     refuse,
     remote_verdict,
 )
-
-if TYPE_CHECKING:
-    from syncd.execute.executor import Executor
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +81,7 @@ MAPPING_CODES = {
 }
 
 
-def _ctx(m: Mapping, f: LocalFile) -> dict[str, Any]:
+def _fields(m: Mapping, f: LocalFile) -> dict[str, Any]:
     return {
         "mapping": str(m.local),
         "path": f.rel_path,
@@ -89,16 +91,16 @@ def _ctx(m: Mapping, f: LocalFile) -> dict[str, Any]:
 
 
 class FileActions:
-    def __init__(self, ex: Executor) -> None:
-        self.ex = ex
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
     # -- upload --------------------------------------------------------------------------
     def upload(self, a: Upload, remote: Dentry | None = None, *, looked: bool = False) -> Outcome:
-        ex, m, f = self.ex, a.mapping, a.file
-        if (why := ex.blocked_reason(m)) is not None:
-            ex.stats.add(abandoned=1)
+        ctx, m, f = self.ctx, a.mapping, a.file
+        if (why := ctx.blocked_reason(m)) is not None:
+            ctx.stats.add(abandoned=1)
             return why
-        current = ex.state.record(m.key, f.rel_path)
+        current = ctx.state.record(m.key, f.rel_path)
         if (
             not looked
             and current is not None
@@ -106,13 +108,13 @@ class FileActions:
         ):
             return Outcome.UNCHANGED  # decided from an older view; another upload did it
         record = current if current is not None else a.record
-        name, strategy = f.name, ex.config.sync.conflict_strategy.value
+        name, strategy = f.name, ctx.config.sync.conflict_strategy.value
         verdict = RemoteVerdict.PROCEED
         try:
             if record is not None and record.dentry_id:
                 if not looked:
                     remote = self._remote_state(m, record)
-                verdict = remote_verdict(record, remote, ex.policy)
+                verdict = remote_verdict(record, remote, ctx.policy)
                 if verdict is RemoteVerdict.HOLD:
                     return self._hold_remote(a, record, remote)
                 if verdict is RemoteVerdict.KEEP_BOTH:
@@ -123,8 +125,8 @@ class FileActions:
             return self.failure(m, f, exc)
 
     def _remote_state(self, m: Mapping, record: Record) -> Dentry | None:
-        remote = self.ex.remote()
-        root = remote.folders.root(self.ex.target(m))
+        remote = self.ctx.remote()
+        root = remote.folders.root(self.ctx.target(m))
         return remote.dentries.get(root.space_id, record.dentry_id)
 
     def _send(
@@ -136,27 +138,27 @@ class FileActions:
         name: str,
         strategy: str,
     ) -> Outcome:
-        ex, m, f = self.ex, a.mapping, a.file
-        transfer = ex.remote().transfer
-        with ex.concurrency.slot():
+        ctx, m, f = self.ctx, a.mapping, a.file
+        transfer = ctx.remote().transfer
+        with ctx.concurrency.slot():
             transfer.storage.t.limiter_wait()
             started = time.monotonic()
-            sent = transfer.send(ex.tree(m), ex.target(m), f, strategy=strategy, name=name)
+            sent = transfer.send(ctx.tree(m), ctx.target(m), f, strategy=strategy, name=name)
             busy = time.monotonic() - started - transfer.storage.t.limiter_wait()
-            ex.concurrency.observe(busy, f.size)
+            ctx.concurrency.observe(busy, f.size)
         dentry = sent.dentry
         if verdict is RemoteVerdict.KEEP_BOTH and remote is not None:
             dentry = remote  # the local path stays paired with their file; ours sits beside
-        if not ex.record(m, f, sent.sha256, dentry.uuid, dentry.id, dentry.version):
+        if not ctx.record(m, f, sent.sha256, dentry.uuid, dentry.id, dentry.version):
             return Outcome.FAILED
         seconds = time.monotonic() - started
-        ex.stats.uploaded(f.size, seconds)
-        ex.progress.file_done(f.size)
+        ctx.stats.uploaded(f.size, seconds)
+        ctx.progress.file_done(f.size)
         if verdict is not RemoteVerdict.PROCEED:
             self._tell_remote_change(m, f, record, remote, verdict, sent.dentry)
         log.info(
             "upload.completed",
-            **_ctx(m, f),
+            **_fields(m, f),
             duration_ms=int(seconds * 1000),
             attempts=sent.attempts,
             dentry_uuid=sent.dentry.uuid,
@@ -176,14 +178,14 @@ class FileActions:
         verdict: RemoteVerdict,
         ours: Dentry,
     ) -> None:
-        ex = self.ex
+        ctx = self.ctx
         if verdict is RemoteVerdict.GONE:
             note = Notice(f.rel_path, NoticeKind.REUPLOADED, "the remote file had been deleted")
         elif verdict is RemoteVerdict.KEEP_BOTH and remote is not None:
             note = Notice(f.rel_path, NoticeKind.KEPT_BOTH, f"ours uploaded as {ours.name}")
             log.warning(
                 "remote.changed",
-                **_ctx(m, f),
+                **_fields(m, f),
                 modifier=remote.modifier,
                 remote_version=remote.version,
                 action=f"kept theirs; ours uploaded as {ours.name}",
@@ -194,10 +196,10 @@ class FileActions:
                 NoticeKind.REMOTE_OVERWRITTEN,
                 f"version {remote.version} by {remote.modifier or '?'} overwritten",
             )
-            ex.stats.add(remote_changed=1)
+            ctx.stats.add(remote_changed=1)
             log.warning(
                 "remote.changed",
-                **_ctx(m, f),
+                **_fields(m, f),
                 modifier=remote.modifier,
                 version_overwritten=remote.version,
                 our_last_version=record.version,
@@ -207,27 +209,27 @@ class FileActions:
             )
         else:
             return
-        ex.write("notice", lambda: ex.state.add_notice(m.key, note))
+        ctx.write("notice", lambda: ctx.state.add_notice(m.key, note))
 
     def _hold_remote(self, a: Upload, record: Record, remote: Dentry | None) -> Outcome:
-        ex, m, f = self.ex, a.mapping, a.file
+        ctx, m, f = self.ctx, a.mapping, a.file
         assert remote is not None
         who = remote.modifier or "?"
         reason = f"changed remotely by {who} (version {record.version} -> {remote.version})"
-        issue = ex.state.issue(m.key, f.rel_path)
+        issue = ctx.state.issue(m.key, f.rel_path)
         already = issue is not None and issue.kind is IssueKind.HELD and issue.reason == reason
         if not already:
             log.warning(
                 "remote.changed",
-                **_ctx(m, f),
+                **_fields(m, f),
                 modifier=remote.modifier,
                 remote_version=remote.version,
                 action="held (sync.on_remote_change: hold)",
             )
             held = Issue(f.rel_path, IssueKind.HELD, reason, f.size, f.mtime_ns)
-            ex.write("hold", lambda: ex.state.put_issue(m.key, held))
-            ex.stats.add(remote_changed=1)
-        ex.stats.add(held=1)  # after the store, as in `Executor.refuse`
+            ctx.write("hold", lambda: ctx.state.put_issue(m.key, held))
+            ctx.stats.add(remote_changed=1)
+        ctx.stats.add(held=1)  # after the store, as in `Executor.refuse`
         return Outcome.HELD
 
     def reupload(self, a: Reupload) -> Outcome:
@@ -242,30 +244,39 @@ class FileActions:
     # -- verify, touch, adopt ------------------------------------------------------------
     def _hash(self, m: Mapping, f: LocalFile) -> str | Outcome:
         try:
-            return self.ex.tree(m).hash(f)
+            return self.ctx.tree(m).hash(f)
         except (FileVanishedError, FileChangedError):
             return Outcome.VANISHED
         except PermissionError:
-            issue = self.ex.state.issue(m.key, f.rel_path)
+            issue = self.ctx.state.issue(m.key, f.rel_path)
             r = Refusal(f.rel_path, PERMISSION_DENIED, "", f.size, f.mtime_ns, f.ctime_ns)
-            return self.ex.refuse(refuse(m, r, issue))
+            return issues.refuse(self.ctx, refuse(m, r, issue))
         except OSError as exc:  # EIO, ESTALE…: leave it to the next look
             log.warning("hash.failed", mapping=str(m.local), path=f.rel_path, error=exc.strerror)
             return Outcome.FAILED
 
     def verify(self, a: Verify) -> Outcome:
-        ex, m, f = self.ex, a.mapping, a.file
+        ctx, m, f = self.ctx, a.mapping, a.file
         sha = self._hash(m, f)
         if isinstance(sha, Outcome):
             return sha
-        record = ex.state.record(m.key, f.rel_path) or a.record
-        issue = ex.state.issue(m.key, f.rel_path)
-        nxt = decide(m, f, record, issue, ex.policy, time.time(), sha256=sha)
-        if isinstance(nxt, Touch):
-            return self.touch(nxt)
-        if isinstance(nxt, Upload):
-            return self.upload(nxt)
-        return Outcome.UNCHANGED if nxt is None else ex.execute(nxt)
+        record = ctx.state.record(m.key, f.rel_path) or a.record
+        issue = ctx.state.issue(m.key, f.rel_path)
+        nxt = decide(m, f, record, issue, ctx.policy, time.time(), sha256=sha)
+        return Outcome.UNCHANGED if nxt is None else self._after_verify(nxt)
+
+    def _after_verify(self, a: Action) -> Outcome:
+        """What the hash decided: a touch, an upload, or (the file changed meanwhile) a
+        hold or refusal."""
+        if isinstance(a, Touch):
+            return self.touch(a)
+        if isinstance(a, Upload):
+            return self.upload(a)
+        if isinstance(a, Hold):
+            return issues.hold(self.ctx, a)
+        if isinstance(a, Refuse):
+            return issues.refuse(self.ctx, a)
+        return Outcome.UNCHANGED
 
     def touch(self, a: Touch) -> Outcome:
         r, f = a.record, a.file
@@ -280,29 +291,29 @@ class FileActions:
             r.version,
             r.uploaded_at,
         )
-        if self.ex.write("record", lambda: self.ex.state.put_record(a.mapping.key, rec)):
-            self.ex.stats.add(touched=1)
+        if self.ctx.write("record", lambda: self.ctx.state.put_record(a.mapping.key, rec)):
+            self.ctx.stats.add(touched=1)
             log.debug("record.refreshed", mapping=str(a.mapping.local), path=f.rel_path)
         return Outcome.TOUCHED
 
     def adopt(self, a: Adopt) -> Outcome:
-        ex, m, f = self.ex, a.mapping, a.file
-        if (why := ex.blocked_reason(m)) is not None:
+        ctx, m, f = self.ctx, a.mapping, a.file
+        if (why := ctx.blocked_reason(m)) is not None:
             return why
         sha = self._hash(m, f)
         if isinstance(sha, Outcome):
             return sha
         upload = adopt_verdict(a, sha)
         if upload is not None:
-            return ex.execute(upload)
-        if not ex.record(m, f, sha, a.twin.uuid, a.twin.id, a.twin.version):
+            return self.upload(upload) if isinstance(upload, Upload) else Outcome.UNCHANGED
+        if not ctx.record(m, f, sha, a.twin.uuid, a.twin.id, a.twin.version):
             return Outcome.FAILED
-        ex.stats.add(adopted=1)
-        ex.progress.file_done(f.size)
-        ex.write("tally", lambda: ex.state.tally(m.key, "adopted"))
+        ctx.stats.add(adopted=1)
+        ctx.progress.file_done(f.size)
+        ctx.write("tally", lambda: ctx.state.tally(m.key, "adopted"))
         log.info(
             "upload.adopted",
-            **_ctx(m, f),
+            **_fields(m, f),
             dentry_uuid=a.twin.uuid,
             version=a.twin.version,
             basis="size (sync.adopt: size)" if a.by_size else "stamp",
@@ -313,30 +324,30 @@ class FileActions:
     def failure(self, m: Mapping, f: LocalFile, exc: BaseException) -> Outcome:
         """What an upload that raised `exc` comes to: each failure is bookkept, none escapes
         (but a bug, which is no RemoteError or OSError)."""
-        ex, ctx = self.ex, _ctx(m, f)
-        if (local := self._local_failure(m, f, exc, ctx)) is not None:
+        ctx, fields = self.ctx, _fields(m, f)
+        if (local := self._local_failure(m, f, exc, fields)) is not None:
             return local
         if isinstance(exc, CredentialsError):
-            ex.fatal = exc
-            ex.stats.failed(exc.code)
-            log.error("upload.failed", **ctx, error_code=exc.code, error=exc.message)
+            ctx.fatal = exc
+            ctx.stats.failed(exc.code)
+            log.error("upload.failed", **fields, error_code=exc.code, error=exc.message)
             return Outcome.FAILED
         if isinstance(exc, TooSlowError):
-            issue = ex.state.issue(m.key, f.rel_path)
+            issue = ctx.state.issue(m.key, f.rel_path)
             r = Refusal(
                 f.rel_path, "too slow for the upload window", exc.message, f.size, f.mtime_ns
             )
-            return ex.refuse(refuse(m, r, issue))
+            return issues.refuse(ctx, refuse(m, r, issue))
         if isinstance(exc, RootMissingError) or (
             isinstance(exc, PermanentError) and exc.code in MAPPING_CODES
         ):
             assert isinstance(exc, RemoteError)
             hint = MAPPING_CODES.get(exc.code, "check parent_dentry_uuid (`syncd ls`)")
-            ex.mapping_failed(m, MappingFailedError(exc.message, code=exc.code, hint=hint))
-            ex.stats.add(abandoned=1)
+            ctx.mapping_failed(m, MappingFailedError(exc.message, code=exc.code, hint=hint))
+            ctx.stats.add(abandoned=1)
             return Outcome.ABANDONED
         if isinstance(exc, StateError):  # e.g. the folder cache could not be written
-            ex.state_failed(exc, "folder cache")
+            ctx.state_failed(exc, "folder cache")
             return Outcome.ABANDONED
         if isinstance(exc, OSError):  # EIO, ESTALE…: the file system, not the remote
             exc = TransientError(
@@ -346,33 +357,35 @@ class FileActions:
             )
         if not isinstance(exc, RemoteError):
             raise exc
-        self._quarantine(m, f, exc, ctx)
+        self._quarantine(m, f, exc, fields)
         return Outcome.FAILED
 
     def _local_failure(
-        self, m: Mapping, f: LocalFile, exc: BaseException, ctx: dict[str, Any]
+        self, m: Mapping, f: LocalFile, exc: BaseException, fields: dict[str, Any]
     ) -> Outcome | None:
         """The file went away, changed, or cannot be read (None: not a local failure)."""
-        ex = self.ex
+        ctx = self.ctx
         if isinstance(exc, FileVanishedError) or (
             isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.ENOTDIR)
         ):
-            log.debug("upload.vanished", **ctx)
-            ex.stats.add(vanished=1)
+            log.debug("upload.vanished", **fields)
+            ctx.stats.add(vanished=1)
             return Outcome.VANISHED
         if isinstance(exc, FileChangedError):
-            log.info("upload.deferred", **ctx, reason="changed during upload", detail=str(exc))
-            ex.stats.add(deferred=1)
+            log.info("upload.deferred", **fields, reason="changed during upload", detail=str(exc))
+            ctx.stats.add(deferred=1)
             return Outcome.DEFERRED
         if isinstance(exc, PermissionError):
-            issue = ex.state.issue(m.key, f.rel_path)
+            issue = ctx.state.issue(m.key, f.rel_path)
             r = Refusal(f.rel_path, PERMISSION_DENIED, "", f.size, f.mtime_ns, f.ctime_ns)
-            return ex.refuse(refuse(m, r, issue))
+            return issues.refuse(ctx, refuse(m, r, issue))
         return None
 
-    def _quarantine(self, m: Mapping, f: LocalFile, exc: RemoteError, ctx: dict[str, Any]) -> None:
-        ex = self.ex
-        previous = ex.state.issue(m.key, f.rel_path)
+    def _quarantine(
+        self, m: Mapping, f: LocalFile, exc: RemoteError, fields: dict[str, Any]
+    ) -> None:
+        ctx = self.ctx
+        previous = ctx.state.issue(m.key, f.rel_path)
         attempts = 1
         if (
             previous is not None
@@ -388,7 +401,7 @@ class FileActions:
         now = time.time()
         log.error(
             "upload.failed",
-            **ctx,
+            **fields,
             error_code=exc.code or type(exc).__name__,
             error=exc.message,
             status=exc.status,
@@ -407,5 +420,5 @@ class FileActions:
             now + delay,
             now,
         )
-        ex.write("issue", lambda: ex.state.put_issue(m.key, issue))
-        ex.stats.failed(exc.code or type(exc).__name__)  # after the store, as in `refuse`
+        ctx.write("issue", lambda: ctx.state.put_issue(m.key, issue))
+        ctx.stats.failed(exc.code or type(exc).__name__)  # after the store, as in `refuse`

@@ -15,28 +15,34 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from syncd.core.actions import Outcome, PurgeTrash
 from syncd.core.errors import RemoteError
 from syncd.core.model import Dentry
 from syncd.core.settings import DeleteMode, Mapping
+from syncd.execute.context import Context
 
 if TYPE_CHECKING:
-    from syncd.execute.executor import Executor
     from syncd.remote.dentries import DentryApi
 
 log = structlog.get_logger(__name__)
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def purge_trash(ex: Executor, m: Mapping, now: datetime | None = None) -> int:
-    """Delete the trash days of mapping `m` that are past the retention; files purged."""
-    s = ex.config.sync
-    if s.deletes is not DeleteMode.TRASH or not s.trash_retention_days or ex.dry_run:
+def purge(ctx: Context, a: PurgeTrash) -> Outcome:
+    if ctx.blocked_reason(a.mapping) is not None:
+        return Outcome.ABANDONED
+    purge_trash(ctx, a.mapping, a.retention_days)
+    return Outcome.UNCHANGED
+
+
+def purge_trash(ctx: Context, m: Mapping, days: int, now: datetime | None = None) -> int:
+    """Delete the trash days of mapping `m` older than `days`; the files purged."""
+    s = ctx.config.sync
+    if s.deletes is not DeleteMode.TRASH or not days:
         return 0
-    cutoff = ((now or datetime.now(UTC)) - timedelta(days=s.trash_retention_days)).strftime(
-        "%Y-%m-%d"
-    )
-    remote = ex.remote()
-    t = ex.target(m)
+    cutoff = ((now or datetime.now(UTC)) - timedelta(days=days)).strftime("%Y-%m-%d")
+    remote = ctx.remote()
+    t = ctx.target(m)
     try:
         root = remote.folders.root(t)
         trash = next(
@@ -55,7 +61,7 @@ def purge_trash(ex: Executor, m: Mapping, now: datetime | None = None) -> int:
                 gone = f"{s.trash_folder}/{day.name}"
                 purged += _purge_day(remote.dentries, root.space_id, day, gone, m)
                 remote.folders.forget(t, gone)
-                ex.write("trash", functools.partial(ex.state.forget_dir, m.key, gone))
+                ctx.write("trash", functools.partial(ctx.state.forget_dir, m.key, gone))
         return purged
     except RemoteError as exc:
         log.warning(

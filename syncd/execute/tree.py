@@ -14,26 +14,31 @@ import functools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from syncd.core.actions import Blocked, Mkdir, Move, MoveFolder, Outcome, Reason, Trash, Upload
 from syncd.core.errors import ParentMissingError, PermanentError, RemoteError
-from syncd.core.model import Dentry, Notice, NoticeKind, Record
+from syncd.core.model import Dentry, LocalFile, Notice, NoticeKind, Record
 from syncd.core.settings import Mapping
+from syncd.execute.context import Context
 from syncd.plan.deletes import trash_path
-
-if TYPE_CHECKING:
-    from syncd.execute.executor import Executor
 
 log = structlog.get_logger(__name__)
 TAKEN = {"dentryAlreadyExist", "dentryNameConflict"}
 
 
+Failure = Callable[[Mapping, LocalFile, BaseException], Outcome]
+
+
 class TreeActions:
-    def __init__(self, ex: Executor) -> None:
-        self.ex = ex
+    def __init__(self, ctx: Context, upload: Callable[[Upload], Outcome], failure: Failure) -> None:
+        """`upload` sends a file at its new place when a move cannot be done remotely;
+        `failure` bookkeeps a move that failed (as an upload's failure is)."""
+        self.ctx = ctx
+        self.upload = upload
+        self.failure = failure
 
     def handlers(self) -> dict[type, Callable[[Any], Outcome]]:
         return {Move: self.move, MoveFolder: self.move_folder, Trash: self.trash, Mkdir: self.mkdir}
@@ -43,11 +48,11 @@ class TreeActions:
         (`FolderResolver.create_new`). A folder that is there (`dentryAlreadyExist`) is
         found by the walk's listing as before; any other failure is left to the upload,
         which meets it again and reports it."""
-        ex = self.ex
-        if ex.blocked_reason(a.mapping) is not None:
+        ctx = self.ctx
+        if ctx.blocked_reason(a.mapping) is not None:
             return Outcome.ABANDONED
         try:
-            ex.remote().folders.create_new(ex.target(a.mapping), a.folder)
+            ctx.remote().folders.create_new(ctx.target(a.mapping), a.folder)
         except RemoteError as exc:
             log.debug("folder.early_skipped", folder=a.folder, error_code=exc.code)
         return Outcome.UNCHANGED
@@ -64,11 +69,11 @@ class TreeActions:
 
     # -- file moves ----------------------------------------------------------------------
     def move(self, a: Move) -> Outcome:
-        ex, m, f, rec = self.ex, a.mapping, a.file, a.source
-        if (why := ex.blocked_reason(m)) is not None:
+        ctx, m, f, rec = self.ctx, a.mapping, a.file, a.source
+        if (why := ctx.blocked_reason(m)) is not None:
             return why
-        current = ex.state.record(a.source_key, rec.rel_path)
-        source = next((s for s in ex.config.mappings if s.key == a.source_key), None)
+        current = ctx.state.record(a.source_key, rec.rel_path)
+        source = ctx.mapping(a.source_key)
         if current is None or current.dentry_id != rec.dentry_id or source is None:
             return self._fallback(a, "the recorded source is gone")
         try:
@@ -80,7 +85,7 @@ class TreeActions:
                 return self._fallback(a, "the target name is taken remotely")
             if isinstance(exc, _OtherSpace):
                 return self._fallback(a, str(exc))
-            return ex.files.failure(m, f, exc)
+            return self.failure(m, f, exc)
         moved = Record(
             f.rel_path,
             f.size,
@@ -92,12 +97,12 @@ class TreeActions:
             dentry.version or rec.version,
             rec.uploaded_at,
         )
-        if not ex.write(
-            "move", lambda: ex.state.move_record(a.source_key, rec.rel_path, m.key, moved)
+        if not ctx.write(
+            "move", lambda: ctx.state.move_record(a.source_key, rec.rel_path, m.key, moved)
         ):
             return Outcome.FAILED
-        ex.stats.add(moved=1)
-        ex.write("tally", lambda: ex.state.tally(m.key, "moved"))
+        ctx.stats.add(moved=1)
+        ctx.write("tally", lambda: ctx.state.tally(m.key, "moved"))
         log.info(
             "file.moved",
             mapping=str(m.local),
@@ -112,16 +117,16 @@ class TreeActions:
         self, source: Mapping, m: Mapping, rec: Record | _FolderRef, folder: str, name: str
     ) -> tuple[Dentry, int]:
         """Rename and/or move `rec`'s dentry to `folder`/`name` under mapping `m`."""
-        remote = self.ex.remote()
-        src_root = remote.folders.root(self.ex.target(source))
-        dst_root = remote.folders.root(self.ex.target(m))
+        remote = self.ctx.remote()
+        src_root = remote.folders.root(self.ctx.target(source))
+        dst_root = remote.folders.root(self.ctx.target(m))
         if src_root.space_id != dst_root.space_id:
             raise _OtherSpace("the two mappings are in different spaces")
         space, calls, dentry = src_root.space_id, 0, None
         moves = source.key != m.key or rec.folder != folder
         renames = rec.name != name
         if moves:
-            parent = remote.folders.ensure(self.ex.target(m), folder)
+            parent = remote.folders.ensure(self.ctx.target(m), folder)
             try:
                 dentry = remote.dentries.move(space, rec.dentry_id, space, parent.dentry_id)
             except RemoteError as exc:  # its old name taken there: renamed first, it is not
@@ -141,7 +146,7 @@ class TreeActions:
         reason one renames while moving). Should the new name be taken there as well, the
         old name is put back and the error raised: a rename left behind would be a change
         nobody made."""
-        dentries = self.ex.remote().dentries
+        dentries = self.ctx.remote().dentries
         dentries.rename(space, rec.dentry_id, name)
         try:
             dentry = dentries.move(space, rec.dentry_id, space, parent_id)
@@ -162,13 +167,13 @@ class TreeActions:
             reason=reason,
             action="uploading it at its new place",
         )
-        return self.ex.execute(Upload(a.mapping, a.file, Reason.MOVE_FAILED))
+        return self.upload(Upload(a.mapping, a.file, Reason.MOVE_FAILED))
 
     # -- folder moves --------------------------------------------------------------------
     def move_folder(self, a: MoveFolder) -> Outcome:
-        ex, m = self.ex, a.mapping
-        row = ex.state.dirs(m.key).get(a.old)
-        if (why := ex.blocked_reason(m)) is not None or row is None:
+        ctx, m = self.ctx, a.mapping
+        row = ctx.state.dirs(m.key).get(a.old)
+        if (why := ctx.blocked_reason(m)) is not None or row is None:
             return why or Outcome.UNCHANGED
         calls = 0
         if row.dentry_id:
@@ -178,11 +183,11 @@ class TreeActions:
                 _, calls = self._move_remote(m, m, ref, new_folder, new_name)
             except RemoteError as exc:
                 return self._folder_fallback(a, exc)
-            ex.remote().folders.moved(ex.target(m), a.old, a.new)
-        if not ex.write("folder move", lambda: ex.state.move_dir(m.key, a.old, a.new)):
+            ctx.remote().folders.moved(ctx.target(m), a.old, a.new)
+        if not ctx.write("folder move", lambda: ctx.state.move_dir(m.key, a.old, a.new)):
             return Outcome.FAILED
-        ex.stats.add(moved=a.files)
-        ex.write("tally", lambda: ex.state.tally(m.key, "moved", a.files))
+        ctx.stats.add(moved=a.files)
+        ctx.write("tally", lambda: ctx.state.tally(m.key, "moved", a.files))
         log.info(
             "folder.moved",
             mapping=str(m.local),
@@ -196,7 +201,7 @@ class TreeActions:
     def _folder_fallback(self, a: MoveFolder, exc: RemoteError) -> Outcome:
         """The folder cannot be moved remotely: forget its records, so its files are
         uploaded at the new place (or adopted, when the target holds them)."""
-        ex, m = self.ex, a.mapping
+        ctx, m = self.ctx, a.mapping
         if not (isinstance(exc, ParentMissingError | PermanentError) or exc.code in TAKEN):
             log.warning(
                 "folder.move_failed",
@@ -214,27 +219,27 @@ class TreeActions:
             reason=f"{exc.code}: {exc.message}",
             action="uploading its files at the new place",
         )
-        ex.remote().folders.forget(ex.target(m), a.old)
+        ctx.remote().folders.forget(ctx.target(m), a.old)
 
         def forget() -> None:
-            ex.state.forget_dir(m.key, a.old)
+            ctx.state.forget_dir(m.key, a.old)
 
-        ex.write("forget", forget)
+        ctx.write("forget", forget)
         return Outcome.FAILED
 
     # -- trash ---------------------------------------------------------------------------
     def trash(self, a: Trash) -> Outcome:
-        ex, m = self.ex, a.mapping
-        if (why := ex.blocked_reason(m)) is not None:
+        ctx, m = self.ctx, a.mapping
+        if (why := ctx.blocked_reason(m)) is not None:
             return why
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         if a.folder:
-            row = ex.state.dirs(m.key).get(a.folder)
+            row = ctx.state.dirs(m.key).get(a.folder)
             dentry_id = row.dentry_id if row is not None else ""
         else:
             dentry_id = a.records[0].dentry_id
         where = trash_path(
-            ex.config.sync.trash_folder, day, a.records[0] if a.records else None, a.folder
+            ctx.config.sync.trash_folder, day, a.records[0] if a.records else None, a.folder
         )
         try:
             if dentry_id:
@@ -247,34 +252,34 @@ class TreeActions:
         return self._trashed(a, where)
 
     def _to_trash(self, m: Mapping, dentry_id: str, where: str) -> None:
-        remote = self.ex.remote()
-        root = remote.folders.root(self.ex.target(m))
-        dest = remote.folders.ensure(self.ex.target(m), where)
+        remote = self.ctx.remote()
+        root = remote.folders.root(self.ctx.target(m))
+        dest = remote.folders.ensure(self.ctx.target(m), where)
         remote.dentries.move(root.space_id, dentry_id, root.space_id, dest.dentry_id, "AUTO_RENAME")
 
     def _trashed(self, a: Trash, where: str) -> Outcome:
-        ex, m = self.ex, a.mapping
+        ctx, m = self.ctx, a.mapping
         paths = tuple(r.rel_path for r in a.records)
 
         def drop() -> None:
             if a.folder:
-                ex.state.forget_dir(m.key, a.folder)
+                ctx.state.forget_dir(m.key, a.folder)
             else:
-                ex.state.forget(m.key, paths)
+                ctx.state.forget(m.key, paths)
 
-        if not ex.write("trash", drop):
+        if not ctx.write("trash", drop):
             return Outcome.FAILED
         if a.folder:
-            ex.remote().folders.forget(ex.target(m), a.folder)
+            ctx.remote().folders.forget(ctx.target(m), a.folder)
         now = time.time()
         for r in a.records:
             log.info(
                 "file.trashed", mapping=str(m.local), path=r.rel_path, trash=f"{where}/{r.name}"
             )
             note = Notice(r.rel_path, NoticeKind.TRASHED, where, now)
-            ex.write("notice", functools.partial(ex.state.add_notice, m.key, note))
-        ex.stats.add(trashed=len(a.records))
-        ex.write("tally", lambda: ex.state.tally(m.key, "trashed", len(a.records)))
+            ctx.write("notice", functools.partial(ctx.state.add_notice, m.key, note))
+        ctx.stats.add(trashed=len(a.records))
+        ctx.write("tally", lambda: ctx.state.tally(m.key, "trashed", len(a.records)))
         return Outcome.TRASHED
 
     def _trash_failed(self, a: Trash, exc: RemoteError) -> Outcome:
@@ -286,7 +291,7 @@ class TreeActions:
             error=exc.message,
             action="kept; tried again at the next pass",
         )
-        self.ex.stats.failed(exc.code)
+        self.ctx.stats.failed(exc.code)
         return Outcome.FAILED
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 
 from syncd.core.filters import IGNORE_RE, SUSPECT_RE, name_problem
-from syncd.core.model import LocalFile, Refusal, new_local_file
+from syncd.core.model import Known, LocalFile, Refusal, new_local_file
 from syncd.local.fs import (
     NOT_FOLLOWED,
     OPEN_DIR,
@@ -45,9 +45,6 @@ def _note(level: int, event: str, **fields: Any) -> None:
             notes.append((level, event, fields))
         return
     log.log(level, event, **fields)
-
-
-Known = dict[str, tuple[int, int, int]]  # name -> (size, mtime_ns, inode) of its record
 
 
 @dataclass(slots=True)

@@ -40,10 +40,11 @@ from collections.abc import Callable, Iterator
 
 import structlog
 
+from syncd.core.model import Known
 from syncd.local import helper as walk_child
 from syncd.local.fs import LocalTree, Root
 from syncd.local.helper import BATCH_ENTRIES, DONE, ERROR, SCANS, Helper, Packed, Send
-from syncd.local.walk import FolderScan, Known, KnownFor, WalkCounters, walk
+from syncd.local.walk import FolderScan, KnownFor, WalkCounters, walk
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -153,7 +153,7 @@ def configure_logging(*, level: str = "info", fmt: str = "auto", stream: Any = N
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
     )
-    handler = logging.StreamHandler(stream)
+    handler = _Handler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -166,6 +166,22 @@ def configure_logging(*, level: str = "info", fmt: str = "auto", stream: Any = N
 
 
 _FORMAT = "json"
+# called before each log line is written: lines written around the logging chain (the
+# dry-run's batched plan lines) go out first, so the order of lines is kept
+_before_write: list[Callable[[], None]] = []
+
+
+def before_write(hook: Callable[[], None]) -> None:
+    """Call `hook` before every log line is written (once registered, for good)."""
+    if hook not in _before_write:
+        _before_write.append(hook)
+
+
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    def emit(self, record: logging.LogRecord) -> None:
+        for hook in _before_write:
+            hook()
+        super().emit(record)
 
 
 def current_format() -> str:

@@ -19,14 +19,7 @@ from typing import Any
 
 from syncd.obs.stats import COUNTERS, DURATION_BUCKETS, GAUGES, Stats
 
-EXTRA_HINT = "needs the metrics extra: pip install 'syncd[metrics]'"
 Health = Callable[[], str | None]  # None: healthy; else why not
-
-
-def available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("prometheus_client") is not None
 
 
 class _Collector:

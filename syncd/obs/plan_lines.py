@@ -3,8 +3,9 @@
 A first dry-run over a million new files prints a million lines; through structlog and the
 stdlib logging record each cost ~100 µs (70 % of the run's CPU, measured). In JSON mode
 these lines are rendered here — the same keys, level and UTC timestamp as structlog's — and
-written in batches; `flush()` is called before anything else is logged at a folder's or
-a pass's end, so the order of lines is kept. On a console they go through structlog.
+written in batches; the logging chain calls `flush()` before it writes any other line
+(`logconfig.before_write`), so the order of lines is kept. On a console they go through
+structlog.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from syncd.obs.logconfig import current_format
+from syncd.obs.logconfig import before_write, current_format
 
 log = structlog.get_logger(__name__)
 BATCH = 512
@@ -105,6 +106,9 @@ def flush() -> None:
     with _lock:
         if _pending:
             _write()
+
+
+before_write(flush)
 
 
 def _write() -> None:

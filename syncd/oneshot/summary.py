@@ -11,9 +11,9 @@ if TYPE_CHECKING:
     from syncd.oneshot.sync_pass import SyncResult
 
 
-def lines(result: SyncResult, *, dry_run: bool) -> list[str]:
+def lines(result: SyncResult) -> list[str]:
     c = result.counters
-    if dry_run:
+    if result.dry_run:
         folders = f" in {plural(result.folders, 'folder')}" if result.folders else ""
         refused = f"; {c['refused']} refused" if c["refused"] else ""
         return [
@@ -50,5 +50,5 @@ def lines(result: SyncResult, *, dry_run: bool) -> list[str]:
     return out
 
 
-def print_summary(result: SyncResult, *, dry_run: bool) -> None:
-    print("\n".join(lines(result, dry_run=dry_run)), file=sys.stderr)
+def print_summary(result: SyncResult) -> None:
+    print("\n".join(lines(result)), file=sys.stderr)

@@ -1,36 +1,35 @@
 """`syncd sync`: one pass over every mapping, like `rclone copy`.
 
-For each mapping: walk and plan (`reconcile.py`), carry out cheap actions at once and send
-uploads to `sync.workers` threads (bounded submission keeps memory flat on huge trees),
-then drop the records of what is gone. Files that changed during their upload are tried
-again once they have settled; files that fail are recorded for `syncd status` and tried
-again by the next run. SIGINT/SIGTERM finish what is in flight and abandon the rest.
+For each mapping: walk and plan (`reconcile`), carry out cheap actions at once and send
+uploads to the worker pool (bounded submission keeps memory flat on huge trees), then drop
+the records of what is gone. Files that changed during their upload are tried again once
+they have settled; files that fail are recorded for `syncd status` and tried again by the
+next run. SIGINT/SIGTERM finish what is in flight and abandon the rest.
 """
 
 from __future__ import annotations
 
-import functools
 import signal
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from syncd.core.actions import HEAVY, Defer, Outcome, Reupload, Upload
+from syncd.core.actions import Action, Defer, Outcome, Reupload, Upload, path_of
 from syncd.core.errors import MappingFailedError, RootUnavailable, StateError
-from syncd.core.model import LocalFile
 from syncd.core.settings import Config, Mapping
-from syncd.execute.executor import Executor, RemoteFactory
-from syncd.execute.purge import purge_trash
+from syncd.execute.consume import Consumer
+from syncd.execute.context import RemoteFactory
+from syncd.execute.pool import Job, Workers
+from syncd.execute.world import World, open_world
 from syncd.obs.progress import Progress
 from syncd.obs.stats import Stats
 from syncd.reconcile.drift import check_remote
-from syncd.reconcile.loop import Planned, Reconciler, ScanReport
+from syncd.reconcile.loop import Reconciler, ScanReport
 from syncd.state.store import StateStore
 
 log = structlog.get_logger(__name__)
@@ -48,6 +47,7 @@ class SyncResult:
     interrupted: int = 0  # the signal that stopped the pass early
     abandoned: bool = False  # work was left undone by the interruption
     folders: int = 0  # folders holding planned uploads (the dry-run summary)
+    dry_run: bool = False  # the actions were printed, not carried out
 
     @property
     def exit_code(self) -> int:
@@ -59,129 +59,94 @@ class SyncResult:
         return 1 if failed else 0
 
 
-class _Pool:
-    """A thread pool with bounded submission (b2sdk's BoundedQueueExecutor)."""
-
-    def __init__(self, ex: Executor, workers: int) -> None:
-        self.ex = ex
-        self.workers = workers
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload")
-        self.slots = threading.BoundedSemaphore(workers * 4)
-        self.deferred: list[Planned] = []
-        self.pending = 0
-        self._lock = threading.Lock()
-
-    def submit(self, action: Planned) -> None:
-        self.slots.acquire()
-        with self._lock:
-            self.pending += 1
-        fut: Future[Outcome] = self.executor.submit(self.ex.execute, action)
-        fut.add_done_callback(functools.partial(self._done, action=action))
-
-    def _done(self, fut: Future[Outcome], *, action: Planned) -> None:
-        self.slots.release()
-        with self._lock:
-            self.pending -= 1
-        if fut.cancelled():
-            return
-        exc = fut.exception()
-        if exc is not None:  # a bug or an unexpected local error: this file failed, go on
-            self.ex.stats.failed("crash")
-            path = getattr(getattr(action, "file", None), "rel_path", str(action))
-            log.error("upload.crashed", path=path, error=repr(exc), exc_info=exc)
-        elif fut.result() is Outcome.DEFERRED:
-            with self._lock:
-                self.deferred.append(action)
-
-    def drain(self) -> list[Planned]:
-        self.executor.shutdown(wait=True)
-        self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="upload")
-        with self._lock:
-            jobs, self.deferred = self.deferred, []
-        return jobs
-
-    def abandon(self) -> bool:
-        """Stop: drop what is queued, let what runs finish; True when work was dropped."""
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        with self._lock:
-            dropped = self.pending > 0
-        self.executor.shutdown(wait=True)
-        return dropped
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True)
-
-
-_UPLOADS = (Upload, Reupload)  # a tuple, not `Upload | Reupload`: built once, not per file
-
-
 class SyncPass:
     def __init__(
         self,
         config: Config,
-        ex: Executor,
+        world: World,
         *,
         check_remote: bool = False,
         max_delete: int | None = None,
     ) -> None:
         self.config = config
-        self.ex = ex
+        self.world = world
+        self.ctx = ctx = world.ctx
         self.check_remote = check_remote
-        self.recon = Reconciler(ex)
-        self.recon.max_delete = max_delete
-        self.recon.fork_walk = ex.dry_run  # a dry-run sends nothing: no thread runs beside it
-        self.recon.early_mkdir = not ex.dry_run
-        self.recon.split_walk = True
+        options = world.scan_options(max_delete=max_delete)
+        self.recon = Reconciler(
+            config, ctx.state, ctx.trees, world.listings, world.executor.execute, options
+        )
+        self.acts = world.acts
         self.folders: set[tuple[str, str]] = set()
         self.planned = [0, 0]  # uploads planned in this pass and their bytes (see `run_sync`)
-        self.bars = type(ex.progress) is not Progress  # the default Progress draws nothing
-        self.pool = _Pool(ex, config.sync.workers)
+        self.bars = type(ctx.progress) is not Progress  # the default Progress draws nothing
+        self.deferred: list[Action] = []
+        self._lock = threading.Lock()
+        self.pool = Workers(config.sync.workers, self._done, stats=ctx.stats)
+        self.consumer = Consumer(
+            world.executor,
+            self._offer,
+            deferred=self.deferred.append,
+            stopped=self._stopped,
+            planned=self._planned,
+        )
 
-    def dispatch(self, action: Planned) -> None:
-        if isinstance(action, _UPLOADS):
-            f = action.file
-            self.planned[0] += 1  # added to the stats once, at the end (a hot path)
-            self.planned[1] += f.size
-            if self.bars:
-                self.ex.progress.planned(1, f.size)
-            self.folders.add((action.mapping.key, f.rel_path.rpartition("/")[0]))
-        if isinstance(action, HEAVY) and not self.ex.dry_run:
-            self.pool.submit(action)
-        elif self.ex.execute(action) is Outcome.DEFERRED:
-            self.pool.deferred.append(action)
+    def _stopped(self) -> bool:
+        return self.ctx.fatal is not None or self.ctx.state_broken is not None
+
+    def _planned(self, action: Upload | Reupload) -> None:
+        f = action.file
+        self.planned[0] += 1  # added to the stats once, at the end (a hot path)
+        self.planned[1] += f.size
+        if self.bars:
+            self.ctx.progress.planned(1, f.size)
+        self.folders.add((action.mapping.key, f.rel_path.rpartition("/")[0]))
+
+    def _offer(self, action: Action) -> None:
+        run = self.world.executor.execute
+        self.pool.submit(Job(path_of(action), path_of(action), lambda: run(action), action))
+
+    def _done(self, job: Job, outcome: Outcome) -> None:
+        if outcome is Outcome.DEFERRED:
+            with self._lock:
+                self.deferred.append(job.payload)
+
+    def _drain(self) -> None:
+        self.pool.drain()
+
+    def feed(self, actions: Iterable[Action]) -> None:
+        self.consumer.feed(actions)
 
     def mapping(self, m: Mapping) -> None:
         report = ScanReport(m, "")
         planned = self.planned[0]
+        ctx, run = self.ctx, self.world.executor.execute
         try:
-            if (problem := self.recon.root_problem(m)) is not None:
+            verdict = self.recon.root_check(m)
+            if verdict.problem is not None:
                 hint = "nothing is deleted or uploaded for it until the folder is back"
-                self.ex.mapping_failed(m, MappingFailedError(problem, hint=hint))
+                ctx.mapping_failed(m, MappingFailedError(verdict.problem, hint=hint))
                 return
-            for action in self.recon.scan(m, "", report):
-                if self.ex.fatal is not None or self.ex.state_broken is not None:
-                    break
-                self.dispatch(action)
+            if verdict.marker is not None:
+                run(verdict.marker)
+            self.feed(self.recon.scan(m, "", report))
         except RootUnavailable as exc:
-            self.ex.mapping_failed(m, MappingFailedError(exc.reason, hint=f"check {m.local}"))
+            ctx.mapping_failed(m, MappingFailedError(exc.reason, hint=f"check {m.local}"))
             return
         except StateError as exc:
-            self.ex.state_failed(exc, "scan")
-        self.pool.deferred.extend(self.pool.drain())
-        if self.ex.fatal is None and self.ex.state_broken is None:
+            ctx.state_failed(exc, "scan")
+        self._drain()
+        if not self._stopped():
             try:
                 for action in self.recon.finish(report):
-                    self.ex.execute(action)
+                    run(action)
             except StateError as exc:
-                self.ex.state_failed(exc, "scan")
-        if self.ex.dry_run:
-            from syncd.obs.plan_lines import flush
-
-            flush()
-        if self.check_remote and self.ex.blocked_reason(m) is None:
+                ctx.state_failed(exc, "scan")
+        if self.check_remote and ctx.blocked_reason(m) is None:
             self.repair(m)
-        if self.ex.blocked_reason(m) is None:
-            purge_trash(self.ex, m)
+        if ctx.blocked_reason(m) is None:
+            for action in self.recon.housekeeping(m):
+                run(action)
         c = report.counters
         log.info(
             "scan.finished",
@@ -196,44 +161,38 @@ class SyncPass:
 
     def repair(self, m: Mapping) -> None:
         """`--check-remote`: list the mapped remote tree and repair drift."""
-        if self.ex.dry_run:
+        if not self.acts:
             log.info(
                 "plan.remote_check_skipped",
                 mapping=str(m.local),
                 reason="a dry-run makes no request; run without --dry-run to check",
             )
             return
-        for action in check_remote(self.ex, m):
-            self.dispatch(action)
-        self.pool.deferred.extend(self.pool.drain())
+        tree = self.ctx.trees.of(m)
+        self.feed(check_remote(self.ctx.state, tree, self.world.listings, m))
+        self._drain()
 
     def retry_deferred(self) -> None:
         """Files that changed mid-upload (or are new and empty): wait, then try again."""
-        jobs = self.pool.drain() + self.pool.deferred
-        self.pool.deferred = []
+        self._drain()
+        jobs, self.deferred[:] = list(self.deferred), []
         settle = self.config.sync.settle_seconds
         for _ in range(DEFER_ROUNDS):
-            if not jobs or self.ex.fatal is not None:
+            if not jobs or self.ctx.fatal is not None:
                 return
             wait = max(settle, 0.5, *(j.seconds for j in jobs if isinstance(j, Defer)))
             time.sleep(min(wait, 15.0))  # the settle gate itself, not synchronisation
             for job in jobs:
-                for action in self.recon.path(job.mapping, _path(job)):
-                    self.dispatch(action)
-            jobs = self.pool.drain() + self.pool.deferred
-            self.pool.deferred = []
+                self.feed(self.recon.path(job.mapping, path_of(job)))
+            self._drain()
+            jobs, self.deferred[:] = list(self.deferred), []
         for job in jobs:
             log.warning(
                 "upload.deferred",
                 mapping=str(job.mapping.local),
-                path=_path(job),
+                path=path_of(job),
                 reason="still changing; the next run uploads it",
             )
-
-
-def _path(action: Planned) -> str:
-    f = getattr(action, "file", None)
-    return f.rel_path if isinstance(f, LocalFile) else str(action)
 
 
 def run_sync(
@@ -250,52 +209,53 @@ def run_sync(
     """One pass over every mapping; returns the counters and the exit code."""
     started = time.monotonic()
     stats = Stats()
-    ex = Executor(
+    world = open_world(
         config,
         state,
         dry_run=dry_run,
-        honour_quarantine=False,
         remote_factory=remote_factory,
         progress=progress,
         stats=stats,
     )
-    run = SyncPass(config, ex, check_remote=check_remote, max_delete=max_delete)
+    ctx = world.ctx
+    run = SyncPass(config, world, check_remote=check_remote, max_delete=max_delete)
     result = SyncResult({}, 0.0)
     try:
         for m in config.mappings:
-            if ex.fatal is not None or ex.state_broken is not None:
+            if ctx.fatal is not None or ctx.state_broken is not None:
                 break
             run.mapping(m)
         run.retry_deferred()
     except KeyboardInterrupt:  # SIGINT/SIGTERM: finish what is in flight, drop the queue
-        ex.stopping.set()
+        ctx.stopping.set()
         result.interrupted = interrupted() or signal.SIGINT
-        run.pool.abandon()
+        run.pool.stop()
         result.abandoned = True  # the pass did not get to its end
         log.warning("sync.interrupted", in_flight="finished", queued="left for the next run")
     finally:
-        run.pool.close()
-        ex.close()
+        run.pool.stop()
+        ctx.close()
         stats.add(planned=run.planned[0], planned_bytes=run.planned[1])
     result.seconds = time.monotonic() - started
     result.counters = stats.summary()
-    result.fatal, result.state_broken = ex.fatal, ex.state_broken
-    result.failed_mappings = dict(ex.failed_mappings)
+    result.fatal, result.state_broken = ctx.fatal, ctx.state_broken
+    result.failed_mappings = dict(ctx.failed_mappings)
     result.folders = len(run.folders)
-    _report(config, stats, result, dry_run=dry_run)
+    result.dry_run = not run.acts
+    _report(config, stats, result)
     return result
 
 
-def _report(config: Config, stats: Stats, result: SyncResult, *, dry_run: bool) -> None:
+def _report(config: Config, stats: Stats, result: SyncResult) -> None:
     """The pass's last line (`sync.finished` / `plan.finished`) and the metrics textfile."""
-    if config.metrics.textfile and not dry_run:
+    if config.metrics.textfile and not result.dry_run:
         from syncd.obs.metrics import write_textfile
 
         try:
             write_textfile(Path(config.metrics.textfile), stats)
         except OSError as exc:
             log.warning("metrics.textfile_failed", path=config.metrics.textfile, error=exc.strerror)
-    event = "plan.finished" if dry_run else "sync.finished"
+    event = "plan.finished" if result.dry_run else "sync.finished"
     extra: dict[str, Any] = (
         {"failed_mappings": len(result.failed_mappings)} if result.failed_mappings else {}
     )

@@ -24,7 +24,7 @@ from syncd.core.actions import (
 )
 from syncd.core.filters import MAX_SINGLE_UPLOAD, TOO_LARGE_REASON
 from syncd.core.model import Dentry, Issue, IssueKind, LocalFile, Record, Refusal
-from syncd.core.settings import AdoptMode, Mapping, RemoteChangePolicy
+from syncd.core.settings import AdoptMode, Config, Mapping, RemoteChangePolicy
 
 PERMISSION_DENIED = "permission denied"
 EMPTY_GUARD = "empty file would overwrite remote content"
@@ -39,6 +39,18 @@ class Policy:
     adopt: AdoptMode = AdoptMode.STAMPED
     on_remote_change: RemoteChangePolicy = RemoteChangePolicy.OVERWRITE
     new_empty_wait: float = 0.0  # the daemon waits NEW_EMPTY_WAIT
+
+
+def policy_of(config: Config, *, daemon: bool) -> Policy:
+    """The policy `config` asks for. The daemon honours quarantines (an explicit `sync`
+    retries failures) and lets a new empty file wait for its content (writers that stall)."""
+    return Policy(
+        allow_empty_overwrite=config.sync.allow_empty_overwrite,
+        honour_quarantine=daemon,
+        adopt=config.sync.adopt,
+        on_remote_change=config.sync.on_remote_change,
+        new_empty_wait=max(config.sync.settle_seconds, NEW_EMPTY_WAIT) if daemon else 0.0,
+    )
 
 
 def _issue_applies(issue: Issue, f: LocalFile | Refusal) -> bool:

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from syncd.core.actions import Action, Blocked, Forget, Trash
 from syncd.core.model import Record
 from syncd.core.settings import DeleteMode, Mapping
 from syncd.plan.guards import DeleteLimits, delete_block, override_hint
-
-if TYPE_CHECKING:
-    from syncd.state.store import StateStore
+from syncd.plan.ports import Records
 
 
 @dataclass
@@ -44,7 +41,7 @@ def _top(dirs: list[str]) -> list[str]:
 
 
 def plan_deletes(
-    state: StateStore, m: Mapping, gone: Gone, mode: DeleteMode, limits: DeleteLimits
+    state: Records, m: Mapping, gone: Gone, mode: DeleteMode, limits: DeleteLimits
 ) -> Iterator[Action]:
     records = [
         r
@@ -74,7 +71,7 @@ def plan_deletes(
         yield Trash(m, (r,))
 
 
-def _refused_dir(state: StateStore, m: Mapping, folder: str, gone: Gone) -> bool:
+def _refused_dir(state: Records, m: Mapping, folder: str, gone: Gone) -> bool:
     row = state.dirs(m.key).get(folder)
     return row is not None and row.inode in gone.refused
 

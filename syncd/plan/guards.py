@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MARKER = ".syncd-root"
+from syncd.core.model import MARKER
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,11 @@
-"""Repair remote drift: list the mapped remote tree and compare it with the records.
+"""Remote drift: list the mapped remote tree and compare it with the records.
 
 Folder by folder (the folders the state knows), the remote listing is compared with the
 records of that folder: a file deleted remotely is uploaded again, a file whose version
 moved since our last commit follows `sync.on_remote_change`. Only files whose local copy
 is still the recorded one are considered; local changes are the local scan's business.
-Listings use their own API budget (`storage.listDentries`), so they never slow uploads.
+A check that went through every folder ends with `RemoteChecked` (noted for `status`);
+one the remote could not answer ends early with `remote.check_failed`.
 """
 
 from __future__ import annotations
@@ -14,34 +15,35 @@ from collections.abc import Iterator
 
 import structlog
 
-from syncd.core.actions import ResolveRemoteChange, Reupload
+from syncd.core.actions import RemoteChecked, ResolveRemoteChange, Reupload
 from syncd.core.errors import RemoteError
 from syncd.core.model import Dentry, LocalFile, Record
 from syncd.core.settings import Mapping
-from syncd.execute.executor import Executor
+from syncd.local.fs import LocalTree
+from syncd.plan.ports import Listings, Records
 
 log = structlog.get_logger(__name__)
 
-Repair = Reupload | ResolveRemoteChange
+Repair = Reupload | ResolveRemoteChange | RemoteChecked
 
 
-def check_remote(ex: Executor, m: Mapping) -> Iterator[Repair]:
-    """What to repair in mapping `m`; records when the check finished completely."""
+def check_remote(
+    records: Records, tree: LocalTree, listings: Listings, m: Mapping
+) -> Iterator[Repair]:
+    """What to repair in mapping `m`; `RemoteChecked` when the check finished completely."""
     started = time.monotonic()
-    remote = ex.remote()
-    target = ex.target(m)
-    remote.index.clear()
-    reserved = ex.tree(m).reserved
-    folders = sorted(p for p in ex.state.dirs(m.key) if p.split("/", 1)[0] not in reserved)
+    listings.clear()
+    reserved = tree.reserved
+    folders = sorted(p for p in records.dirs(m.key) if p.split("/", 1)[0] not in reserved)
     counts = {"folders": 0, "deleted": 0, "changed": 0}
     try:
         for folder in folders:
-            records = ex.state.records_in(m.key, folder)
-            if not records:
+            recs = records.records_in(m.key, folder)
+            if not recs:
                 continue
             counts["folders"] += 1
-            listing = remote.index.listing(target, folder)
-            for action in _compare(ex, m, records, listing or {}):
+            listing = listings.listing(m, folder)
+            for action in _compare(tree, m, recs, listing or {}):
                 counts["deleted" if isinstance(action, Reupload) else "changed"] += 1
                 yield action
     except RemoteError as exc:
@@ -49,7 +51,7 @@ def check_remote(ex: Executor, m: Mapping) -> Iterator[Repair]:
             "remote.check_failed", mapping=str(m.local), error_code=exc.code, error=exc.message
         )
         return
-    ex.write("remote check", lambda: ex.state.set_mapping_info(m.key, remote_checked=time.time()))
+    yield RemoteChecked(m)
     log.info(
         "remote.checked",
         mapping=str(m.local),
@@ -59,9 +61,8 @@ def check_remote(ex: Executor, m: Mapping) -> Iterator[Repair]:
 
 
 def _compare(
-    ex: Executor, m: Mapping, records: list[Record], listing: dict[str, Dentry]
-) -> Iterator[Repair]:
-    tree = ex.tree(m)
+    tree: LocalTree, m: Mapping, records: list[Record], listing: dict[str, Dentry]
+) -> Iterator[Reupload | ResolveRemoteChange]:
     for rec in records:
         there = listing.get(rec.name)
         if there is not None and not there.is_folder and there.version == rec.version:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from syncd.local.walk import Known, KnownFor
+from syncd.core.model import Known
+from syncd.local.walk import KnownFor
 from syncd.state.store import StateStore
 
 

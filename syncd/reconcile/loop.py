@@ -1,18 +1,22 @@
-"""The one reconcile loop that `sync` and `run` share: walk, read state, plan, yield actions.
+"""The one reconcile loop that `sync` and `run` share: walk x records (x listings) ->
+actions. It yields, it never executes, and it writes nothing.
 
 A mapping (or a folder in it) is walked folder by folder; each folder's records are read
 as the walk reaches it, so memory does not grow with the tree. A folder that is a recorded
-folder renamed or moved is moved remotely right there, in one call, before its files are
-compared. For folders with files that have no record, the remote folder is listed once
-(adoption), and a new file that is a recorded file moved becomes a remote move. After a
-walk that saw every folder, `deletes.py` decides what becomes of what is gone.
+folder renamed or moved is handed to the driver's `move_folder` at once (one remote call),
+and its outcome decides where its records are read from. For folders with files that have
+no record, the remote folder is listed once (adoption), and a new file that is a recorded
+file moved becomes a remote move. After a walk that saw every folder, `plan/deletes.py`
+decides what becomes of what is gone. State is read through the `Records` port, listings
+through `Listings`; bookkeeping (a folder's inode) is yielded as actions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import structlog
@@ -21,32 +25,43 @@ from syncd.core.actions import (
     Action,
     Blocked,
     ClearIssues,
-    Defer,
+    FolderInode,
     Mkdir,
     MoveFolder,
     Outcome,
+    PurgeTrash,
     Reason,
     Upload,
 )
-from syncd.core.errors import RemoteError
-from syncd.core.model import Dentry, Issue, LocalFile
-from syncd.core.settings import DeleteMode, Mapping
-from syncd.execute.executor import Executor
+from syncd.core.errors import NotAskedError, RemoteError
+from syncd.core.model import Dentry, DirRow, Issue, Known, LocalFile
+from syncd.core.settings import Config, DeleteMode, Mapping, RenameMode
 from syncd.local.fs import display
-from syncd.local.walk import FolderScan, Known, WalkCounters, walk
+from syncd.local.trees import Trees
+from syncd.local.walk import FolderScan, WalkCounters, walk
 from syncd.local.walk_forked import walk_forked
 from syncd.local.walk_shared import walk_split
-from syncd.plan.decide import CaseGuard, case_refusal, decide, move_action, refuse, with_twin
+from syncd.plan.decide import (
+    CaseGuard,
+    Policy,
+    case_refusal,
+    decide,
+    move_action,
+    policy_of,
+    refuse,
+    with_twin,
+)
 from syncd.plan.deletes import Gone, plan_deletes
 from syncd.plan.guards import DeleteLimits
+from syncd.plan.ports import Listings, Records, ScanOptions
 from syncd.reconcile.helper_records import HelperRecords
 from syncd.reconcile.moves import MoveFinder
-from syncd.reconcile.root_marker import check_root
-from syncd.state.store import DirRow, StateStore
+from syncd.reconcile.root_marker import RootVerdict, check_root
 
 log = structlog.get_logger(__name__)
 
-Planned = Action | Defer
+Planned = Action
+MoveFolderPort = Callable[[MoveFolder], Outcome]  # carries a folder move out at once
 
 
 @dataclass
@@ -86,7 +101,11 @@ class _Walk:
     names: dict[str, list[str]] = field(default_factory=dict)
     renamed: dict[str, str] = field(default_factory=dict)  # dry-run: new prefix -> old
     seen_issues: set[str] = field(default_factory=set)
-    mkdirs: set[str] = field(default_factory=set)
+    notes: list[Action] = field(default_factory=list)  # bookkeeping for the driver to do
+
+    def take_notes(self) -> list[Action]:
+        notes, self.notes = self.notes, []
+        return notes
 
     def old_path(self, rel: str) -> str:
         for new, old in self.renamed.items():
@@ -96,41 +115,55 @@ class _Walk:
 
 
 class Reconciler:
-    def __init__(self, ex: Executor) -> None:
-        self.ex = ex
-        self.max_delete: int | None = None  # `sync --max-delete N`
-        # list a mapping with no records yet in a child process (`walk_forked`): only where
-        # no other thread runs, i.e. `sync --dry-run`
-        self.fork_walk = False
-        # create a new folder while its parent is listed (`_early_mkdir`): `sync` only
-        self.early_mkdir = False
-        # share a full rescan of a mapping with records with a helper process (`walk_split`)
-        self.split_walk = False
+    def __init__(
+        self,
+        config: Config,
+        records: Records,
+        trees: Trees,
+        listings: Listings,
+        move_folder: MoveFolderPort,
+        options: ScanOptions | None = None,
+    ) -> None:
+        self.records = records
+        self.trees = trees
+        self.listings = listings
+        self.move_folder = move_folder
+        self.options = options or ScanOptions()
+        self.reconfigure(config)
 
-    @property
-    def state(self) -> StateStore:
-        return self.ex.state
+    def reconfigure(self, config: Config) -> None:
+        self.config = config
+        self.policy = policy_of(config, daemon=self.options.daemon)
 
     def scan(self, m: Mapping, start: str, report: ScanReport) -> Iterator[Planned]:
         """Walk mapping `m` from folder `start` and yield what to do; `report` fills in."""
         started = time.monotonic()
-        dirs = self.state.dirs(m.key)
-        finder = MoveFinder(self.ex, m, dirs, full=not start)
-        w = _Walk(m, report, self.state.issues(m.key), dirs, finder)
+        dirs = self.records.dirs(m.key)
+        finder = MoveFinder(
+            self.records,
+            self.trees,
+            m,
+            dirs,
+            enabled=self.config.sync.renames is RenameMode.MOVE,
+            by_content=not start and self.options.content_moves,
+        )
+        w = _Walk(m, report, self.records.issues(m.key), dirs, finder)
         for issue_path in w.issues:
             parent, _, name = issue_path.rpartition("/")
             w.by_folder.setdefault(parent, []).append(name)
         for scan in self._walk(w, start):
+            yield from w.take_notes()
             yield from self._folder(w, scan)
             gone = report.gone
             gone.vanished.extend(_join(w.old_path(scan.rel), n) for n in scan.vanished)
             gone.stale.extend(_join(w.old_path(scan.rel), n) for n in scan.stale)
             gone.refused.update((r.inode, (r.size, r.mtime_ns)) for r in scan.refusals if r.inode)
+        yield from w.take_notes()
         yield from finder.release(report.gone, report.complete)
         report.seconds = time.monotonic() - started
         if report.complete:
             olds = set(w.renamed.values())
-            reserved = self.ex.tree(m).reserved  # the trash is remote-only: never "gone"
+            reserved = self.trees.of(m).reserved  # the trash is remote-only: never "gone"
             report.gone.dirs = [
                 p
                 for p in w.dirs
@@ -145,18 +178,18 @@ class Reconciler:
                 yield ClearIssues(m, tuple(stale_issues))
 
     def _walk(self, w: _Walk, start: str) -> Iterator[FolderScan]:
-        tree, counters = self.ex.tree(w.m), w.report.counters
+        tree, counters = self.trees.of(w.m), w.report.counters
 
         def known_for(rel: str, ino: int) -> Known:
             return self._known(w, rel, ino)
 
         if start:
             return walk(tree, start, known_for, counters)
-        shared = self.state.shared_dir
-        if not self.state.has_records_in(w.m.key):
-            if self.fork_walk and threading.active_count() == 1:  # a fork copies no lock
-                return walk_forked(tree, known_for, counters)  # another thread holds
-        elif self.split_walk and shared is not None and not tree.follow_symlinks:
+        shared = self.records.shared_dir
+        if not self.records.has_records_in(w.m.key):
+            if self.options.fork_walk and threading.active_count() == 1:  # a fork copies
+                return walk_forked(tree, known_for, counters)  # no lock another thread holds
+        elif self.options.split_walk and shared is not None and not tree.follow_symlinks:
             return walk_split(
                 tree,
                 known_for,
@@ -171,7 +204,7 @@ class Reconciler:
         if scan is None or scan.ino:  # opened (a folder that could not be is not visited)
             w.visited.add(rel)
         if scan is not None and scan.files and (row := w.dirs.get(rel)) is not None:
-            w.names[rel] = list(self.state.known_in(row.id))
+            w.names[rel] = list(self.records.known_in(row.id))
 
     def _known(self, w: _Walk, rel: str, ino: int) -> Known:
         """A folder is open: its records (after moving it remotely if it was renamed)."""
@@ -181,25 +214,26 @@ class Reconciler:
         if row is None and path == rel and (old := w.finder.folder_source(rel, ino)) is not None:
             path = self._move_folder(w, old, rel)
             row = w.dirs.get(path)
-        if not self.ex.dry_run and ino and (row is None or row.inode != ino) and path == rel:
-            self.ex.write("folder", lambda: self.state.set_dir_inode(w.m.key, rel, ino))
+        if ino and (row is None or row.inode != ino) and path == rel:
+            w.notes.append(FolderInode(w.m, rel, ino))  # bookkeeping: the driver writes it
             ids = (row.dentry_id, row.dentry_uuid) if row is not None else ("", "")
-            w.dirs[rel] = DirRow(self.state.dir_id(w.m.key, rel) or 0, ino, *ids)
-        k = self.state.known_in(row.id) if row is not None else {}
+            w.dirs[rel] = DirRow(row.id if row is not None else 0, ino, *ids)
+        k = self.records.known_in(row.id) if row is not None and row.id else {}
         w.names[rel] = list(k)
         for name in w.by_folder.get(path, ()):
             k.pop(name, None)  # a file with an issue is looked at every time
         return k
 
     def _move_folder(self, w: _Walk, old: str, new: str) -> str:
-        """Carry out a folder move at once (one remote call); the path to read records from."""
-        files = len(self.state.records_under(w.m.key, old))
-        outcome = self.ex.execute(MoveFolder(w.m, old, new, files))
+        """Have the driver move a folder at once (one remote call); the path to read its
+        records from: the new one once moved, the old one when it was only planned."""
+        files = len(self.records.records_under(w.m.key, old))
+        outcome = self.move_folder(MoveFolder(w.m, old, new, files))
         if outcome is Outcome.PLANNED:  # dry-run: read the old rows under the new name
             w.renamed[new] = old
             return old
         w.dirs.clear()
-        w.dirs.update(self.state.dirs(w.m.key))
+        w.dirs.update(self.records.dirs(w.m.key))
         w.finder.moved(old, new, w.dirs)
         return new
 
@@ -212,18 +246,20 @@ class Reconciler:
             yield refuse(m, r, w.issues.get(r.rel_path))
         if not scan.files:
             return
-        now, policy, issues, recorded = time.time(), self.ex.policy, w.issues, scan.recorded
+        now, policy, issues, recorded = time.time(), self.policy, w.issues, scan.recorded
         collisions = _collisions(scan, before)
         old_folder = w.old_path(scan.rel)
         cut = len(scan.rel) + 1 if scan.rel else 0
         listing: dict[str, Dentry] | None = None
-        listed = mkdirs = False
+        listed = False
         for f in scan.files:
             name = f.rel_path[cut:]
             issue = issues.get(f.rel_path) if issues else None
             if issue is not None:
                 w.seen_issues.add(f.rel_path)
-            record = self.state.record(m.key, _join(old_folder, name)) if name in recorded else None
+            record = (
+                self.records.record(m.key, _join(old_folder, name)) if name in recorded else None
+            )
             action = decide(m, f, record, issue, policy, now)
             if isinstance(action, Upload) and action.reason is Reason.NEW:
                 if collisions and (other := collisions.get(name)) is not None:
@@ -245,17 +281,14 @@ class Reconciler:
                 ):
                     continue  # until the walk has seen what vanished
             if action is not None:
-                if not mkdirs and self.ex.dry_run and isinstance(action, Upload):
-                    mkdirs = True  # dry-run: the folders an upload here would create
-                    yield from self._mkdirs(w, f)
                 yield action
 
     def _listing(self, m: Mapping, folder: str) -> dict[str, Dentry] | None:
-        """The remote folder's entries, for adoption; None in dry-run or when unreadable."""
-        if self.ex.dry_run or self.ex.blocked_reason(m) is not None:
-            return None
+        """The remote folder's entries, for adoption; None when unknown or unreadable."""
         try:
-            return self.ex.remote().index.listing(self.ex.target(m), folder)
+            return self.listings.listing(m, folder)
+        except NotAskedError:
+            return None
         except RemoteError as exc:
             log.warning(
                 "remote.list_failed",
@@ -272,51 +305,44 @@ class Reconciler:
         first upload; the executor creates it meanwhile, only if nothing is there
         (`FolderResolver.create_new`). Once the parent is listed, the next folders need no
         guess."""
-        if not self.early_mkdir or not folder or self.ex.blocked_reason(m) is not None:
-            return
-        if self.ex.remote().index.unseen(self.ex.target(m), folder):
+        if folder and self.listings.unseen(m, folder):
             yield Mkdir(m, folder)
 
-    def _mkdirs(self, w: _Walk, f: LocalFile) -> Iterator[Planned]:
-        """Dry-run only: the remote folders an upload would create, each said once."""
-        if not self.ex.dry_run or not f.folder or f.folder in w.mkdirs:
-            return
-        known = self.ex.remote_folders(w.m)
-        parts = f.folder.split("/")
-        for i in range(1, len(parts) + 1):
-            sub = "/".join(parts[:i])
-            if sub not in w.mkdirs and sub not in known:
-                w.mkdirs.add(sub)
-                yield Mkdir(w.m, sub)
-        w.mkdirs.add(f.folder)
-
-    def root_problem(self, m: Mapping) -> str | None:
-        """With deletes on: why mapping `m`'s root must not be synced (`root_marker`)."""
-        return check_root(self.ex, m)
+    def root_check(self, m: Mapping) -> RootVerdict:
+        """With deletes on: why mapping `m`'s root must not be synced, and the marker to
+        write at a first sync (`root_marker`)."""
+        return check_root(self.records, self.trees.of(m), m, self.config.sync.deletes)
 
     def finish(self, report: ScanReport) -> Iterator[Planned]:
         """After a walk that saw everything: what becomes of the records of what is gone.
         After one that did not, nothing is deleted, and pending deletes say why."""
-        s = self.ex.config.sync
+        s = self.config.sync
         if not report.complete:
             yield from _incomplete(report, s.deletes)
             return
-        limits = DeleteLimits(s.max_delete, s.max_delete_percent, self.max_delete)
-        yield from plan_deletes(self.state, report.mapping, report.gone, s.deletes, limits)
+        limits = DeleteLimits(s.max_delete, s.max_delete_percent, self.options.max_delete)
+        yield from plan_deletes(self.records, report.mapping, report.gone, s.deletes, limits)
+
+    def housekeeping(self, m: Mapping) -> Iterator[Planned]:
+        """What a pass does after its scans: empty old trash days."""
+        s = self.config.sync
+        if s.deletes is DeleteMode.TRASH and s.trash_retention_days:
+            yield PurgeTrash(m, s.trash_retention_days)
 
     def gone_with_records(self, m: Mapping, rel: str) -> bool:
         """A path that is not there but has a record (a file) or records below it (a folder)."""
-        if self.ex.tree(m).stat_key(rel) is not None:
+        if self.trees.of(m).stat_key(rel) is not None:
             return False
-        if self.state.record(m.key, rel) is not None:
+        if self.records.record(m.key, rel) is not None:
             return True
-        return self.state.dir_id(m.key, rel, create=False) is not None
+        return self.records.dir_id(m.key, rel, create=False) is not None
 
-    def path(self, m: Mapping, rel: str) -> Iterator[Planned]:
-        """Plan one path (the daemon's events): classify it and decide."""
-        tree = self.ex.tree(m)
+    def path(self, m: Mapping, rel: str, *, force: bool = False) -> Iterator[Planned]:
+        """Plan one path (the daemon's events): classify it and decide. `force`: its retry
+        timer fired, so a quarantine does not hold it back."""
+        tree = self.trees.of(m)
         entry = tree.classify(rel)
-        issue = self.state.issue(m.key, rel)
+        issue = self.records.issue(m.key, rel)
         if entry is None:
             if issue is not None:
                 yield ClearIssues(m, (rel,))
@@ -324,8 +350,9 @@ class Reconciler:
         if not isinstance(entry, LocalFile):
             yield refuse(m, entry, issue)
             return
-        record = self.state.record(m.key, rel)
-        action = decide(m, entry, record, issue, self.ex.policy, time.time())
+        record = self.records.record(m.key, rel)
+        policy = self.policy if not force else _unquarantined(self.policy)
+        action = decide(m, entry, record, issue, policy, time.time())
         if isinstance(action, Upload) and action.reason is Reason.NEW:
             yield from self._new_path(m, entry, action, issue)
         elif action is not None:
@@ -334,23 +361,26 @@ class Reconciler:
     def _new_path(
         self, m: Mapping, f: LocalFile, action: Upload, issue: Issue | None
     ) -> Iterator[Planned]:
-        known = self.state.known(m.key, f.folder)
+        known = self.records.known(m.key, f.folder)
         guard = CaseGuard()
         for name in sorted(known):
             guard.claim(name)
         if (other := guard.claim(f.name)) is not None:
             yield refuse(m, case_refusal(f, other), issue)
             return
-        source = MoveFinder(self.ex, m, {}).file_source(f)
+        finder = MoveFinder(
+            self.records, self.trees, m, {}, enabled=self.config.sync.renames is RenameMode.MOVE
+        )
+        source = finder.file_source(f)
         if source is not None:
             yield move_action(m, f, *source)
             return
         listing = self._listing(m, f.folder)
-        yield (
-            with_twin(action, listing.get(f.name), self.ex.policy)
-            if listing is not None
-            else action
-        )
+        yield with_twin(action, listing.get(f.name), self.policy) if listing is not None else action
+
+
+def _unquarantined(policy: Policy) -> Policy:
+    return dataclasses.replace(policy, honour_quarantine=False)
 
 
 def _collisions(scan: FolderScan, before: list[str]) -> dict[str, str]:

@@ -17,32 +17,36 @@ it a move. Only files whose size matches a vanished record are read for it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from syncd.core.actions import Move, MoveBy, Upload
 from syncd.core.errors import FileChangedError, FileVanishedError
-from syncd.core.model import LocalFile, Record
-from syncd.core.settings import Mapping, RenameMode
+from syncd.core.model import DirRow, LocalFile, Record
+from syncd.core.settings import Mapping
+from syncd.local.trees import Trees
 from syncd.plan.decide import is_move
-from syncd.state.store import DirRow
-
-if TYPE_CHECKING:
-    from syncd.execute.executor import Executor
-    from syncd.plan.deletes import Gone
+from syncd.plan.deletes import Gone
+from syncd.plan.ports import Records
 
 HOLD_MAX = 10_000  # new files whose upload waits for the end of a walk (memory stays bounded)
 
 
 class MoveFinder:
     def __init__(
-        self, ex: Executor, m: Mapping, dirs: dict[str, DirRow], *, full: bool = False
+        self,
+        records: Records,
+        trees: Trees,
+        m: Mapping,
+        dirs: dict[str, DirRow],
+        *,
+        enabled: bool = True,
+        by_content: bool = False,
     ) -> None:
-        """`full`: a walk of the whole mapping, which may pair new files with vanished
-        records by content."""
-        self.ex, self.m = ex, m
-        self.enabled = ex.config.sync.renames is RenameMode.MOVE
-        self.has_records = self.enabled and ex.state.has_records()
-        self.hold_new = full and self.has_records and not ex.dry_run
+        """`enabled`: renames are done remotely (`renames: move`); `by_content`: a walk of
+        the whole mapping, which may pair new files with vanished records by content."""
+        self.records, self.trees, self.m = records, trees, m
+        self.enabled = enabled
+        self.has_records = enabled and records.has_records()
+        self.hold_new = by_content and self.has_records
         self.held: list[Upload] = []
         self.dirs = dirs  # the caller's, kept true through the walk's folder moves
         self.by_inode: dict[int, list[str]] = {}
@@ -54,10 +58,10 @@ class MoveFinder:
         """`(mapping key, record)` of the recorded file that `f` is, moved; else None."""
         if not self.has_records:
             return None
-        for key, rec in self.ex.state.records_with_inode(f.inode):
+        for key, rec in self.records.records_with_inode(f.inode):
             if key == self.m.key and rec.rel_path == f.rel_path:
                 continue
-            tree = self.ex.trees.get(key)
+            tree = self.trees.get(key)
             if tree is None:
                 continue  # a mapping no longer configured
             now = tree.stat_key(rec.rel_path)
@@ -69,7 +73,7 @@ class MoveFinder:
         """The recorded path of the folder that `rel` (inode `ino`) is, moved; else None."""
         if not self.enabled or not ino:
             return None
-        tree = self.ex.tree(self.m)
+        tree = self.trees.of(self.m)
         for old in self.by_inode.get(ino, ()):
             if old == rel or rel.startswith(old + "/"):
                 continue
@@ -82,8 +86,8 @@ class MoveFinder:
         """Folder `rel` holds something recorded in `old` (same name, same inode). An inode
         alone proves nothing: a deleted folder's is soon given to the next new folder. A
         folder with nothing recorded in it is taken as moved: either way nothing is lost."""
-        tree, cut = self.ex.tree(self.m), len(old) + 1
-        known = self.ex.state.known(self.m.key, old)
+        tree, cut = self.trees.of(self.m), len(old) + 1
+        known = self.records.known(self.m.key, old)
         held = [(name, v[2]) for name, v in known.items()]
         held += [
             (path[cut:], row.inode)
@@ -130,7 +134,7 @@ class MoveFinder:
         for path in gone.vanished:
             if (self.m.key, path) in gone.moved_sources:
                 continue
-            rec = self.ex.state.record(self.m.key, path)
+            rec = self.records.record(self.m.key, path)
             if rec is not None and rec.dentry_id:
                 out.setdefault(rec.size, []).append(rec)
         return out
@@ -139,7 +143,7 @@ class MoveFinder:
         if not candidates:
             return None
         try:
-            sha = self.ex.tree(self.m).hash(f)
+            sha = self.trees.of(self.m).hash(f)
         except (FileChangedError, FileVanishedError, OSError):
             return None  # uploaded (or not) as a new file, the ordinary way
         return next((r for r in candidates if r.sha256 == sha), None)

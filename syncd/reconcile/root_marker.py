@@ -1,58 +1,52 @@
 """The mapping root's marker: the guard against deleting everything from a root that is not
 mounted (`sync.deletes: trash`).
 
-The first sync with deletes on writes `.syncd-root` (an empty file syncd never uploads, like
-Syncthing's `.stfolder`) and notes the root's file system; later, a root that has records but
-is empty, on another file system or without its marker looks unmounted, and nothing is deleted
-or uploaded (`guards.root_problem` decides from these facts).
+The first sync with deletes on has the driver write `.syncd-root` (an empty file syncd never
+uploads, like Syncthing's `.stfolder`) and note the root's file system (`WriteMarker`);
+later, a root that has records but is empty, on another file system or without its marker
+looks unmounted, and nothing is deleted or uploaded (`guards.root_problem` decides from
+these facts). Only reads here.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
-import structlog
-
+from syncd.core.actions import WriteMarker
+from syncd.core.model import MARKER
 from syncd.core.settings import DeleteMode, Mapping
-from syncd.plan.guards import MARKER, RootFacts, root_problem
-
-if TYPE_CHECKING:
-    from syncd.execute.executor import Executor
-
-log = structlog.get_logger(__name__)
+from syncd.local.fs import LocalTree
+from syncd.plan.guards import RootFacts, root_problem
+from syncd.plan.ports import Records
 
 
-def check_root(ex: Executor, m: Mapping) -> str | None:
-    """With deletes on: why mapping `m`'s root must not be synced (None: go ahead).
+class RootVerdict(NamedTuple):
+    problem: str | None = None  # why the mapping must not be synced now
+    marker: WriteMarker | None = None  # the marker to write first (a first sync)
 
-    The first sync with deletes on writes the `.syncd-root` marker (never uploaded) and
-    notes the file system; later, a root that has records but is empty, on another file
-    system or without its marker looks unmounted, and nothing is deleted or uploaded.
-    """
-    if ex.config.sync.deletes is not DeleteMode.TRASH:
-        return None
-    info = ex.state.mapping_info(m.key)
-    with ex.tree(m).root() as root:
+
+def check_root(records: Records, tree: LocalTree, m: Mapping, deletes: DeleteMode) -> RootVerdict:
+    """With deletes on: why mapping `m`'s root must not be synced (None: go ahead), and the
+    marker to write when none was written yet."""
+    if deletes is not DeleteMode.TRASH:
+        return RootVerdict()
+    info = records.mapping_info(m.key)
+    with tree.root() as root:
         marker = _exists(root.fd, MARKER)
         empty = not any(e.name != MARKER for e in os.scandir(root.fd))
         seen = bool(info.first_synced)  # the marker was written once: it must be there
         facts = RootFacts(
-            ex.state.has_records_in(m.key),
+            records.has_records_in(m.key),
             marker or not seen,
             empty,
             root.dev,
             info.dev if seen else 0,
         )
         problem = root_problem(facts)
-        if problem is None and not ex.dry_run and not (marker and info.first_synced):
-            _write_marker(root.fd)
-            ex.write(
-                "marker",
-                lambda: ex.state.set_mapping_info(m.key, first_synced=time.time(), dev=root.dev),
-            )
-    return problem
+        if problem is None and not (marker and info.first_synced):
+            return RootVerdict(None, WriteMarker(m, root.dev))
+    return RootVerdict(problem)
 
 
 def _exists(dir_fd: int, name: str) -> bool:
@@ -61,19 +55,3 @@ def _exists(dir_fd: int, name: str) -> bool:
         return True
     except FileNotFoundError:
         return False
-
-
-def _write_marker(dir_fd: int) -> None:
-    """The `.syncd-root` marker: an empty file syncd never uploads (Syncthing's .stfolder)."""
-    try:
-        fd = os.open(
-            MARKER, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd
-        )
-    except OSError as exc:
-        log.warning(
-            "marker.failed",
-            error=exc.strerror,
-            hint="deletes need write access to the mapping root for the marker",
-        )
-        return
-    os.close(fd)

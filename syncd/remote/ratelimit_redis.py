@@ -28,7 +28,6 @@ from syncd.remote.ratelimit import PerApiLimiter
 
 log = structlog.get_logger("syncd.remote.ratelimit")
 
-SCHEMES = ("redis", "rediss", "unix")
 RETRY_SECONDS = 30.0
 KEY_PREFIX = "syncd:ratelimit"
 
@@ -74,20 +73,6 @@ def describe(url: str) -> str:
     host = parts.hostname or "localhost"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def url_error(value: str) -> str | None:
-    """Why `value` is not a usable `dingtalk.rate_limit`, or None."""
-    if value == "local":
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in SCHEMES:
-        return "must be `local` or a redis://host:port/db URL (also rediss:// or unix://)"
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        return "needs the redis package: pip install 'syncd[redis]'"
-    return None
 
 
 def ping(url: str, timeout: float = 2.0) -> str | None:

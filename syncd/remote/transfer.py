@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 
@@ -29,7 +30,6 @@ from syncd.core.errors import (
     UploadExpiredError,
 )
 from syncd.core.model import Dentry, LocalFile
-from syncd.local.fs import LocalTree
 from syncd.remote.backoff import backoff_delay
 from syncd.remote.dentries import DentryApi
 from syncd.remote.folders import Folder, FolderResolver, Target
@@ -38,6 +38,13 @@ from syncd.remote.storage import StorageApi, UploadInfo
 from syncd.remote.upload_body import HashingBody
 
 log = structlog.get_logger(__name__)
+
+
+class Source(Protocol):
+    """Where the bytes come from: the file opened beneath its mapping root (a `LocalTree`)."""
+
+    def open_file(self, f: LocalFile) -> int: ...
+    def restat(self, rel: str) -> tuple[int, int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class Transfer:
 
     def send(
         self,
-        tree: LocalTree,
+        tree: Source,
         t: Target,
         f: LocalFile,
         *,
@@ -116,7 +123,7 @@ class Transfer:
 
     def _attempt(
         self,
-        tree: LocalTree,
+        tree: Source,
         t: Target,
         f: LocalFile,
         fd: int,

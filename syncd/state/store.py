@@ -14,32 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from syncd.core.model import Record
+from syncd.core.model import DirRow, Known, MappingInfo, Record
 from syncd.state.db import STATE_FILE
 from syncd.state.notes import Notes
 
-__all__ = ["STATE_FILE", "DirRow", "Known", "MappingInfo", "StateStore"]
+__all__ = ["STATE_FILE", "StateStore"]
 
-Known = dict[str, tuple[int, int, int]]
 _RECORD = (
     "f.size, f.mtime_ns, f.inode, f.sha256, f.dentry_uuid, f.dentry_id, f.version, f.uploaded_at"
 )
-
-
-class MappingInfo(NamedTuple):
-    space_id: str = ""
-    dev: int = 0  # the local file system's device at the first sync (delete guard)
-    first_synced: float = 0.0
-    remote_checked: float = 0.0
-
-
-class DirRow(NamedTuple):
-    id: int
-    inode: int
-    dentry_id: str
-    dentry_uuid: str
 
 
 def _join(folder: str, name: str) -> str:

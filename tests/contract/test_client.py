@@ -315,6 +315,7 @@ def test_executor_skips_an_upload_that_another_one_already_did(emulator, tmp_pat
     the record is written only after the commit."""
     from syncd.config import load
     from syncd.core.actions import Outcome, Reason, Upload
+    from syncd.execute.context import Context
     from syncd.execute.executor import Executor
     from tests.conftest import write_config
 
@@ -326,7 +327,8 @@ def test_executor_skips_an_upload_that_another_one_already_did(emulator, tmp_pat
         write_config(tmp_path, emulator, [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}])
     )
     state = StateStore(cfg.state_dir)
-    ex = Executor(cfg, state)
+    ctx = Context(cfg, state)
+    ex = Executor(ctx)
     m = cfg.mappings[0]
     action = Upload(m, local_file(p, "once.txt"), Reason.NEW)
     try:
@@ -337,7 +339,7 @@ def test_executor_skips_an_upload_that_another_one_already_did(emulator, tmp_pat
         assert rec.dentry_uuid == emulator.files()["once.txt"]["uuid"]
         assert rec.version == 1
     finally:
-        ex.close()
+        ctx.close()
         state.close()
     assert emulator.stats()["requests"]["commit"] == 1
 

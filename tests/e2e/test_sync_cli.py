@@ -128,6 +128,28 @@ def test_dry_run_makes_no_request_and_writes_no_state(tmp_path, emulator, tree):
     assert not (tmp_path / "state").exists()
 
 
+def test_a_dry_run_over_a_state_plans_past_a_new_refusal(tmp_path, emulator):
+    """A dry-run over an existing state that meets a newly refused name says so and plans
+    the other files: it writes no issue (its store is read-only), so it never stops with
+    `state.write_failed` (it did, and planned nothing after the refusal)."""
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "first.txt").write_bytes(b"1")
+    cfg = write_config(tmp_path, emulator, [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}])
+    run_cli("sync", "-c", str(cfg), check=True)
+    (share / "bad*name.txt").write_bytes(b"x")
+    (share / "new.txt").write_bytes(b"new")
+    before = emulator.stats()["total"]
+    proc = run_cli("sync", "-c", str(cfg), "--dry-run", check=True)
+    names = [e["event"] for e in events(proc.stderr)]
+    assert "state.write_failed" not in names
+    assert [e["path"] for e in events(proc.stderr) if e["event"] == "plan.upload"] == ["new.txt"]
+    assert [e["path"] for e in events(proc.stderr) if e["event"] == "upload.skipped"] == [
+        "bad*name.txt"
+    ]
+    assert emulator.stats()["total"] == before
+
+
 def test_dry_run_works_without_credentials(tmp_path):
     """With the credential variables unset, a dry run still plans (and needs no emulator)."""
     root = tmp_path / "share"

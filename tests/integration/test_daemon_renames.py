@@ -187,6 +187,9 @@ def test_a_start_shares_its_rescan_with_a_spawned_helper(tmp_path, emulator, sha
     daemons.append(d)
     d.wait_event("scan.finished", timeout=60)
     d.wait_event("file.trashed", timeout=20, path="d09/f2.txt")
+    # the edit is fresh at the start: it goes through the settle gate, so it is waited for
+    # on its own (waiting for another file's event made this test fail under load)
+    d.wait_event("upload.completed", timeout=30, path="d03/f0.txt")
     assert d.stop() == 0
     remote = emulator.files()
     assert remote["d17/moved.txt"]["uuid"] == before["d05/f1.txt"]["uuid"]

@@ -113,7 +113,9 @@ def test_an_issue_is_in_the_store_before_its_counter_moves(tmp_path, emulator):
     from syncd.core.actions import Hold
     from syncd.core.errors import PermanentError
     from syncd.core.model import LocalFile, Refusal
-    from syncd.execute.executor import Executor
+    from syncd.execute import issues
+    from syncd.execute.context import Context
+    from syncd.execute.files import FileActions
     from syncd.obs.stats import Stats
     from syncd.plan.decide import refuse
     from syncd.state.store import StateStore
@@ -137,12 +139,12 @@ def test_an_issue_is_in_the_store_before_its_counter_moves(tmp_path, emulator):
             seen.append(("failed", state.issue_counts()))
             super().failed(code)
 
-    ex = Executor(cfg, state, stats=Watched())
+    ctx = Context(cfg, state, stats=Watched())
     m = cfg.mappings[0]
-    ex.refuse(refuse(m, Refusal("bad|name.txt", "invalid name", "|", 3, 1), None))
-    ex.hold(Hold(m, LocalFile("big.bin", 9, 1, 7), "too big"))
+    issues.refuse(ctx, refuse(m, Refusal("bad|name.txt", "invalid name", "|", 3, 1), None))
+    issues.hold(ctx, Hold(m, LocalFile("big.bin", 9, 1, 7), "too big"))
     f = LocalFile("f.txt", 1, 1, 8)
-    ex.files.failure(m, f, PermanentError("no", code="forbidden.noPermission"))
+    FileActions(ctx).failure(m, f, PermanentError("no", code="forbidden.noPermission"))
     assert seen == [
         ("refused", {"refused": 1}),
         ("held", {"refused": 1, "held": 1}),

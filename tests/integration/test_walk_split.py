@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from syncd.core.model import Known
 from syncd.local.fs import LocalTree
-from syncd.local.walk import FolderScan, Known, KnownFor, WalkCounters, walk
+from syncd.local.walk import FolderScan, KnownFor, WalkCounters, walk
 from syncd.local.walk_shared import walk_split
 from syncd.reconcile.helper_records import HelperRecords
 from tests.conftest import child_pids, wait_until

@@ -1,0 +1,97 @@
+"""The actions that only keep books: refusals and holds (reported once per version of a
+file, shown by `status`), forgotten records, cleared issues, a folder's inode, a finished
+remote check."""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+
+from syncd.core.actions import (
+    ClearIssues,
+    FolderInode,
+    Forget,
+    Hold,
+    Outcome,
+    Refuse,
+    RemoteChecked,
+)
+from syncd.core.model import Issue, IssueKind
+from syncd.execute.context import Context
+
+log = structlog.get_logger(__name__)
+
+
+def refuse(ctx: Context, a: Refuse) -> Outcome:
+    r = a.refusal
+    if a.report:
+        log.warning(
+            "upload.skipped",
+            mapping=str(a.mapping.local),
+            path=r.rel_path,
+            reason=r.reason,
+            **({"rule": r.detail} if r.detail else {}),
+        )
+        issue = Issue(
+            r.rel_path,
+            IssueKind.REFUSED,
+            r.reason,
+            r.size,
+            r.mtime_ns,
+            message=r.detail,
+            ctime_ns=r.ctime_ns,
+        )
+        ctx.write("refusal", lambda: ctx.state.put_issue(a.mapping.key, issue))
+    ctx.stats.add(refused=1)  # after the store: a scrape never sees it ahead of the gauge
+    return Outcome.REFUSED
+
+
+def hold(ctx: Context, a: Hold) -> Outcome:
+    if a.report:
+        log.warning(
+            "upload.skipped",
+            mapping=str(a.mapping.local),
+            path=a.file.rel_path,
+            reason=a.reason,
+            **({"hint": a.hint} if a.hint else {}),
+        )
+        issue = Issue(a.file.rel_path, IssueKind.HELD, a.reason, a.file.size, a.file.mtime_ns)
+        ctx.write("hold", lambda: ctx.state.put_issue(a.mapping.key, issue))
+    ctx.stats.add(held=1)
+    return Outcome.HELD
+
+
+def forget(ctx: Context, a: Forget) -> Outcome:
+    def drop() -> None:
+        for folder in a.folders:
+            ctx.state.forget_dir(a.mapping.key, folder)
+        if a.paths:
+            ctx.state.forget(a.mapping.key, a.paths)
+
+    if ctx.write("forget", drop):
+        log.debug(
+            "records.forgotten",
+            mapping=str(a.mapping.local),
+            files=len(a.paths),
+            folders=len(a.folders),
+            why=a.why,
+        )
+    return Outcome.FORGOTTEN
+
+
+def clear(ctx: Context, a: ClearIssues) -> Outcome:
+    ctx.write("issues", lambda: ctx.state.clear_issues(a.mapping.key, a.paths))
+    log.debug("issues.cleared", mapping=str(a.mapping.local), paths=len(a.paths))
+    return Outcome.UNCHANGED
+
+
+def folder_inode(ctx: Context, a: FolderInode) -> Outcome:
+    ctx.write("folder", lambda: ctx.state.set_dir_inode(a.mapping.key, a.folder, a.inode))
+    return Outcome.UNCHANGED
+
+
+def remote_checked(ctx: Context, a: RemoteChecked) -> Outcome:
+    key = a.mapping.key
+    ctx.write("remote check", lambda: ctx.state.set_mapping_info(key, remote_checked=time.time()))
+    return Outcome.UNCHANGED

@@ -1,0 +1,59 @@
+"""The ports the reconcile loop reads through: the state store's records and the remote's
+listings, as Protocols. The drivers hand in the real ones (a `StateStore`, listings over
+the remote or, in a dry-run, none); tests hand in plain fakes. Nothing here writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from syncd.core.model import Dentry, DirRow, Issue, Known, MappingInfo, Record
+from syncd.core.settings import Mapping
+
+
+class Records(Protocol):
+    """What the loop reads of the state store (a `StateStore` is one)."""
+
+    def dirs(self, key: str) -> dict[str, DirRow]: ...
+    def known_in(self, dir_id: int) -> Known: ...
+    def known(self, key: str, folder: str) -> Known: ...
+    def record(self, key: str, rel: str) -> Record | None: ...
+    def records_under(self, key: str, folder: str) -> list[Record]: ...
+    def records_in(self, key: str, folder: str) -> list[Record]: ...
+    def records_with_inode(self, inode: int) -> list[tuple[str, Record]]: ...
+    def issues(self, key: str) -> dict[str, Issue]: ...
+    def issue(self, key: str, rel: str) -> Issue | None: ...
+    def has_records(self) -> bool: ...
+    def has_records_in(self, key: str) -> bool: ...
+    def dir_id(self, key: str, folder: str, *, create: bool = True) -> int | None: ...
+    def mapping_info(self, key: str) -> MappingInfo: ...
+    def summary(self, key: str) -> dict[str, Any]: ...
+    @property
+    def shared_dir(self) -> Path | None: ...
+
+
+class Listings(Protocol):
+    """Remote folders' entries, cached for a pass. `listing` gives None when there is no
+    such remote folder, raises `RemoteError` when the remote cannot tell and `NotAskedError`
+    when it may not be asked now; `unseen`: nothing is known yet of that remote folder."""
+
+    def listing(self, m: Mapping, folder: str) -> dict[str, Dentry] | None: ...
+    def unseen(self, m: Mapping, folder: str) -> bool: ...
+    def clear(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """How a driver wants its walks made."""
+
+    daemon: bool = False  # the daemon's policy (quarantines honoured, empty files wait)
+    max_delete: int | None = None  # `sync --max-delete N`
+    # list a mapping with no records yet in a forked child process (`walk_forked`), when no
+    # other thread runs (a fork copies no lock another thread holds)
+    fork_walk: bool = False
+    # share a full rescan of a mapping with records with a helper process (`walk_shared`)
+    split_walk: bool = False
+    # in a full walk, hold new files until the end to pair them by content with vanished
+    # records (a move that changed the inode)
+    content_moves: bool = True
