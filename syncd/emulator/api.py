@@ -5,7 +5,8 @@ QPS limit -> ``unionId`` / ``operatorId`` -> handler -> latency (second half) ->
 Errors are the §9.1 envelope ``{"code","requestid","message"}``; ban pages and empty 401s
 are sent raw. A ``lost`` fault applies the call and then drops the connection; ``lost5xx``
 applies it and answers 503 ``operationTimeout``; ``badnumbers`` applies it and answers with
-every integer as text (``"1.0"``).
+every integer as text (``"1.0"``); ``loop`` answers the first page with a ``nextToken``
+that never runs out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import traceback
 import urllib.parse
 from typing import Any
 
-from syncd.emulator import answers
+from syncd.emulator import answers, paging
 from syncd.emulator.answers import QPM_APP_API, QPS_API, QPS_APP_API, RawAnswer
 from syncd.emulator.common import ApiError, QuietHandler, request_id
 from syncd.emulator.faults import Decision
@@ -93,7 +94,12 @@ class ApiHandler(QuietHandler):
             match = route[1].fullmatch(path)
             assert match is not None
             args = tuple(urllib.parse.unquote(group) for group in match.groups())
-            return 200, route[4](Call(emu, args, self._json(body), params, operator))
+            loop = decision.kind == "loop"
+            asked = (params.pop("nextToken", None) or [""])[0] if loop else ""
+            data = route[4](Call(emu, args, self._json(body), params, operator))
+            if loop:  # the first page, and a token that never runs out
+                data["nextToken"] = asked or paging.LOOP_TOKEN
+            return 200, data
         except ApiError as err:
             return err.status, envelope(err.code, err.message)
         except RawAnswer:
@@ -127,7 +133,7 @@ class ApiHandler(QuietHandler):
             raise answers.ban(decision.status or 403)
         if kind == "banhtml":
             raise answers.html(decision.status or 403, "Access Denied")
-        return False  # lost, lost5xx, badnumbers: after the call
+        return False  # lost, lost5xx, badnumbers, loop: after the call
 
     def _authorize(self, endpoint: str, identity: str | None, params: dict[str, list[str]]) -> str:
         emu = self.server.emulator
