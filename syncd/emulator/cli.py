@@ -1,6 +1,7 @@
 """``syncd emulator``: run the DingTalk emulator until SIGINT/SIGTERM.
 
-Prints the base URL and a ready-to-paste syncd config snippet, then serves.
+Prints the base URL, a ready-to-paste syncd config snippet and the monthly quota in force,
+then serves.
 """
 
 from __future__ import annotations
@@ -71,12 +72,19 @@ def _latency_ms(value: str) -> float:
 
 
 def _positive_int(value: str) -> int:
+    number = _count(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {number}")
+    return number
+
+
+def _count(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {number}")
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {number}")
     return number
 
 
@@ -84,6 +92,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``syncd emulator`` options to ``parser``."""
     _add_remote_arguments(parser)
     _add_behaviour_arguments(parser)
+    _add_tenant_arguments(parser)
+
+
+def _add_tenant_arguments(parser: argparse.ArgumentParser) -> None:
+    """What kind of tenant it is: its monthly quota (§15.1)."""
+    parser.add_argument(
+        "--monthly-quota",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="metered API calls a month, org-wide (token and contact calls exempt); over it "
+        "every metered call is 403 Forbidden.AccessDenied.ApiCountLimitForOrg; "
+        "POST /_emulator/reset-month starts a new month (default: unlimited)",
+    )
 
 
 def _add_remote_arguments(parser: argparse.ArgumentParser) -> None:
@@ -227,6 +249,7 @@ def build(args: Any) -> Emulator:
         roles=dict(args.roles or ()),
         default_role=args.default_role,
         latency=args.latency,
+        monthly_quota=getattr(args, "monthly_quota", None),
     )
     for endpoint, kind, rate, status in args.faults or ():
         emu.set_fault(endpoint, kind, rate, status=status)
@@ -240,7 +263,22 @@ def _announce(emu: Emulator) -> None:
         print(f"knowledge base {name!r}: rootNodeId {uuid}", flush=True)
     print("# syncd config for this emulator:", flush=True)
     print(config_snippet(emu), flush=True)
+    for line in tenant_lines(emu):
+        print(line, flush=True)
     print("# serving; stop with Ctrl-C", flush=True)
+
+
+def tenant_lines(emu: Emulator) -> list[str]:
+    """Comment lines on the monthly quota."""
+    quota = emu.meter.quota
+    if quota is None:
+        lines = ["# monthly API quota: unlimited (--monthly-quota N)"]
+    else:
+        lines = [
+            f"# monthly API quota: {quota} metered calls (token and contacts exempt); "
+            f"new month: POST {emu.base_url}/_emulator/reset-month"
+        ]
+    return lines
 
 
 def run(args: Any) -> int:

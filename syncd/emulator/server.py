@@ -1,4 +1,5 @@
-"""The :class:`Emulator`: lifecycle of the API and OSS servers, tokens, faults and stats.
+"""The :class:`Emulator`: lifecycle of the API and OSS servers, tokens, faults and stats,
+and the monthly quota (§15.1).
 
 Inspection (``files()``, ``folders()``, ``tree()``…) comes from :class:`Inspection`; the
 test-side colleague operations (``put_file()``, ``edit()``, ``move()``…) from
@@ -20,6 +21,7 @@ from syncd.emulator.faults import FaultInjector, Latency, QpsLimiter
 from syncd.emulator.inspection import Inspection
 from syncd.emulator.names import random_id
 from syncd.emulator.oss import ObjectStore, OssHandler
+from syncd.emulator.quota import Meter
 from syncd.emulator.routes_common import ROLES
 from syncd.emulator.tree import Tree, Workspace
 
@@ -71,12 +73,15 @@ class Emulator(Inspection, Colleague):
         roles: Mapping[str, str] | None = None,
         default_role: str = "EDITOR",
         latency: float = 0.0,
+        monthly_quota: int | None = None,
     ) -> None:
         """``folders`` and the keys of ``workspace_names`` (root uuid -> knowledge-base name,
         default "Knowledge base N") become the root folders, one workspace each; ``roles``
         maps an operator's unionId to its role in them (default ``default_role``);
         ``app_id`` is the app whose token callers use; ``latency`` is added to every API
-        call and OSS PUT (seconds, half before processing and half before the answer)."""
+        call and OSS PUT (seconds, half before processing and half before the answer).
+
+        ``monthly_quota``: metered calls a month (None = unlimited, §15.1)."""
         self.host, self.port, self.oss_port = host, port, oss_port
         self.app_key, self.app_secret, self.app_id = app_key, app_secret, str(app_id)
         self.union_ids = tuple(union_ids)
@@ -95,6 +100,7 @@ class Emulator(Inspection, Colleague):
         self.qps_limiter = QpsLimiter(qps)
         self.latency = Latency(latency)
         self.counters = Stats()
+        self.meter = Meter(monthly_quota)
         self.stopping = threading.Event()
         self._token: str | None = None
         self._token_expiry = 0.0
@@ -244,8 +250,16 @@ class Emulator(Inspection, Colleague):
 
     def stats(self) -> dict[str, Any]:
         """Request counts per endpoint, total, throttled, faults, status codes and latency
-        (``{"waits", "seconds", "peak"}``: half-waits done, time spent, most at once)."""
-        return {**self.counters.snapshot(), "latency": self.latency.snapshot()}
+        (``{"waits", "seconds", "peak"}``: half-waits done, time spent, most at once).
+
+        While a monthly quota is set, also ``"metered"``: ``{"total", "by_endpoint",
+        "quota", "refused"}`` of the month (refused = answers with the quota's code); without
+        one the stats keep their shape of before the quota existed."""
+        out = {**self.counters.snapshot(), "latency": self.latency.snapshot()}
+        metered = self.meter.snapshot()
+        if metered["quota"] is not None:
+            out["metered"] = metered
+        return out
 
     def calls(self, endpoint: str) -> int:
         """How many requests ``endpoint`` has received since the last ``reset_stats()``."""
@@ -253,8 +267,29 @@ class Emulator(Inspection, Colleague):
         return requests.get(endpoint, 0)
 
     def reset_stats(self) -> None:
+        """Clear the request counters and latency figures. The month's metered calls are
+        kept: a month is not a test's stats window (:meth:`reset_month` starts a new one)."""
         self.counters.reset()
         self.latency.reset()
+
+    # -- the monthly quota (§15.1) -------------------------------------------------------------
+
+    def set_monthly_quota(self, quota: int | None) -> None:
+        """Metered calls allowed this month from now on (None = unlimited); the month's
+        count is kept, so a quota below it refuses the next metered call."""
+        self.meter.set_quota(quota)
+
+    def reset_month(self) -> None:
+        """A new month: the metered count (and the refusals) back to 0."""
+        self.meter.reset_month()
+
+    def metered(self) -> int:
+        """Metered calls this month (refused, throttled and exempt calls not included)."""
+        return self.meter.total()
+
+    def metered_calls(self, endpoint: str) -> int:
+        """Metered calls of ``endpoint`` this month."""
+        return self.meter.calls(endpoint)
 
     def __repr__(self) -> str:
         state = self.base_url if self._servers else "stopped"
