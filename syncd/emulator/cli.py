@@ -1,7 +1,7 @@
 """``syncd emulator``: run the DingTalk emulator until SIGINT/SIGTERM.
 
-Prints the base URL, a ready-to-paste syncd config snippet and the monthly quota in force,
-then serves.
+Prints the base URL, a ready-to-paste syncd config snippet and the monthly quota and tenant
+variants in force, then serves.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from syncd.emulator.faults import ENDPOINTS, KINDS, validate
 from syncd.emulator.routes_common import ROLES
 from syncd.emulator.server import Emulator
+from syncd.emulator.variants import VARIANTS
 
 
 def parse_fault(value: str) -> tuple[str, str, float, int | None]:
@@ -61,6 +62,14 @@ def parse_role(value: str) -> tuple[str, str]:
     return union, role
 
 
+def parse_variant(value: str) -> tuple[str, str | None]:
+    """``NAME[:ROOT_UUID]`` -> (variant, root uuid or None for every space)."""
+    name, _, root = value.partition(":")
+    if name not in VARIANTS:
+        raise argparse.ArgumentTypeError(f"unknown variant {name!r} (one of {', '.join(VARIANTS)})")
+    return name, root or None
+
+
 def _latency_ms(value: str) -> float:
     try:
         ms = float(value)
@@ -96,7 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_tenant_arguments(parser: argparse.ArgumentParser) -> None:
-    """What kind of tenant it is: its monthly quota (§15.1)."""
+    """What kind of tenant it is: monthly quota and variants (§15)."""
     parser.add_argument(
         "--monthly-quota",
         type=_count,
@@ -105,6 +114,16 @@ def _add_tenant_arguments(parser: argparse.ArgumentParser) -> None:
         help="metered API calls a month, org-wide (token and contact calls exempt); over it "
         "every metered call is 403 Forbidden.AccessDenied.ApiCountLimitForOrg; "
         "POST /_emulator/reset-month starts a new month (default: unlimited)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        type=parse_variant,
+        dest="variants",
+        default=[],
+        metavar="NAME[:ROOT_UUID]",
+        help="tenant variant, in every space or the one of ROOT_UUID (repeatable): "
+        f"{', '.join(VARIANTS)}",
     )
 
 
@@ -250,6 +269,7 @@ def build(args: Any) -> Emulator:
         default_role=args.default_role,
         latency=args.latency,
         monthly_quota=getattr(args, "monthly_quota", None),
+        variants=getattr(args, "variants", None) or (),
     )
     for endpoint, kind, rate, status in args.faults or ():
         emu.set_fault(endpoint, kind, rate, status=status)
@@ -269,7 +289,7 @@ def _announce(emu: Emulator) -> None:
 
 
 def tenant_lines(emu: Emulator) -> list[str]:
-    """Comment lines on the monthly quota."""
+    """Comment lines on the monthly quota and the tenant variants."""
     quota = emu.meter.quota
     if quota is None:
         lines = ["# monthly API quota: unlimited (--monthly-quota N)"]
@@ -278,6 +298,11 @@ def tenant_lines(emu: Emulator) -> list[str]:
             f"# monthly API quota: {quota} metered calls (token and contacts exempt); "
             f"new month: POST {emu.base_url}/_emulator/reset-month"
         ]
+    on = [
+        f"{name} ({'every space' if where == '*' else ' '.join(where)})"
+        for name, where in emu.variants.snapshot().items()
+    ]
+    lines.append("# tenant variants: " + (", ".join(on) or "none (--variant NAME[:ROOT_UUID])"))
     return lines
 
 

@@ -1,5 +1,5 @@
 """The :class:`Emulator`: lifecycle of the API and OSS servers, tokens, faults and stats,
-and the monthly quota (§15.1).
+the monthly quota (§15.1) and tenant variants (§15.3).
 
 Inspection (``files()``, ``folders()``, ``tree()``…) comes from :class:`Inspection`; the
 test-side colleague operations (``put_file()``, ``edit()``, ``move()``…) from
@@ -24,8 +24,10 @@ from syncd.emulator.oss import ObjectStore, OssHandler
 from syncd.emulator.quota import Meter
 from syncd.emulator.routes_common import ROLES
 from syncd.emulator.tree import Tree, Workspace
+from syncd.emulator.variants import Variants
 
 PERSONAL_NAME = "我的文档"
+VariantSpec = str | tuple[str, str | None]
 
 
 def _check_options(
@@ -74,6 +76,7 @@ class Emulator(Inspection, Colleague):
         default_role: str = "EDITOR",
         latency: float = 0.0,
         monthly_quota: int | None = None,
+        variants: Iterable[VariantSpec] = (),
     ) -> None:
         """``folders`` and the keys of ``workspace_names`` (root uuid -> knowledge-base name,
         default "Knowledge base N") become the root folders, one workspace each; ``roles``
@@ -81,7 +84,9 @@ class Emulator(Inspection, Colleague):
         ``app_id`` is the app whose token callers use; ``latency`` is added to every API
         call and OSS PUT (seconds, half before processing and half before the answer).
 
-        ``monthly_quota``: metered calls a month (None = unlimited, §15.1)."""
+        ``monthly_quota``: metered calls a month (None = unlimited, §15.1); ``variants``:
+        tenant variants to turn on, each a name (every space) or ``(name, root_uuid)``
+        (§15.3, :mod:`syncd.emulator.variants`)."""
         self.host, self.port, self.oss_port = host, port, oss_port
         self.app_key, self.app_secret, self.app_id = app_key, app_secret, str(app_id)
         self.union_ids = tuple(union_ids)
@@ -101,6 +106,7 @@ class Emulator(Inspection, Colleague):
         self.latency = Latency(latency)
         self.counters = Stats()
         self.meter = Meter(monthly_quota)
+        self.variants = Variants()
         self.stopping = threading.Event()
         self._token: str | None = None
         self._token_expiry = 0.0
@@ -110,6 +116,9 @@ class Emulator(Inspection, Colleague):
         self.root_uuids: list[str] = self._make_roots(folders, workspace_names or {})
         self.intranet_first = False  # upload info lists an unreachable intranet URL first
         self.unreachable_urls = 0  # this many unreachable URLs before the real one
+        for spec in variants:
+            name, root = (spec, None) if isinstance(spec, str) else spec
+            self.set_variant(name, True, root)
 
     def _make_roots(self, folders: Iterable[str] | None, names: Mapping[str, str]) -> list[str]:
         wanted: list[str | None] = list(folders or [])
@@ -290,6 +299,23 @@ class Emulator(Inspection, Colleague):
     def metered_calls(self, endpoint: str) -> int:
         """Metered calls of ``endpoint`` this month."""
         return self.meter.calls(endpoint)
+
+    # -- tenant variants (§15.3) ----------------------------------
+
+    def set_variant(self, name: str, on: bool = True, root_uuid: str | None = None) -> None:
+        """Turn tenant variant ``name`` on or off in every space (``root_uuid`` None) or in
+        the space whose root folder is ``root_uuid``; ValueError for an unknown name or a
+        uuid that is no root folder. Names: :data:`syncd.emulator.variants.VARIANTS`."""
+        if root_uuid is not None:
+            with self.dentries.lock:
+                roots = {ws.root.uuid for ws in self.dentries.spaces.values()}
+            if root_uuid not in roots:
+                raise ValueError(f"no space has the root folder {root_uuid!r}")
+        self.variants.set(name, on, root_uuid)
+
+    def variant(self, name: str, root_uuid: str | None) -> bool:
+        """Is variant ``name`` on in the space of root folder ``root_uuid``?"""
+        return self.variants.active(name, root_uuid)
 
     def __repr__(self) -> str:
         state = self.base_url if self._servers else "stopped"
