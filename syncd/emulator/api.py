@@ -3,11 +3,12 @@
 Per request: route -> count -> latency (first half) -> injected fault -> access token ->
 QPS limit -> monthly quota (§15.1, metered routes only) -> ``unionId`` / ``operatorId`` ->
 handler -> latency (second half) -> answer.
-Errors are the §9.1 envelope ``{"code","requestid","message"}``; ban pages and empty 401s
-are sent raw. A ``lost`` fault applies the call and then drops the connection; ``lost5xx``
-applies it and answers 503 ``operationTimeout``; ``badnumbers`` applies it and answers with
-every integer as text (``"1.0"``); ``loop`` answers the first page with a ``nextToken``
-that never runs out.
+Errors are the §9.1 envelope ``{"code","requestid","message"}`` (old-style contact calls:
+``{"errcode","errmsg"}``, see :mod:`syncd.emulator.oapi`); ban pages and empty 401s are sent
+raw. A ``lost`` fault applies the call and then drops the connection; ``lost5xx`` applies it
+and answers 503 ``operationTimeout``; ``badnumbers`` applies it and answers with every
+integer as text (``"1.0"``); ``loop`` answers the first page with a ``nextToken`` that never
+runs out.
 
 Inspection (never counted, never metered): ``GET /_emulator/tree``, ``GET /_emulator/stats``
 and ``POST /_emulator/reset-month`` (a new month of the quota; answers ``{"metered"}``).
@@ -22,11 +23,11 @@ import traceback
 import urllib.parse
 from typing import Any
 
-from syncd.emulator import answers, paging
+from syncd.emulator import answers, oapi, paging
 from syncd.emulator.answers import QPM_APP_API, QPS_API, QPS_APP_API, RawAnswer
 from syncd.emulator.common import ApiError, QuietHandler, request_id
 from syncd.emulator.faults import Decision
-from syncd.emulator.routes import HEADER, MISSING_TOKEN, ROUTES, Route, throttled
+from syncd.emulator.routes import HEADER, MISSING_TOKEN, QUERY, ROUTES, Route, throttled
 from syncd.emulator.routes_common import Call
 
 MAX_BODY = 4 << 20
@@ -107,7 +108,7 @@ class ApiHandler(QuietHandler):
             args = tuple(urllib.parse.unquote(group) for group in match.groups())
             loop = decision.kind == "loop"
             asked = (params.pop("nextToken", None) or [""])[0] if loop else ""
-            data = route.handler(Call(emu, args, self._json(body), params, operator))
+            data = route.handler(Call(emu, args, self._body(route, body), params, operator))
             if loop:  # the first page, and a token that never runs out
                 data["nextToken"] = asked or paging.LOOP_TOKEN
             return 200, data
@@ -155,6 +156,10 @@ class ApiHandler(QuietHandler):
                 raise ApiError(400, "AuthenticationFailed.MissingParameter", MISSING_TOKEN)
             if not emu.token_valid(token):
                 raise ApiError(400, "InvalidAuthentication", "不合法的access_token")
+        elif route.auth == QUERY:
+            token = (params.get("access_token") or [""])[0]
+            if not token or not emu.token_valid(token):
+                raise oapi.OapiError(oapi.INVALID_TOKEN)
         if not emu.qps_limiter.allow(route.endpoint, self.arrived):
             emu.counters.throttled()
             raise throttled()
@@ -181,6 +186,18 @@ class ApiHandler(QuietHandler):
             self._reply(None, 413, envelope("paramError", "request body too large"))
             return None
         return self.rfile.read(length)
+
+    def _body(self, route: Route, body: bytes) -> dict[str, Any]:
+        """The request body as an object: JSON, or for the old API a form too (its docs'
+        curl samples send ``application/x-www-form-urlencoded``)."""
+        ctype = self.headers.get("Content-Type", "").lower()
+        if route.auth == QUERY and ctype.startswith("application/x-www-form-urlencoded"):
+            try:
+                form = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                raise ApiError(400, "paramError", "request body is not UTF-8") from None
+            return {key: values[0] for key, values in form.items()}
+        return self._json(body)
 
     @staticmethod
     def _json(body: bytes) -> dict[str, Any]:
@@ -226,7 +243,9 @@ class ApiHandler(QuietHandler):
 
 
 def _error(route: Route | None, err: ApiError) -> tuple[int, Any]:
-    """(status, body) of an error: the §9.1 envelope."""
+    """(status, body) of an error: the §9.1 envelope, or errcode/errmsg on the old API."""
+    if route is not None and route.auth == QUERY:
+        return oapi.translate(err)
     return err.status, envelope(err.code, err.message)
 
 

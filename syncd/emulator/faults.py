@@ -38,6 +38,11 @@ API_ENDPOINTS = (
     "mineWorkspaces",
     "nodes",
     "node",
+    "getByMobile",
+    "getUser",
+    "getByUnionId",
+    "getDepartment",
+    "searchUsers",
 )
 ENDPOINTS = (*API_ENDPOINTS, "oss", "*")
 PAGINATED = ("listDentries", "nodes", "workspaces", "versions")

@@ -1,5 +1,5 @@
 """The :class:`Emulator`: lifecycle of the API and OSS servers, tokens, faults and stats,
-the monthly quota (§15.1) and tenant variants (§15.3).
+the monthly quota (§15.1), tenant variants (§15.3) and the address book (§15.2).
 
 Inspection (``files()``, ``folders()``, ``tree()``…) comes from :class:`Inspection`; the
 test-side colleague operations (``put_file()``, ``edit()``, ``move()``…) from
@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from syncd.emulator import contacts
 from syncd.emulator.api import ApiHandler
 from syncd.emulator.colleague import Colleague
 from syncd.emulator.common import Stats, TrackingServer
@@ -27,6 +28,7 @@ from syncd.emulator.tree import Tree, Workspace
 from syncd.emulator.variants import Variants
 
 PERSONAL_NAME = "我的文档"
+ORG_NAME = "Emulator Org"
 VariantSpec = str | tuple[str, str | None]
 
 
@@ -37,6 +39,7 @@ def _check_options(
     qps: int | None,
     roles: dict[str, str],
     default_role: str,
+    org_name: str,
 ) -> None:
     if not union_ids:
         raise ValueError("union_ids must name at least one operator")
@@ -44,6 +47,8 @@ def _check_options(
         raise ValueError("expiration_seconds and token_ttl must be positive")
     if qps is not None and qps <= 0:
         raise ValueError(f"qps must be a positive number or None, got {qps}")
+    if not org_name:
+        raise ValueError("org_name must not be empty")
     bad = {r for r in (*roles.values(), default_role) if r not in ROLES}
     if bad:
         raise ValueError(f"unknown role(s) {sorted(bad)}; expected one of {ROLES}")
@@ -77,6 +82,8 @@ class Emulator(Inspection, Colleague):
         latency: float = 0.0,
         monthly_quota: int | None = None,
         variants: Iterable[VariantSpec] = (),
+        users: Iterable[Mapping[str, Any]] | None = None,
+        org_name: str = ORG_NAME,
     ) -> None:
         """``folders`` and the keys of ``workspace_names`` (root uuid -> knowledge-base name,
         default "Knowledge base N") become the root folders, one workspace each; ``roles``
@@ -86,13 +93,18 @@ class Emulator(Inspection, Colleague):
 
         ``monthly_quota``: metered calls a month (None = unlimited, §15.1); ``variants``:
         tenant variants to turn on, each a name (every space) or ``(name, root_uuid)``
-        (§15.3, :mod:`syncd.emulator.variants`)."""
+        (§15.3, :mod:`syncd.emulator.variants`); ``users``: the address book, dicts of
+        ``userid``, ``unionid``, ``name``, ``mobile``, ``dept_id_list`` and optional
+        ``title`` (default: one user per ``union_ids`` entry, ``user-1`` "Emulator
+        Operator" 13800000000…, §15.2); ``org_name`` names the root department 1."""
         self.host, self.port, self.oss_port = host, port, oss_port
         self.app_key, self.app_secret, self.app_id = app_key, app_secret, str(app_id)
         self.union_ids = tuple(union_ids)
         self.roles = dict(roles or {})
         self.default_role = default_role
-        _check_options(self.union_ids, expiration_seconds, token_ttl, qps, self.roles, default_role)
+        _check_options(
+            self.union_ids, expiration_seconds, token_ttl, qps, self.roles, default_role, org_name
+        )
         self.expiration_seconds = expiration_seconds
         self.token_ttl = token_ttl
         self.store_content = store_content
@@ -107,6 +119,10 @@ class Emulator(Inspection, Colleague):
         self.counters = Stats()
         self.meter = Meter(monthly_quota)
         self.variants = Variants()
+        made = [contacts.make_user(u) for u in users] if users is not None else None
+        self.directory = contacts.Directory(
+            org_name, contacts.default_users(self.union_ids) if made is None else made
+        )
         self.stopping = threading.Event()
         self._token: str | None = None
         self._token_expiry = 0.0
@@ -300,7 +316,7 @@ class Emulator(Inspection, Colleague):
         """Metered calls of ``endpoint`` this month."""
         return self.meter.calls(endpoint)
 
-    # -- tenant variants (§15.3) ----------------------------------
+    # -- tenant variants (§15.3) and the address book (§15.2) ----------------------------------
 
     def set_variant(self, name: str, on: bool = True, root_uuid: str | None = None) -> None:
         """Turn tenant variant ``name`` on or off in every space (``root_uuid`` None) or in
@@ -316,6 +332,30 @@ class Emulator(Inspection, Colleague):
     def variant(self, name: str, root_uuid: str | None) -> bool:
         """Is variant ``name`` on in the space of root folder ``root_uuid``?"""
         return self.variants.active(name, root_uuid)
+
+    def add_user(
+        self,
+        mobile: str,
+        name: str,
+        unionid: str,
+        userid: str | None = None,
+        dept_id_list: Iterable[int] = (contacts.ROOT_DEPT,),
+        title: str = "",
+    ) -> str:
+        """Add a user to the address book (userid default ``user-N``); returns its userid.
+        ValueError if the userid, unionid or mobile is taken. The user is not made an
+        operator: ``union_ids`` says who may operate storage."""
+        raw = {
+            "userid": userid or self.directory.next_userid(),
+            "unionid": unionid,
+            "name": name,
+            "mobile": mobile,
+            "dept_id_list": list(dept_id_list),
+            "title": title,
+        }
+        user = contacts.make_user(raw)
+        self.directory.add(user)
+        return user.userid
 
     def __repr__(self) -> str:
         state = self.base_url if self._servers else "stopped"

@@ -128,7 +128,7 @@ def test_loop_rate_is_seeded() -> None:
 
 def test_loop_is_for_the_paginated_lists_only(client: Client, emu: Emulator, root: str) -> None:
     """loop on another endpoint is a ValueError; "*:loop" loops the lists and nothing else."""
-    for endpoint in ("commit", "getDentry", "oss", "node"):
+    for endpoint in ("commit", "getDentry", "oss", "node", "getByMobile"):
         with pytest.raises(ValueError, match="paginated"):
             emu.set_fault(endpoint, "loop")
     emu.set_fault("*", "loop")

@@ -55,6 +55,24 @@ def qc(quota_emu: Emulator) -> Iterator[Client]:
         yield Client(quota_emu, s)
 
 
+def search(client: Client) -> requests.Response:
+    return client.s.post(
+        f"{client.base}/v1.0/contact/users/search",
+        json={"queryWord": "Emulator", "offset": 0, "size": 10},
+        headers=client.headers(),
+        timeout=TIMEOUT,
+    )
+
+
+def get_by_mobile(client: Client) -> requests.Response:
+    return client.s.post(
+        f"{client.base}/topapi/v2/user/getbymobile",
+        params={"access_token": client.headers()["x-acs-dingtalk-access-token"]},
+        json={"mobile": "13800000000"},
+        timeout=TIMEOUT,
+    )
+
+
 # -- counting ----------------------------------------------------------------------------------
 
 
@@ -146,6 +164,19 @@ def test_dropped_and_unauthenticated_calls_are_free(client: Client, emu: Emulato
     with pytest.raises(requests.ConnectionError):
         client.query(root)
     assert emu.metered() == 1
+
+
+def test_token_and_contacts_are_exempt_and_keep_working() -> None:
+    """Quota 0: the token call and the contact calls answer, never metered nor refused."""
+    with Emulator(monthly_quota=0) as emu, requests.Session() as s:
+        c = Client(emu, s)
+        assert c.get_token().status_code == 200
+        assert get_by_mobile(c).json()["result"] == {"userid": "user-1"}
+        assert search(c).json()["list"] == ["user-1"]
+        over_quota(c.upload_info(emu.root_uuids[0]), 0, 0)
+        assert emu.metered() == 0
+        assert emu.stats()["metered"]["refused"] == 1
+        assert emu.stats()["status"]["getByMobile"] == {200: 1}
 
 
 # -- the refusal on each API -------------------------------------------------------------------

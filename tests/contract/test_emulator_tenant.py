@@ -235,6 +235,7 @@ def test_cli_variants_and_announcement() -> None:
         text = "\n".join(tenant_lines(emu))
     assert "monthly API quota: 7" in text and "/_emulator/reset-month" in text
     assert "no-etag (every space)" in text and f"no-folder-api ({B})" in text
+    assert "'Emulator Operator' mobile 13800000000 userid user-1" in text
     with pytest.raises(argparse.ArgumentTypeError, match="commit-without-version"):
         parse_variant("bogus")
     with pytest.raises(SystemExit):
