@@ -1,11 +1,17 @@
 """The emulated api.dingtalk.com: routes, auth, identity, faults, QPS limit, error envelope.
 
 Per request: route -> count -> latency (first half) -> injected fault -> access token ->
-QPS limit -> ``unionId`` / ``operatorId`` -> handler -> latency (second half) -> answer.
-Errors are the §9.1 envelope ``{"code","requestid","message"}``; ban pages and empty 401s
-are sent raw. A ``lost`` fault applies the call and then drops the connection; ``lost5xx``
-applies it and answers 503 ``operationTimeout``; ``badnumbers`` applies it and answers with
-every integer as text (``"1.0"``).
+QPS limit -> monthly quota (§15.1, metered routes only) -> ``unionId`` / ``operatorId`` ->
+handler -> latency (second half) -> answer.
+Errors are the §9.1 envelope ``{"code","requestid","message"}`` (old-style contact calls:
+``{"errcode","errmsg"}``, see :mod:`syncd.emulator.oapi`); ban pages and empty 401s are sent
+raw. A ``lost`` fault applies the call and then drops the connection; ``lost5xx`` applies it
+and answers 503 ``operationTimeout``; ``badnumbers`` applies it and answers with every
+integer as text (``"1.0"``); ``loop`` answers the first page with a ``nextToken`` that never
+runs out.
+
+Inspection (never counted, never metered): ``GET /_emulator/tree``, ``GET /_emulator/stats``
+and ``POST /_emulator/reset-month`` (a new month of the quota; answers ``{"metered"}``).
 """
 
 from __future__ import annotations
@@ -17,15 +23,20 @@ import traceback
 import urllib.parse
 from typing import Any
 
-from syncd.emulator import answers
+from syncd.emulator import answers, oapi, paging
 from syncd.emulator.answers import QPM_APP_API, QPS_API, QPS_APP_API, RawAnswer
 from syncd.emulator.common import ApiError, QuietHandler, request_id
 from syncd.emulator.faults import Decision
-from syncd.emulator.routes import MISSING_TOKEN, ROUTES, Route, throttled
+from syncd.emulator.routes import HEADER, MISSING_TOKEN, QUERY, ROUTES, Route, throttled
 from syncd.emulator.routes_common import Call
 
 MAX_BODY = 4 << 20
 _THROTTLE_CODES = {"throttle": QPS_APP_API, "qpm": QPM_APP_API, "qpsapi": QPS_API}
+_INSPECTION = {
+    ("GET", "/_emulator/tree"),
+    ("GET", "/_emulator/stats"),
+    ("POST", "/_emulator/reset-month"),
+}
 
 
 def envelope(code: str, message: str) -> dict[str, Any]:
@@ -49,8 +60,10 @@ class ApiHandler(QuietHandler):
         if path.startswith("/_emulator/"):
             self._inspect(path)
             return
-        route = next((r for r in ROUTES if r[0] == self.command and r[1].fullmatch(path)), None)
-        endpoint = route[2] if route else "unknown"
+        route = next(
+            (r for r in ROUTES if r.method == self.command and r.pattern.fullmatch(path)), None
+        )
+        endpoint = route.endpoint if route else "unknown"
         emu.counters.request(endpoint)
         emu.latency.wait(emu.stopping)
         decision = emu.faults.decide(endpoint) if route else Decision()
@@ -67,7 +80,7 @@ class ApiHandler(QuietHandler):
             self.abort()  # connection reset: no answer at all (after the call, for "lost")
             return
         if decision.kind == "lost5xx":
-            answer = (503, envelope("operationTimeout", "operation timeout"))
+            answer = _error(route, ApiError(503, "operationTimeout", "operation timeout"))
         if decision.kind == "badnumbers":
             answer = (answer[0], numbers_as_text(answer[1]))
         self._reply(endpoint, *answer)
@@ -89,13 +102,18 @@ class ApiHandler(QuietHandler):
             if self._fault(decision):
                 return None
             params = urllib.parse.parse_qs(query, keep_blank_values=True)
-            operator = self._authorize(route[2], route[3], params)
-            match = route[1].fullmatch(path)
+            operator = self._authorize(route, params)
+            match = route.pattern.fullmatch(path)
             assert match is not None
             args = tuple(urllib.parse.unquote(group) for group in match.groups())
-            return 200, route[4](Call(emu, args, self._json(body), params, operator))
+            loop = decision.kind == "loop"
+            asked = (params.pop("nextToken", None) or [""])[0] if loop else ""
+            data = route.handler(Call(emu, args, self._body(route, body), params, operator))
+            if loop:  # the first page, and a token that never runs out
+                data["nextToken"] = asked or paging.LOOP_TOKEN
+            return 200, data
         except ApiError as err:
-            return err.status, envelope(err.code, err.message)
+            return _error(route, err)
         except RawAnswer:
             raise
         except Exception:  # noqa: BLE001 - an emulator bug answers 500, as the real API would
@@ -127,23 +145,29 @@ class ApiHandler(QuietHandler):
             raise answers.ban(decision.status or 403)
         if kind == "banhtml":
             raise answers.html(decision.status or 403, "Access Denied")
-        return False  # lost, lost5xx, badnumbers: after the call
+        return False  # lost, lost5xx, badnumbers, loop: after the call
 
-    def _authorize(self, endpoint: str, identity: str | None, params: dict[str, list[str]]) -> str:
+    def _authorize(self, route: Route, params: dict[str, list[str]]) -> str:
+        """Token, QPS limit, monthly quota, then the operator ("" when the route has none)."""
         emu = self.server.emulator
-        if identity is None:
-            if not emu.qps_limiter.allow(endpoint, self.arrived):
-                emu.counters.throttled()
-                raise throttled()
-            return ""
-        token = self.headers.get("x-acs-dingtalk-access-token")
-        if not token:
-            raise ApiError(400, "AuthenticationFailed.MissingParameter", MISSING_TOKEN)
-        if not emu.token_valid(token):
-            raise ApiError(400, "InvalidAuthentication", "不合法的access_token")
-        if not emu.qps_limiter.allow(endpoint, self.arrived):
+        if route.auth == HEADER:
+            token = self.headers.get("x-acs-dingtalk-access-token")
+            if not token:
+                raise ApiError(400, "AuthenticationFailed.MissingParameter", MISSING_TOKEN)
+            if not emu.token_valid(token):
+                raise ApiError(400, "InvalidAuthentication", "不合法的access_token")
+        elif route.auth == QUERY:
+            token = (params.get("access_token") or [""])[0]
+            if not token or not emu.token_valid(token):
+                raise oapi.OapiError(oapi.INVALID_TOKEN)
+        if not emu.qps_limiter.allow(route.endpoint, self.arrived):
             emu.counters.throttled()
             raise throttled()
+        if route.metered:
+            emu.meter.charge(route.endpoint)
+        identity = route.identity
+        if identity is None:
+            return ""
         operator = (params.get(identity) or [""])[0]
         if not operator:
             raise ApiError(400, "paramError", f"{identity} is required")
@@ -163,6 +187,18 @@ class ApiHandler(QuietHandler):
             return None
         return self.rfile.read(length)
 
+    def _body(self, route: Route, body: bytes) -> dict[str, Any]:
+        """The request body as an object: JSON, or for the old API a form too (its docs'
+        curl samples send ``application/x-www-form-urlencoded``)."""
+        ctype = self.headers.get("Content-Type", "").lower()
+        if route.auth == QUERY and ctype.startswith("application/x-www-form-urlencoded"):
+            try:
+                form = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                raise ApiError(400, "paramError", "request body is not UTF-8") from None
+            return {key: values[0] for key, values in form.items()}
+        return self._json(body)
+
     @staticmethod
     def _json(body: bytes) -> dict[str, Any]:
         if not body.strip():
@@ -177,12 +213,16 @@ class ApiHandler(QuietHandler):
 
     def _inspect(self, path: str) -> None:
         emu = self.server.emulator
-        if self.command != "GET" or path not in ("/_emulator/tree", "/_emulator/stats"):
+        if (self.command, path) not in _INSPECTION:
             self._reply(
                 None, 404, envelope("InvalidAction.NotFound", "unknown inspection endpoint")
             )
             return
-        data = emu.tree() if path == "/_emulator/tree" else emu.stats()
+        if path == "/_emulator/reset-month":
+            emu.reset_month()
+            data: Any = {"metered": emu.meter.snapshot()}
+        else:
+            data = emu.tree() if path == "/_emulator/tree" else emu.stats()
         self._reply(None, 200, data)
 
     def _reply(self, endpoint: str | None, status: int, data: Any) -> None:
@@ -200,6 +240,13 @@ class ApiHandler(QuietHandler):
             "application/json;charset=utf-8",
             {"x-acs-request-id": rid, "x-acs-trace-id": secrets.token_hex(16)},
         )
+
+
+def _error(route: Route | None, err: ApiError) -> tuple[int, Any]:
+    """(status, body) of an error: the §9.1 envelope, or errcode/errmsg on the old API."""
+    if route is not None and route.auth == QUERY:
+        return oapi.translate(err)
+    return err.status, envelope(err.code, err.message)
 
 
 def numbers_as_text(data: Any) -> Any:

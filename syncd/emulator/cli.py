@@ -1,6 +1,7 @@
 """``syncd emulator``: run the DingTalk emulator until SIGINT/SIGTERM.
 
-Prints the base URL and a ready-to-paste syncd config snippet, then serves.
+Prints the base URL, a ready-to-paste syncd config snippet and the monthly quota, tenant
+variants and address book in force, then serves.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 from syncd.emulator.faults import ENDPOINTS, KINDS, validate
 from syncd.emulator.routes_common import ROLES
-from syncd.emulator.server import Emulator
+from syncd.emulator.server import ORG_NAME, Emulator
+from syncd.emulator.variants import VARIANTS
 
 
 def parse_fault(value: str) -> tuple[str, str, float, int | None]:
@@ -60,6 +62,26 @@ def parse_role(value: str) -> tuple[str, str]:
     return union, role
 
 
+def parse_variant(value: str) -> tuple[str, str | None]:
+    """``NAME[:ROOT_UUID]`` -> (variant, root uuid or None for every space)."""
+    name, _, root = value.partition(":")
+    if name not in VARIANTS:
+        raise argparse.ArgumentTypeError(f"unknown variant {name!r} (one of {', '.join(VARIANTS)})")
+    return name, root or None
+
+
+def parse_user(value: str) -> dict[str, str]:
+    """``MOBILE:NAME:UNIONID[:USERID]`` -> a user of the address book (userid defaults to
+    ``user-N``, N its place among the users)."""
+    parts = value.split(":")
+    if len(parts) not in (3, 4) or not all(parts):
+        raise argparse.ArgumentTypeError(f"expected MOBILE:NAME:UNIONID[:USERID], got {value!r}")
+    user = {"mobile": parts[0], "name": parts[1], "unionid": parts[2]}
+    if len(parts) == 4:
+        user["userid"] = parts[3]
+    return user
+
+
 def _latency_ms(value: str) -> float:
     try:
         ms = float(value)
@@ -71,12 +93,19 @@ def _latency_ms(value: str) -> float:
 
 
 def _positive_int(value: str) -> int:
+    number = _count(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {number}")
+    return number
+
+
+def _count(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {number}")
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {number}")
     return number
 
 
@@ -84,6 +113,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``syncd emulator`` options to ``parser``."""
     _add_remote_arguments(parser)
     _add_behaviour_arguments(parser)
+    _add_tenant_arguments(parser)
+
+
+def _add_tenant_arguments(parser: argparse.ArgumentParser) -> None:
+    """What kind of tenant it is: monthly quota, variants, address book (§15)."""
+    parser.add_argument(
+        "--monthly-quota",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="metered API calls a month, org-wide (token and contact calls exempt); over it "
+        "every metered call is 403 Forbidden.AccessDenied.ApiCountLimitForOrg; "
+        "POST /_emulator/reset-month starts a new month (default: unlimited)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        type=parse_variant,
+        dest="variants",
+        default=[],
+        metavar="NAME[:ROOT_UUID]",
+        help="tenant variant, in every space or the one of ROOT_UUID (repeatable): "
+        f"{', '.join(VARIANTS)}",
+    )
+    parser.add_argument(
+        "--user",
+        action="append",
+        type=parse_user,
+        dest="users",
+        default=[],
+        metavar="MOBILE:NAME:UNIONID[:USERID]",
+        help="a user of the address book (repeatable; default: user-1 'Emulator Operator' "
+        "13800000000 per --union-id); without --union-id their unionIds are the operators",
+    )
+    parser.add_argument(
+        "--org-name", default=ORG_NAME, help="the org, root department 1 (default: %(default)s)"
+    )
 
 
 def _add_remote_arguments(parser: argparse.ArgumentParser) -> None:
@@ -207,15 +273,23 @@ def workspace_names(emu: Emulator) -> list[tuple[str, str]]:
     return [(by_root[uuid], uuid) for uuid in emu.root_uuids]
 
 
+def _users(args: Any) -> list[dict[str, str]] | None:
+    """The --user entries with their default userids, or None (the default address book)."""
+    raw: list[dict[str, str]] = getattr(args, "users", None) or []
+    return [{"userid": f"user-{n}", **user} for n, user in enumerate(raw, 1)] or None
+
+
 def build(args: Any) -> Emulator:
     """The emulator the parsed ``args`` describe, faults set (ValueError if inconsistent)."""
+    users = _users(args)
+    operators = args.union_ids or [u["unionid"] for u in users or ()] or ("emulator-union-id",)
     emu = Emulator(
         host=args.host,
         port=args.port,
         oss_port=args.oss_port,
         app_key=args.app_key,
         app_secret=args.app_secret,
-        union_ids=args.union_ids or ("emulator-union-id",),
+        union_ids=operators,
         folders=args.folders,
         expiration_seconds=args.expiration_seconds,
         token_ttl=args.token_ttl,
@@ -227,6 +301,10 @@ def build(args: Any) -> Emulator:
         roles=dict(args.roles or ()),
         default_role=args.default_role,
         latency=args.latency,
+        monthly_quota=getattr(args, "monthly_quota", None),
+        variants=getattr(args, "variants", None) or (),
+        users=users,
+        org_name=getattr(args, "org_name", ORG_NAME),
     )
     for endpoint, kind, rate, status in args.faults or ():
         emu.set_fault(endpoint, kind, rate, status=status)
@@ -240,7 +318,31 @@ def _announce(emu: Emulator) -> None:
         print(f"knowledge base {name!r}: rootNodeId {uuid}", flush=True)
     print("# syncd config for this emulator:", flush=True)
     print(config_snippet(emu), flush=True)
+    for line in tenant_lines(emu):
+        print(line, flush=True)
     print("# serving; stop with Ctrl-C", flush=True)
+
+
+def tenant_lines(emu: Emulator) -> list[str]:
+    """Comment lines on the monthly quota, the tenant variants and the address book."""
+    quota = emu.meter.quota
+    if quota is None:
+        lines = ["# monthly API quota: unlimited (--monthly-quota N)"]
+    else:
+        lines = [
+            f"# monthly API quota: {quota} metered calls (token and contacts exempt); "
+            f"new month: POST {emu.base_url}/_emulator/reset-month"
+        ]
+    on = [
+        f"{name} ({'every space' if where == '*' else ' '.join(where)})"
+        for name, where in emu.variants.snapshot().items()
+    ]
+    lines.append("# tenant variants: " + (", ".join(on) or "none (--variant NAME[:ROOT_UUID])"))
+    lines += [
+        f"# contact: {u.name!r} mobile {u.mobile} userid {u.userid} unionId {u.unionid}"
+        for u in emu.directory.users()
+    ]
+    return lines
 
 
 def run(args: Any) -> int:

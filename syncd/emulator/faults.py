@@ -4,7 +4,11 @@ A fault is ``(endpoint, kind)`` with a probability ``rate`` per request, an opti
 ``count`` and, for some kinds, an HTTP ``status``. Decisions come from one
 ``random.Random(seed)`` under a lock, so a test that sends the same requests in the same
 order sees the same faults. ``"*"`` matches every endpoint, but a request only draws the
-kinds that exist for its server (API or OSS).
+kinds that exist for its server (API or OSS) and, for ``loop``, for a paginated list.
+
+``loop`` (a listing that never ends): the list answers its first page again and again, with
+a non-empty ``nextToken`` every time, the very token it was asked with (on the first page a
+fixed one, :data:`syncd.emulator.paging.LOOP_TOKEN`).
 """
 
 from __future__ import annotations
@@ -34,20 +38,40 @@ API_ENDPOINTS = (
     "mineWorkspaces",
     "nodes",
     "node",
+    "getByMobile",
+    "getUser",
+    "getByUnionId",
+    "getDepartment",
+    "searchUsers",
 )
 ENDPOINTS = (*API_ENDPOINTS, "oss", "*")
+PAGINATED = ("listDentries", "nodes", "workspaces", "versions")
 COMMON_KINDS = ("5xx", "throttle", "reset", "slow", "ban", "banhtml", "lost")
 API_KINDS = ("401", "qpm", "qpsapi", "lost5xx", "badnumbers")
+LIST_KINDS = ("loop",)
 OSS_KINDS = ("throttlejson", "html403", "etag")
-KINDS = (*COMMON_KINDS, *API_KINDS, *OSS_KINDS)
+KINDS = (*COMMON_KINDS, *API_KINDS, *LIST_KINDS, *OSS_KINDS)
 THROTTLING = frozenset({"throttle", "qpm", "qpsapi", "throttlejson"})
 
 
 def applies(kind: str, endpoint: str) -> bool:
-    """Whether fault ``kind`` exists on ``endpoint`` (OSS kinds on oss, API kinds elsewhere)."""
-    if endpoint == "*" or kind in COMMON_KINDS:
+    """Whether fault ``kind`` exists on ``endpoint`` (OSS kinds on oss, list kinds on the
+    paginated lists, API kinds on every API endpoint)."""
+    if endpoint == "*":
+        return True
+    if kind in LIST_KINDS:
+        return endpoint in PAGINATED
+    if kind in COMMON_KINDS:
         return True
     return (kind in OSS_KINDS) == (endpoint == "oss")
+
+
+def _where(kind: str) -> str:
+    if kind in OSS_KINDS:
+        return "the oss endpoint only"
+    if kind in LIST_KINDS:
+        return f"the paginated lists only ({', '.join(PAGINATED)})"
+    return "API endpoints only"
 
 
 def validate(endpoint: str, kind: str, rate: float, count: int | None, status: int | None) -> None:
@@ -57,8 +81,7 @@ def validate(endpoint: str, kind: str, rate: float, count: int | None, status: i
     if kind not in KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; expected one of {KINDS}")
     if not applies(kind, endpoint):
-        where = "the oss endpoint only" if kind in OSS_KINDS else "API endpoints only"
-        raise ValueError(f"fault kind {kind!r} is for {where}, not {endpoint!r}")
+        raise ValueError(f"fault kind {kind!r} is for {_where(kind)}, not {endpoint!r}")
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"rate must be within [0, 1], got {rate}")
     if count is not None and count < 0:

@@ -6,7 +6,10 @@ from the request's own method, Content-MD5, Content-Type, date, ``x-oss-*`` head
 The body is streamed in chunks of at most 1 MiB and hashed (MD5, SHA-256); it is kept only
 with ``store_content``. Injected faults: 5xx (500 InternalError), throttle (503 SlowDown),
 throttlejson (403 JSON throttling body), html403, ban/banhtml, reset (mid-body), lost (stored,
-then no answer) and etag (stored; an ETag that is not the MD5, and no Content-MD5).
+then no answer) and etag (stored; an ETag that is not the MD5, and no Content-MD5). The
+tenant variants ``etag-not-md5`` and ``no-etag`` (§15.3.4) answer every PUT of their space
+like the ``etag`` fault, or with neither ETag nor Content-MD5; the space is the one of the
+upload info that issued the object's URL.
 """
 
 from __future__ import annotations
@@ -130,7 +133,7 @@ class OssHandler(QuietHandler):
             self._send_raw(raw, length)
             return
         emu.objects.put(path, obj)
-        self._stored(obj, decision.kind)
+        self._stored(obj, decision.kind, emu.dentries.object_root(path))
 
     def _fault(self, kind: str | None, status: int | None) -> None:
         """Raise the answer of an injected fault that refuses the PUT."""
@@ -149,14 +152,19 @@ class OssHandler(QuietHandler):
         if kind == "banhtml":
             raise answers.html(status or 403, "Access Denied")
 
-    def _stored(self, obj: StoredObject, kind: str | None) -> None:
-        """Answer a stored PUT: 200 with the MD5 ETag, a foreign ETag ("etag"), or nothing."""
+    def _stored(self, obj: StoredObject, kind: str | None, root: str | None) -> None:
+        """Answer a stored PUT: 200 with the MD5 ETag, a foreign ETag ("etag" fault or
+        variant), no ETag ("no-etag" variant), or no answer at all ("lost")."""
+        emu = self.server.emulator
         if kind == "lost":
-            emu = self.server.emulator
             emu.latency.wait(emu.stopping)
             self.abort()  # stored, but the answer never arrives
             return
-        if kind == "etag":  # a proxy's ETag: 32 hex digits that are not the body's MD5
+        if emu.variants.active("no-etag", root):
+            self._send(200, b"", None, {})
+            return
+        if kind == "etag" or emu.variants.active("etag-not-md5", root):
+            # a proxy's ETag: 32 hex digits that are not the body's MD5
             other = secrets.token_hex(16)
             while other == obj.md5:
                 other = secrets.token_hex(16)

@@ -20,6 +20,9 @@ from syncd.emulator.common import ApiError
 
 T = TypeVar("T")
 Key = list[Any]
+# The ``loop`` fault's token on a first page: not a cursor, so once the fault has stopped it is
+# refused like any token this pager did not issue (400 paramError).
+LOOP_TOKEN = "emulator-loop"
 
 
 def max_results(raw: str | None, default: int, limit: int, field: str = "maxResults") -> int:

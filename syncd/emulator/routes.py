@@ -1,35 +1,59 @@
-"""The route table: every API path of the emulator, its endpoint name and identity parameter.
+"""The route table: every API path of the emulator, its endpoint name, auth and identity.
 
 Handlers live in ``routes_upload`` (§2, §4, §6, §8.1, §8.3), ``routes_dentries`` (§8.4-§8.6,
-§14) and ``routes_wiki`` (§8.2). The endpoint names are the ones ``set_fault`` and
-``stats()`` use.
+§14), ``routes_wiki`` (§8.2) and ``routes_contacts`` (§15.2). The endpoint names are the
+ones ``set_fault``, ``stats()`` and ``metered_calls()`` use. Every route is metered by the
+monthly quota except the token call and the contact calls (§15.1).
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
+from syncd.emulator import routes_contacts as contacts
 from syncd.emulator import routes_dentries as dentries
 from syncd.emulator import routes_upload as upload
 from syncd.emulator import routes_wiki as wiki
 from syncd.emulator.answers import MISSING_TOKEN, throttled
 from syncd.emulator.routes_common import Handler
 
-__all__ = ["MISSING_TOKEN", "ROUTES", "Route", "throttled"]
+__all__ = ["HEADER", "MISSING_TOKEN", "NO_AUTH", "QUERY", "ROUTES", "Route", "throttled"]
 
-Route = tuple[str, re.Pattern[str], str, str | None, Handler]
+NO_AUTH = "none"  # the token call itself
+HEADER = "header"  # x-acs-dingtalk-access-token (§1), errors in the §9.1 envelope
+QUERY = "query"  # ?access_token= of the old API (§2.2, §15.2), errcode answers
+
+
+class Route(NamedTuple):
+    """One API path: where it is, its endpoint name, who it is for and what it costs."""
+
+    method: str
+    pattern: re.Pattern[str]
+    endpoint: str
+    identity: str | None  # the operator's query parameter (unionId / operatorId), or None
+    handler: Handler
+    auth: str = HEADER
+    metered: bool = True
+
+
 _ID = r"([^/]+)"
 _SPACE = rf"/v1\.0/storage/spaces/{_ID}/dentries"
 _DENTRY = rf"{_SPACE}/{_ID}"
 
 
 def _route(method: str, path: str, endpoint: str, identity: str | None, handler: Handler) -> Route:
-    return (method, re.compile(path), endpoint, identity, handler)
+    return Route(method, re.compile(path), endpoint, identity, handler)
 
 
-# (method, path pattern, endpoint name, identity query parameter or None for no auth, handler)
+def _contact(path: str, endpoint: str, handler: Handler, auth: str = QUERY) -> Route:
+    return Route("POST", re.compile(path), endpoint, None, handler, auth, metered=False)
+
+
+_TOKEN = _route("POST", r"/v1\.0/oauth2/accessToken", "token", None, upload.token)
+
 ROUTES: list[Route] = [
-    _route("POST", r"/v1\.0/oauth2/accessToken", "token", None, upload.token),
+    _TOKEN._replace(auth=NO_AUTH, metered=False),
     _route(
         "POST",
         rf"/v2\.0/storage/spaces/files/{_ID}/uploadInfos/query",
@@ -62,4 +86,9 @@ ROUTES: list[Route] = [
     ),
     _route("GET", r"/v2\.0/wiki/nodes", "nodes", "operatorId", wiki.nodes),
     _route("GET", rf"/v2\.0/wiki/nodes/{_ID}", "node", "operatorId", wiki.node),
+    _contact(r"/topapi/v2/user/getbymobile", "getByMobile", contacts.get_by_mobile),
+    _contact(r"/topapi/v2/user/get", "getUser", contacts.get_user),
+    _contact(r"/topapi/user/getbyunionid", "getByUnionId", contacts.get_by_union_id),
+    _contact(r"/topapi/v2/department/get", "getDepartment", contacts.get_department),
+    _contact(r"/v1\.0/contact/users/search", "searchUsers", contacts.search_users, HEADER),
 ]

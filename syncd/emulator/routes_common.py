@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from syncd.emulator import props, views
 from syncd.emulator.common import ApiError
 from syncd.emulator.tree import Node
+from syncd.emulator.variants import NOT_SUPPORTED
 
 if TYPE_CHECKING:
     from syncd.emulator.server import Emulator
@@ -60,6 +61,15 @@ class Call:
         """403 unless the operator's role in ``node``'s workspace allows the access."""
         if self.role(node) not in (WRITERS if write else READERS):
             raise ApiError(403, code, NO_PERMISSION)
+
+    def variant(self, name: str, node: Node) -> bool:
+        """Is tenant variant ``name`` (§15.3) on in ``node``'s space? (caller holds the lock)"""
+        return self.emu.variants.active(name, self.emu.dentries.root_uuid(node))
+
+    def unsupported(self, name: str, *nodes: Node) -> None:
+        """400 operationNotSupported when variant ``name`` is on in any of ``nodes``' spaces."""
+        if any(self.variant(name, node) for node in nodes):
+            raise ApiError(400, "operationNotSupported", NOT_SUPPORTED)
 
 
 Handler = Callable[[Call], Any]

@@ -41,7 +41,8 @@ def _target(call: Call, write: bool) -> Node:
 
 
 def list_dentries(call: Call) -> Any:
-    """§8.4: one folder's children, paginated (default order MODIFIED_TIME DESC)."""
+    """§8.4: one folder's children, paginated (default order MODIFIED_TIME DESC). With the
+    ``listing-without-app-properties`` variant the entries have no ``appProperties``."""
     parent_id = call.param("parentId")
     if not parent_id:
         raise ApiError(400, "paramError", "parentId is required")
@@ -61,7 +62,11 @@ def list_dentries(call: Call) -> Any:
             f"dentries/{parent.id}/{order_by}/{order}",
             descending=order == "DESC",
         )
-        out: dict[str, Any] = {"dentries": [dentry(call, node) for node in chunk]}
+        entries = [dentry(call, node) for node in chunk]
+        if call.variant("listing-without-app-properties", parent):
+            for entry in entries:
+                del entry["appProperties"]
+        out: dict[str, Any] = {"dentries": entries}
     if token:
         out["nextToken"] = token
     return out
@@ -92,15 +97,18 @@ def get_dentry(call: Call) -> Any:
 
 
 def rename(call: Call) -> Any:
+    """§8.6; the ``no-rename-move`` variant refuses it: 400 operationNotSupported."""
     new_name = check_name(call.body.get("newName"), "newName")
     with call.emu.dentries.lock:
         node = _target(call, write=True)
+        call.unsupported("no-rename-move", node)
         call.emu.dentries.rename(node, new_name, call.operator)
         return {"dentry": dentry(call, node, with_category=False)}
 
 
 def move(call: Call) -> Any:
-    """§8.6: into ``targetFolderId`` of ``targetSpaceId`` (another space too); synchronous."""
+    """§8.6: into ``targetFolderId`` of ``targetSpaceId`` (another space too); synchronous.
+    The ``no-rename-move`` variant in either space refuses it: 400 operationNotSupported."""
     space = text(call.body, "targetSpaceId", "paramError.targetSpaceId")
     folder = text(call.body, "targetFolderId", "paramError.targetFolderId")
     option = obj(call.body, "option")
@@ -113,6 +121,7 @@ def move(call: Call) -> Any:
         node = _target(call, write=True)
         target = tree.folder_by_id(space, folder)
         call.check(target, write=True)
+        call.unsupported("no-rename-move", node, target)
         moved = tree.move(node, target, strategy, call.operator)
         return {"dentry": dentry(call, moved, with_category=False), "async": False, "taskId": ""}
 

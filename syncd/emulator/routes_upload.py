@@ -26,7 +26,8 @@ def token(call: Call) -> Any:
     return {"accessToken": emu.issue_token(), "expireIn": emu.token_ttl}
 
 
-def _check_upload_body(body: dict[str, Any]) -> None:
+def _check_upload_body(body: dict[str, Any]) -> str | None:
+    """Validate the upload-info body; the trimmed ``preCheckParam.name``, if any."""
     protocol = body.get("protocol")
     if not protocol:
         raise ApiError(400, "paramError.protocol", "protocol is required")
@@ -36,9 +37,9 @@ def _check_upload_body(body: dict[str, Any]) -> None:
     if (option.get("storageDriver") or "DINGTALK") != "DINGTALK":
         raise ApiError(400, "paramError.storageDriver", "only DINGTALK is supported")
     pre = obj(option, "preCheckParam")
-    if pre.get("name") is not None:
-        check_name(pre["name"])
+    name = check_name(pre["name"]) if pre.get("name") is not None else None
     size(pre.get("size"), "option.preCheckParam.size")
+    return name
 
 
 def _parent(call: Call) -> Node:
@@ -50,13 +51,22 @@ def _parent(call: Call) -> Node:
 
 
 def upload_info(call: Call) -> Any:
-    _check_upload_body(call.body)
+    """§4. With the ``upload-info-refuses-existing-name`` variant, a ``preCheckParam.name``
+    already taken in the folder is 400 dentryNameConflict and no key is issued (§15.3.2)."""
+    name = _check_upload_body(call.body)
     emu = call.emu
     object_path = f"/{BUCKET}/{random_id(40)}.file"
     key = secrets.token_urlsafe(36)
-    with emu.dentries.lock:
-        _parent(call)
-        emu.dentries.uploads[key] = Upload(call.args[0], object_path, time.monotonic())
+    tree = emu.dentries
+    with tree.lock:
+        parent = _parent(call)
+        refuses = call.variant("upload-info-refuses-existing-name", parent)
+        if name is not None and refuses and name in parent.children:
+            raise ApiError(
+                400, "dentryNameConflict", f"a dentry named {name} exists in this folder"
+            )
+        root = tree.root_uuid(parent)
+        tree.add_upload(key, Upload(call.args[0], object_path, time.monotonic(), root_uuid=root))
     date = format_date()
     to_sign = string_to_sign("PUT", "", "", date, {"x-oss-date": date}, object_path)
     signature = sign(emu.oss_access_key_secret, to_sign)
@@ -120,7 +130,8 @@ def _upload(call: Call, key: str, size_wanted: int | None) -> tuple[Upload, Any]
 def commit(call: Call) -> Any:
     """§6: the four strategies; ``option.appProperties`` are stored for the calling app, and
     an OVERWRITE replaces that app's properties only when the request carries some
-    (inferred; RETURN_DENTRY_IF_EXISTS changes nothing)."""
+    (inferred; RETURN_DENTRY_IF_EXISTS changes nothing). With the ``commit-without-version``
+    variant the answer's dentry has no ``version`` (the file has it, §15.3.4)."""
     key = call.body.get("uploadKey")
     if not key or not isinstance(key, str):
         raise ApiError(400, "paramError.uploadKey", "uploadKey is required")
@@ -139,7 +150,10 @@ def commit(call: Call) -> Any:
             props.replace(node.app_props, call.emu.app_id, items)
         upload.used = True
         call.emu.objects.pop(upload.object_path)
-        return {"dentry": dentry(call, node)}
+        out = dentry(call, node)
+        if call.variant("commit-without-version", parent):
+            out.pop("version", None)
+        return {"dentry": out}
 
 
 def query_dentry_id(call: Call) -> Any:
@@ -152,7 +166,8 @@ def query_dentry_id(call: Call) -> Any:
 
 
 def add_folder(call: Call) -> Any:
-    """§8.3; ``option.appProperties`` as for commit (OVERWRITE replaces the caller's)."""
+    """§8.3; ``option.appProperties`` as for commit (OVERWRITE replaces the caller's). The
+    ``no-folder-api`` variant refuses it: 400 operationNotSupported (§15.3.3)."""
     name = check_name(call.body.get("name"))
     option = obj(call.body, "option")
     strategy = check_strategy(option)
@@ -160,6 +175,7 @@ def add_folder(call: Call) -> Any:
     tree = call.emu.dentries
     with tree.lock:
         parent = tree.folder_by_id(call.args[0], call.args[1])
+        call.unsupported("no-folder-api", parent)
         call.check(parent, write=True)
         before = parent.children.get(name)
         node = tree.add_folder(parent, name, strategy, call.operator)

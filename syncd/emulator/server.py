@@ -1,4 +1,5 @@
-"""The :class:`Emulator`: lifecycle of the API and OSS servers, tokens, faults and stats.
+"""The :class:`Emulator`: lifecycle of the API and OSS servers, tokens, faults and stats,
+the monthly quota (§15.1), tenant variants (§15.3) and the address book (§15.2).
 
 Inspection (``files()``, ``folders()``, ``tree()``…) comes from :class:`Inspection`; the
 test-side colleague operations (``put_file()``, ``edit()``, ``move()``…) from
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from syncd.emulator import contacts
 from syncd.emulator.api import ApiHandler
 from syncd.emulator.colleague import Colleague
 from syncd.emulator.common import Stats, TrackingServer
@@ -20,10 +22,14 @@ from syncd.emulator.faults import FaultInjector, Latency, QpsLimiter
 from syncd.emulator.inspection import Inspection
 from syncd.emulator.names import random_id
 from syncd.emulator.oss import ObjectStore, OssHandler
+from syncd.emulator.quota import Meter
 from syncd.emulator.routes_common import ROLES
 from syncd.emulator.tree import Tree, Workspace
+from syncd.emulator.variants import Variants
 
 PERSONAL_NAME = "我的文档"
+ORG_NAME = "Emulator Org"
+VariantSpec = str | tuple[str, str | None]
 
 
 def _check_options(
@@ -33,6 +39,7 @@ def _check_options(
     qps: int | None,
     roles: dict[str, str],
     default_role: str,
+    org_name: str,
 ) -> None:
     if not union_ids:
         raise ValueError("union_ids must name at least one operator")
@@ -40,6 +47,8 @@ def _check_options(
         raise ValueError("expiration_seconds and token_ttl must be positive")
     if qps is not None and qps <= 0:
         raise ValueError(f"qps must be a positive number or None, got {qps}")
+    if not org_name:
+        raise ValueError("org_name must not be empty")
     bad = {r for r in (*roles.values(), default_role) if r not in ROLES}
     if bad:
         raise ValueError(f"unknown role(s) {sorted(bad)}; expected one of {ROLES}")
@@ -71,18 +80,31 @@ class Emulator(Inspection, Colleague):
         roles: Mapping[str, str] | None = None,
         default_role: str = "EDITOR",
         latency: float = 0.0,
+        monthly_quota: int | None = None,
+        variants: Iterable[VariantSpec] = (),
+        users: Iterable[Mapping[str, Any]] | None = None,
+        org_name: str = ORG_NAME,
     ) -> None:
         """``folders`` and the keys of ``workspace_names`` (root uuid -> knowledge-base name,
         default "Knowledge base N") become the root folders, one workspace each; ``roles``
         maps an operator's unionId to its role in them (default ``default_role``);
         ``app_id`` is the app whose token callers use; ``latency`` is added to every API
-        call and OSS PUT (seconds, half before processing and half before the answer)."""
+        call and OSS PUT (seconds, half before processing and half before the answer).
+
+        ``monthly_quota``: metered calls a month (None = unlimited, §15.1); ``variants``:
+        tenant variants to turn on, each a name (every space) or ``(name, root_uuid)``
+        (§15.3, :mod:`syncd.emulator.variants`); ``users``: the address book, dicts of
+        ``userid``, ``unionid``, ``name``, ``mobile``, ``dept_id_list`` and optional
+        ``title`` (default: one user per ``union_ids`` entry, ``user-1`` "Emulator
+        Operator" 13800000000…, §15.2); ``org_name`` names the root department 1."""
         self.host, self.port, self.oss_port = host, port, oss_port
         self.app_key, self.app_secret, self.app_id = app_key, app_secret, str(app_id)
         self.union_ids = tuple(union_ids)
         self.roles = dict(roles or {})
         self.default_role = default_role
-        _check_options(self.union_ids, expiration_seconds, token_ttl, qps, self.roles, default_role)
+        _check_options(
+            self.union_ids, expiration_seconds, token_ttl, qps, self.roles, default_role, org_name
+        )
         self.expiration_seconds = expiration_seconds
         self.token_ttl = token_ttl
         self.store_content = store_content
@@ -95,6 +117,12 @@ class Emulator(Inspection, Colleague):
         self.qps_limiter = QpsLimiter(qps)
         self.latency = Latency(latency)
         self.counters = Stats()
+        self.meter = Meter(monthly_quota)
+        self.variants = Variants()
+        made = [contacts.make_user(u) for u in users] if users is not None else None
+        self.directory = contacts.Directory(
+            org_name, contacts.default_users(self.union_ids) if made is None else made
+        )
         self.stopping = threading.Event()
         self._token: str | None = None
         self._token_expiry = 0.0
@@ -104,6 +132,9 @@ class Emulator(Inspection, Colleague):
         self.root_uuids: list[str] = self._make_roots(folders, workspace_names or {})
         self.intranet_first = False  # upload info lists an unreachable intranet URL first
         self.unreachable_urls = 0  # this many unreachable URLs before the real one
+        for spec in variants:
+            name, root = (spec, None) if isinstance(spec, str) else spec
+            self.set_variant(name, True, root)
 
     def _make_roots(self, folders: Iterable[str] | None, names: Mapping[str, str]) -> list[str]:
         wanted: list[str | None] = list(folders or [])
@@ -244,8 +275,16 @@ class Emulator(Inspection, Colleague):
 
     def stats(self) -> dict[str, Any]:
         """Request counts per endpoint, total, throttled, faults, status codes and latency
-        (``{"waits", "seconds", "peak"}``: half-waits done, time spent, most at once)."""
-        return {**self.counters.snapshot(), "latency": self.latency.snapshot()}
+        (``{"waits", "seconds", "peak"}``: half-waits done, time spent, most at once).
+
+        While a monthly quota is set, also ``"metered"``: ``{"total", "by_endpoint",
+        "quota", "refused"}`` of the month (refused = answers with the quota's code); without
+        one the stats keep their shape of before the quota existed."""
+        out = {**self.counters.snapshot(), "latency": self.latency.snapshot()}
+        metered = self.meter.snapshot()
+        if metered["quota"] is not None:
+            out["metered"] = metered
+        return out
 
     def calls(self, endpoint: str) -> int:
         """How many requests ``endpoint`` has received since the last ``reset_stats()``."""
@@ -253,8 +292,70 @@ class Emulator(Inspection, Colleague):
         return requests.get(endpoint, 0)
 
     def reset_stats(self) -> None:
+        """Clear the request counters and latency figures. The month's metered calls are
+        kept: a month is not a test's stats window (:meth:`reset_month` starts a new one)."""
         self.counters.reset()
         self.latency.reset()
+
+    # -- the monthly quota (§15.1) -------------------------------------------------------------
+
+    def set_monthly_quota(self, quota: int | None) -> None:
+        """Metered calls allowed this month from now on (None = unlimited); the month's
+        count is kept, so a quota below it refuses the next metered call."""
+        self.meter.set_quota(quota)
+
+    def reset_month(self) -> None:
+        """A new month: the metered count (and the refusals) back to 0."""
+        self.meter.reset_month()
+
+    def metered(self) -> int:
+        """Metered calls this month (refused, throttled and exempt calls not included)."""
+        return self.meter.total()
+
+    def metered_calls(self, endpoint: str) -> int:
+        """Metered calls of ``endpoint`` this month."""
+        return self.meter.calls(endpoint)
+
+    # -- tenant variants (§15.3) and the address book (§15.2) ----------------------------------
+
+    def set_variant(self, name: str, on: bool = True, root_uuid: str | None = None) -> None:
+        """Turn tenant variant ``name`` on or off in every space (``root_uuid`` None) or in
+        the space whose root folder is ``root_uuid``; ValueError for an unknown name or a
+        uuid that is no root folder. Names: :data:`syncd.emulator.variants.VARIANTS`."""
+        if root_uuid is not None:
+            with self.dentries.lock:
+                roots = {ws.root.uuid for ws in self.dentries.spaces.values()}
+            if root_uuid not in roots:
+                raise ValueError(f"no space has the root folder {root_uuid!r}")
+        self.variants.set(name, on, root_uuid)
+
+    def variant(self, name: str, root_uuid: str | None) -> bool:
+        """Is variant ``name`` on in the space of root folder ``root_uuid``?"""
+        return self.variants.active(name, root_uuid)
+
+    def add_user(
+        self,
+        mobile: str,
+        name: str,
+        unionid: str,
+        userid: str | None = None,
+        dept_id_list: Iterable[int] = (contacts.ROOT_DEPT,),
+        title: str = "",
+    ) -> str:
+        """Add a user to the address book (userid default ``user-N``); returns its userid.
+        ValueError if the userid, unionid or mobile is taken. The user is not made an
+        operator: ``union_ids`` says who may operate storage."""
+        raw = {
+            "userid": userid or self.directory.next_userid(),
+            "unionid": unionid,
+            "name": name,
+            "mobile": mobile,
+            "dept_id_list": list(dept_id_list),
+            "title": title,
+        }
+        user = contacts.make_user(raw)
+        self.directory.add(user)
+        return user.userid
 
     def __repr__(self) -> str:
         state = self.base_url if self._servers else "stopped"

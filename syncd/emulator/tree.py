@@ -89,12 +89,14 @@ class Workspace:
 
 @dataclass(slots=True)
 class Upload:
-    """An issued uploadKey: its parent folder, OSS object path and issue time (monotonic)."""
+    """An issued uploadKey: its parent folder, OSS object path, issue time (monotonic) and
+    the root folder of the parent's space then (whose tenant variants its PUT follows)."""
 
     parent_uuid: str
     object_path: str
     issued: float
     used: bool = False
+    root_uuid: str = ""
 
 
 class Tree:
@@ -107,6 +109,7 @@ class Tree:
         self.spaces: dict[str, Workspace] = {}  # spaceId -> workspace (and its root folder)
         self.personal: dict[str, Workspace] = {}  # unionId -> that user's PERSONAL workspace
         self.uploads: dict[str, Upload] = {}
+        self.uploads_by_object: dict[str, Upload] = {}  # OSS object path -> its upload
         self._next_id = 222892787485
         self._next_space = 2256226585
 
@@ -154,6 +157,20 @@ class Tree:
 
     def workspace(self, node: Node) -> Workspace:
         return self.spaces[node.space_id]
+
+    def root_uuid(self, node: Node) -> str:
+        """The uuid of the root folder of ``node``'s space (which names its variants)."""
+        return self.spaces[node.space_id].root.uuid
+
+    def add_upload(self, key: str, upload: Upload) -> None:
+        self.uploads[key] = upload
+        self.uploads_by_object[upload.object_path] = upload
+
+    def object_root(self, object_path: str) -> str | None:
+        """The space root uuid of the upload that issued ``object_path`` (takes the lock)."""
+        with self.lock:
+            upload = self.uploads_by_object.get(object_path)
+            return upload.root_uuid if upload is not None else None
 
     def folder(self, uuid: str) -> Node | None:
         node = self.by_uuid.get(uuid)
