@@ -25,6 +25,7 @@ from syncd.config.sections import (
     read_state_dir,
     read_sync,
     read_watch,
+    state_dir_in_mapping,
 )
 from syncd.config.values import Section, kind_of
 from syncd.core.errors import ConfigError
@@ -65,6 +66,8 @@ def parse(
         metrics=read_metrics(root.section("metrics")),
         notes=tuple(root.notes),
     )
+    if (inside := state_dir_in_mapping(config.state_dir, config.mappings)) is not None:
+        problems.append(inside)
     if problems:
         raise ConfigError(problems, source)
     return config

@@ -196,10 +196,36 @@ def read_mappings(root: Section) -> tuple[Mapping, ...]:
         if mapping:
             found.append((i, mapping))
     for (i, a), (j, b) in itertools.combinations(found, 2):
-        overlap = _overlap(i, a, j, b)
+        overlap = _overlap(i, a, j, b) or _same_remote(i, a, j, b)
         if overlap:
             root.problems.append(overlap)
     return tuple(m for _, m in found)
+
+
+def _same_remote(i: int, a: Mapping, j: int, b: Mapping) -> str | None:
+    """Two mappings may not share a remote folder: each would take the other's files for
+    files deleted locally (and trash them), or for foreign ones."""
+    if a.parent_dentry_uuid != b.parent_dentry_uuid:
+        return None
+    return (
+        f"mappings[{j}].parent_dentry_uuid: the same remote folder as "
+        f"mappings[{i}].parent_dentry_uuid ({a.parent_dentry_uuid}); give each mapping a "
+        "remote folder of its own (a subfolder of it, from `syncd ls UUID`)"
+    )
+
+
+def state_dir_in_mapping(state_dir: Path, mappings: tuple[Mapping, ...]) -> str | None:
+    """Why `state_dir` cannot be where it is, or None: inside a mapping, syncd would upload
+    its own state files (a commit changes them, and so on forever)."""
+    state = Path(os.path.realpath(state_dir))
+    for i, m in enumerate(mappings):
+        inside = state == m.local or (m.subfolders and state.is_relative_to(m.local))
+        if inside:
+            return (
+                f"state_dir: {state} is inside mappings[{i}].local {m.local}; syncd would "
+                "upload its own state: put state_dir outside the synced folders"
+            )
+    return None
 
 
 def default_state_dir(source: Path | None, environ: cabc.Mapping[str, str]) -> str:

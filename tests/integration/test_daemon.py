@@ -200,12 +200,13 @@ def test_sighup_adds_a_mapping_and_bad_config_keeps_the_old(tmp_path, emulator, 
     d.signal(signal.SIGHUP)
     failed = d.wait_event("config.reload_failed")
     assert any("syncc" in p for p in failed["problems"])
+    other = emulator.mkdir(ROOT_UUID, "second")  # a remote folder of its own
     write_config(
         tmp_path,
         emulator,
         [
             {"local": str(share), "parent_dentry_uuid": ROOT_UUID},
-            {"local": str(second), "parent_dentry_uuid": ROOT_UUID},
+            {"local": str(second), "parent_dentry_uuid": other},
         ],
         sync={"settle_seconds": 0.3},
     )

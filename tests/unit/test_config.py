@@ -619,6 +619,45 @@ def test_folder_inside_a_top_level_only_mapping_is_allowed(tmp_path: Path) -> No
     assert [m.local for m in parse(data, environ={}).mappings] == [inner, outer]
 
 
+def test_two_mappings_on_one_remote_folder_are_refused(tmp_path: Path) -> None:
+    """Two local folders into one remote folder: each would see the other's files as its
+    own deletes (and trash them): a config error naming both keys."""
+    a, b = make_dir(tmp_path, "a").resolve(), make_dir(tmp_path, "b").resolve()
+    data = valid(tmp_path)
+    data["mappings"] = [
+        {"local": str(a), "parent_dentry_uuid": UUID},
+        {"local": str(b), "parent_dentry_uuid": UUID},
+    ]
+    (problem,) = problems(data)
+    assert problem.startswith(
+        f"mappings[1].parent_dentry_uuid: the same remote folder as "
+        f"mappings[0].parent_dentry_uuid ({UUID})"
+    )
+
+
+def test_a_state_dir_inside_a_mapping_is_refused(tmp_path: Path) -> None:
+    """syncd would upload its own state files, forever: a config error."""
+    share = make_dir(tmp_path).resolve()
+    data = valid(tmp_path, state_dir=str(share / ".state"))
+    (problem,) = problems(data)
+    assert problem.startswith(f"state_dir: {share / '.state'} is inside mappings[0].local {share}")
+    data = valid(tmp_path, state_dir=str(tmp_path / "elsewhere"))
+    assert parse(data, environ={}).state_dir == tmp_path / "elsewhere"
+
+
+def test_a_bad_redis_url_is_a_config_error(tmp_path: Path) -> None:
+    """A typo in the shared limiter's URL is found at load (exit 3), not as a crash later."""
+    for url, wanted in (
+        ("redis://localhost:99999/0", "the port must be a number"),
+        ("redis://localhost:port/0", "the port must be a number"),
+        ("redis://localhost:6379/x", "the database must be a number"),
+        ("http://localhost:6379", "must be `local` or a redis://"),
+        ("unix://", "needs the socket's path"),
+    ):
+        (problem,) = problems(with_dingtalk(tmp_path, rate_limit=url))
+        assert problem.startswith("dingtalk.rate_limit: ") and wanted in problem, problem
+
+
 def test_duplicate_mapping_is_reported(tmp_path: Path) -> None:
     """The same local folder and parent uuid twice is reported as a duplicate."""
     data = valid(tmp_path)
@@ -628,27 +667,6 @@ def test_duplicate_mapping_is_reported(tmp_path: Path) -> None:
     ]
 
 
-def test_different_folders_may_share_a_remote_folder(tmp_path: Path) -> None:
-    """Two separate local folders may upload into the same parent uuid."""
-    a, b = make_dir(tmp_path, "a"), make_dir(tmp_path, "b")
-    data = valid(
-        tmp_path,
-        mappings=[
-            {"local": str(a), "parent_dentry_uuid": "U"},
-            {"local": str(b), "parent_dentry_uuid": "U"},
-        ],
-    )
-    assert len(parse(data, environ={}).mappings) == 2
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (None, "the configuration is empty"),
-        ([1, 2], "the top level must be a mapping of keys, got a list"),
-        ("text", "the top level must be a mapping of keys, got a string"),
-    ],
-)
 def test_top_level_must_be_a_mapping(data: object, message: str) -> None:
     """An empty document or a non-mapping top level is reported."""
     assert problems(data) == [message]
