@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from syncd.core.errors import ParentMissingError, UncertainError
 from syncd.core.model import Dentry
+from syncd.remote.paging import pages
 from syncd.remote.transport import Transport
 from syncd.remote.wire import dentry_from_json
 
@@ -30,18 +31,17 @@ class DentryApi:
 
     def list(self, space_id: str, parent_id: str) -> Iterator[Dentry]:
         """Every dentry in folder `parent_id` (`"0"` = the space root), page by page."""
-        token = ""
-        while True:
+
+        def fetch(token: str) -> dict[str, Any]:
             params = {"parentId": parent_id, "unionId": self.union, "maxResults": str(PAGE)}
             if token:
                 params["nextToken"] = token
-            data = self.t.call("storage.listDentries", "GET", self._path(space_id), params=params)
+            return self.t.call("storage.listDentries", "GET", self._path(space_id), params=params)
+
+        for data in pages(fetch, "storage.listDentries"):
             for item in data.get("dentries") or []:
                 self.t.learn_app_id(item)
                 yield dentry_from_json(item, "storage.listDentries")
-            token = str(data.get("nextToken") or "")
-            if not token:
-                return
 
     def get(self, space_id: str, dentry_id: str) -> Dentry | None:
         """One dentry; None when it no longer exists."""

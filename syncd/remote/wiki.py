@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from syncd.core.errors import PermanentError
+from syncd.remote.paging import pages
 from syncd.remote.transport import Transport
 
 WORKSPACES_PAGE = 30  # maxResults is at most 30 for workspaces, 50 for nodes (§8.2)
@@ -16,16 +17,14 @@ NODES_PAGE = 50
 def _pages(
     client: Transport, api: str, path: str, params: dict[str, str], key: str
 ) -> Iterator[dict[str, Any]]:
-    token = ""
-    while True:
+    def fetch(token: str) -> dict[str, Any]:
         query = {**params, **({"nextToken": token} if token else {})}
-        data = client.call(api, "GET", path, params=query)
+        return client.call(api, "GET", path, params=query)
+
+    for data in pages(fetch, api):
         for item in data.get(key) or []:
             if isinstance(item, dict):
                 yield item
-        token = str(data.get("nextToken") or "")
-        if not token:
-            return
 
 
 def workspaces(client: Transport) -> list[dict[str, Any]]:
