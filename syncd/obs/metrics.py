@@ -80,17 +80,58 @@ def _nothing() -> None:
     pass
 
 
+MAX_CONNECTIONS = 16  # served at once; more are closed at once (a scraper needs one)
+REQUEST_SECONDS = 5.0  # a connection that sends nothing (or too slowly) is dropped after it
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, but never more than `limit` of them: a connection past the
+    limit is closed at once, and each lives at most the handler's `timeout` while idle, so
+    a flood of idle connections can neither take the daemon's file descriptors nor its
+    threads (the uploaders' own are never used here)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: Any, limit: int) -> None:
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(limit)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)  # busy: the scraper tries again
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 class MetricsServer:
     """/metrics and /healthz on a small threaded HTTP server of its own."""
 
     def __init__(
-        self, listen: str, stats: Stats, health: Health, refresh: Callable[[], None] = _nothing
+        self,
+        listen: str,
+        stats: Stats,
+        health: Health,
+        refresh: Callable[[], None] = _nothing,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        request_seconds: float = REQUEST_SECONDS,
     ) -> None:
         """`refresh` brings the gauges that live in the state store up to date (each scrape)."""
         host, _, port = listen.rpartition(":")
         reg = registry(stats)
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = request_seconds  # on the socket: a silent client is dropped
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
@@ -113,8 +154,8 @@ class MetricsServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), Handler)
-        self.server.daemon_threads = True
+        address = (host.strip("[]") or "127.0.0.1", int(port))
+        self.server = _BoundedServer(address, Handler, max_connections)
         self.thread = threading.Thread(
             target=self.server.serve_forever,
             name="metrics",

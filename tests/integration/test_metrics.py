@@ -151,3 +151,37 @@ def test_an_issue_is_in_the_store_before_its_counter_moves(tmp_path, emulator):
         ("failed", {"refused": 1, "held": 1, "failed": 1}),
     ]
     state.close()
+
+
+def test_idle_connections_cannot_starve_the_metrics_server():
+    """A flood of idle connections: those past the bound are closed at once, the others are
+    dropped when they stay silent, threads stay bounded, and /healthz still answers."""
+    import threading
+
+    from syncd.obs.metrics import MetricsServer
+    from syncd.obs.stats import Stats
+
+    server = MetricsServer(
+        "127.0.0.1:0", Stats(), lambda: None, max_connections=4, request_seconds=0.5
+    ).start()
+    idle: list[socket.socket] = []
+    try:
+        before = threading.active_count()
+        for _ in range(40):
+            idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+        for s in idle[:4]:  # make sure the first four were taken by handler threads
+            s.sendall(b"GET ")
+        closed = 0
+        for s in idle:
+            try:
+                closed += s.recv(1) == b""  # closed by the server: at once, or when idle
+            except TimeoutError:
+                pass
+        assert closed == 40
+        wait_until(lambda: threading.active_count() <= before, timeout=10, message="threads")
+        answer = requests.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
+        assert answer.status_code == 200
+    finally:
+        for s in idle:
+            s.close()
+        server.stop()
