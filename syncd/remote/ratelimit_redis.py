@@ -38,6 +38,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+-- a start in the future (a host whose clock stepped, an entry written by hand) cannot be a
+-- call of this window: dropped, so it never makes every host wait
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + window), '+inf')
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if newest[2] and now - tonumber(newest[2]) < tonumber(ARGV[5]) then
   return math.max(1, tonumber(ARGV[5]) - (now - tonumber(newest[2])))
@@ -166,6 +169,7 @@ class SharedLimiter:
                     self._restored()
                     self._mine.entry = (key, member)
                     return waited
+                wait_us = min(wait_us, self.window_us)  # never more than one window at once
                 self._sleep(wait_us / 1_000_000)
                 waited += wait_us / 1_000_000
         return waited + self.local.acquire(api)

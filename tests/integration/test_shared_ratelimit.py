@@ -115,3 +115,19 @@ def _redis_now_us(r: redis.Redis) -> int:
     """The Redis server's clock, in microseconds (the limiter's scores are on it)."""
     seconds, micros = r.time()
     return int(seconds) * 1_000_000 + int(micros)
+
+
+def test_a_future_dated_entry_does_not_stop_the_hosts(redis_server):
+    """One entry an hour ahead (a host whose clock stepped back, say) made the limiter sleep
+    about an hour while holding its lock: every upload stopped. Such an entry is dropped."""
+    slept: list[float] = []  # the seconds it would wait, recorded instead of slept
+    limiter = SharedLimiter(redis_server.url, 20, "app", window=1.03, sleep=slept.append)
+    r = redis.Redis.from_url(redis_server.url)
+    key = f"{KEY_PREFIX}:app:commit"
+    seconds, micros = r.time()
+    r.zadd(key, {"stepped-clock": (seconds + 3600) * 1_000_000 + micros})
+    assert limiter.acquire("commit") == 0
+    assert slept == []
+    assert r.zscore(key, "stepped-clock") is None
+    for c in (limiter, r):
+        c.close()
