@@ -5,6 +5,7 @@ ids and the meta table."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -68,6 +69,7 @@ class StoreBase:
                 )
             return db
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _own(self.path)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA journal_mode=WAL")
@@ -169,6 +171,26 @@ class StoreBase:
     def meta(self, key: str) -> Any:
         rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
         return json.loads(rows[0][0]) if rows else None
+
+
+def file_mode(folder: Path) -> int:
+    """The state files' mode: the owner's only (0600), or also its group's (0640) when the
+    state dir is its group's to read (a unit's `StateDirectoryMode=0750`): never the
+    world's, which could read every path and hash synced."""
+    return 0o640 if folder.stat().st_mode & 0o050 == 0o050 else 0o600
+
+
+def _own(path: Path) -> None:
+    """Create the database file with `file_mode` (SQLite would make it 0644, less the
+    umask), or take the world's (and a stray group's) access from an existing one. SQLite
+    gives its -wal and -shm files the database file's mode."""
+    mode = file_mode(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+    try:
+        if os.fstat(fd).st_mode & 0o777 & ~mode:
+            os.fchmod(fd, os.fstat(fd).st_mode & mode)
+    finally:
+        os.close(fd)
 
 
 def sql_text(exc: sqlite3.Error) -> str:

@@ -36,6 +36,27 @@ def test_database_is_wal_and_private(tmp_path, store):
     assert (tmp_path / "state").stat().st_mode & 0o077 == 0
 
 
+def test_the_state_files_are_never_world_readable(tmp_path):
+    """The database (and SQLite's -wal/-shm) is 0600, or 0640 in a group-readable state dir
+    (a unit's StateDirectoryMode=0750); a world-readable one made earlier is tightened."""
+    private = tmp_path / "private"
+    s = StateStore(private)
+    s.put_record(M, rec("a.txt"))
+    for name in (STATE_FILE, STATE_FILE + "-wal", STATE_FILE + "-shm"):
+        assert (private / name).stat().st_mode & 0o777 == 0o600, name
+    s.close()
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o750)
+    shared.chmod(0o750)
+    (shared / STATE_FILE).touch(mode=0o644)
+    (shared / STATE_FILE).chmod(0o644)  # as an older syncd left it
+    s = StateStore(shared)
+    s.put_record(M, rec("a.txt"))
+    assert (shared / STATE_FILE).stat().st_mode & 0o777 == 0o640
+    assert (shared / (STATE_FILE + "-wal")).stat().st_mode & 0o007 == 0
+    s.close()
+
+
 def test_record_roundtrip_and_issue_cleared_atomically(store):
     """Writing a record after a commit also clears the file's open issue."""
     store.put_issue(
