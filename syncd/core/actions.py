@@ -26,7 +26,7 @@ class Reason(enum.StrEnum):
 class MoveBy(enum.StrEnum):
     """How a move was recognised."""
 
-    INODE = "same inode and size"
+    INODE = "same inode and content"
     CONTENT = "same content"  # SHA-256, when the inode changed (another file system, a copy)
 
 

@@ -363,7 +363,12 @@ class Reconciler:
     ) -> Iterator[Planned]:
         known = self.records.known(m.key, f.folder)
         guard = CaseGuard()
-        for name in sorted(known):
+        tree = self.trees.of(m)
+        for name in sorted(known):  # `A` renamed to `a` is a rename, never a collision
+            if name.casefold() == f.name.casefold():
+                now = tree.stat_key(_join(f.folder, name))
+                if now is None or now[2] == f.inode:  # gone, or this very file
+                    continue
             guard.claim(name)
         if (other := guard.claim(f.name)) is not None:
             yield refuse(m, case_refusal(f, other), issue)

@@ -1,7 +1,8 @@
 """Finding renames and moves: the facts the planner needs, gathered beneath the roots.
 
 A new file is a recorded file moved when a record (in any mapping) has its inode, size and
-mtime and that record's path no longer holds that inode. A new folder is a recorded folder
+mtime, that record's path no longer holds that inode, and the file's SHA-256 is the
+record's: the inode and the stat only nominate, the content proves. A new folder is a recorded folder
 moved when a folder row has its inode, the old path no longer holds it and the new folder
 holds something recorded in the old one (same name, same inode). Each is confirmed on the
 file system at the moment it is planned, so an inode reused by an unrelated file (another
@@ -55,9 +56,15 @@ class MoveFinder:
                 self.by_inode.setdefault(row.inode, []).append(path)
 
     def file_source(self, f: LocalFile) -> tuple[str, Record] | None:
-        """`(mapping key, record)` of the recorded file that `f` is, moved; else None."""
+        """`(mapping key, record)` of the recorded file that `f` is, moved; else None.
+
+        The inode, size and mtime only nominate a record: `f` is that file moved only when
+        its content is the record's (SHA-256, one local read). A new file that got a deleted
+        one's inode with the same size and mtime (an unpacked archive, `cp -p`, `rsync -a`)
+        is a new file, uploaded as such."""
         if not self.has_records:
             return None
+        sha: str | None = None
         for key, rec in self.records.records_with_inode(f.inode):
             if key == self.m.key and rec.rel_path == f.rel_path:
                 continue
@@ -65,9 +72,18 @@ class MoveFinder:
             if tree is None:
                 continue  # a mapping no longer configured
             now = tree.stat_key(rec.rel_path)
-            if is_move(f, rec, now is not None and now[2] == rec.inode):
+            if not is_move(f, rec, now is not None and now[2] == rec.inode):
+                continue
+            sha = sha or self._hash(f)
+            if sha == rec.sha256:
                 return key, rec
         return None
+
+    def _hash(self, f: LocalFile) -> str:
+        try:
+            return self.trees.of(self.m).hash(f)
+        except (FileChangedError, FileVanishedError, OSError):
+            return ""  # unreadable now: not proven, so not a move
 
     def folder_source(self, rel: str, ino: int) -> str | None:
         """The recorded path of the folder that `rel` (inode `ino`) is, moved; else None."""

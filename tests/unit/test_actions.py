@@ -40,7 +40,7 @@ OLD = Record("docs/q2.xlsx", 2048, 1, 7, "ab" * 32, "u1", "d1", 2)
             "resolve docs/q3.xlsx (changed remotely by ann: version 2 -> 3)",
         ),
         (a.Reupload(M, F, R), "upload docs/q3.xlsx (deleted remotely, 2048 bytes)"),
-        (a.Move(M, F, M.key, OLD), "move docs/q2.xlsx -> docs/q3.xlsx (same inode and size)"),
+        (a.Move(M, F, M.key, OLD), "move docs/q2.xlsx -> docs/q3.xlsx (same inode and content)"),
         (
             a.Move(M, F, M.key, OLD, by=a.MoveBy.CONTENT),
             "move docs/q2.xlsx -> docs/q3.xlsx (same content)",
