@@ -220,7 +220,26 @@ class Forget:
     why: str = "gone locally"
 
     def __str__(self) -> str:
-        return f"forget {plural(len(self.paths), 'record')} ({self.why}; nothing remote is touched)"
+        what = [plural(len(self.paths), "record")] if self.paths or not self.folders else []
+        if self.folders:
+            shown = ", ".join(self.folders[:3]) + (" …" if len(self.folders) > 3 else "")
+            what.append(f"the records in {plural(len(self.folders), 'folder')} {shown}")
+        return f"forget {' and '.join(what)} ({self.why}; nothing remote is touched)"
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetMapping:
+    """A mapping no longer in the config: its records are dropped, nothing remote is
+    touched (a mapping removed is not a delete)."""
+
+    mapping: Mapping  # as the store names it (its key), no longer configured
+    files: int
+
+    def __str__(self) -> str:
+        return (
+            f"forget {plural(self.files, 'record')} of {self.mapping.local} "
+            "(the mapping was removed from the config; nothing remote is touched)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +340,7 @@ Action = (
     | MoveFolder
     | Trash
     | Forget
+    | ForgetMapping
     | ClearIssues
     | Blocked
     | Defer

@@ -135,6 +135,7 @@ class Daemon:
         self._thread(self.scanner.run, "scanner")
         if self.config.sync.remote_check_interval_seconds and self.world.acts:
             self._thread(self._remote_checks, "remote-check")
+        self._forget_removed()
         for key in self.mappings:
             self.scanner.request(ScanRequest(key, "", "start"))
         sdnotify.notify("READY=1", f"STATUS={self.stats.status_text(len(self.mappings))}")
@@ -153,6 +154,14 @@ class Daemon:
         if self.ctx.fatal is not None:
             raise self.ctx.fatal
         return 0
+
+    def _forget_removed(self) -> None:
+        """The records of mappings no longer configured go (at start and at a reload)."""
+        try:
+            for action in self.recon.removed_mappings():
+                self.executor.execute(action)
+        except StateError as exc:
+            self.ctx.state_failed(exc, "forget")
 
     def _probe_state(self) -> None:
         """Uploads are paused while the state store cannot record them: try it again."""
@@ -448,6 +457,7 @@ class Daemon:
         self.ctx.reconfigure(new)
         self.recon.reconfigure(new)
         self.ctx.failed_mappings.clear()
+        self._forget_removed()
         self.gate.settle = new.sync.settle_seconds
         self.next_rescan = time.monotonic() + new.sync.rescan_interval_seconds
         self.scanner.full("reload")

@@ -21,6 +21,7 @@ from syncd.core.actions import (
     Defer,
     FolderInode,
     Forget,
+    ForgetMapping,
     Hold,
     Mkdir,
     Move,
@@ -48,6 +49,7 @@ log = structlog.get_logger(__name__)
 _EVENTS: dict[type, str] = {
     Adopt: "plan.adopt",
     Forget: "plan.forget",
+    ForgetMapping: "plan.forget",
     Move: "plan.move",
     MoveFolder: "plan.move",
     Trash: "plan.trash",
@@ -88,7 +90,7 @@ class DryRunExecutor:
         if isinstance(a, Mkdir):
             self._mkdir(a.mapping, a.folder)
             return Outcome.PLANNED
-        if isinstance(a, _SILENT) or (isinstance(a, Forget) and not a.paths):
+        if isinstance(a, _SILENT) or (isinstance(a, Forget) and not (a.paths or a.folders)):
             return Outcome.UNCHANGED
         if isinstance(a, Blocked):
             log.warning(

@@ -12,6 +12,7 @@ from syncd.core.actions import (
     ClearIssues,
     FolderInode,
     Forget,
+    ForgetMapping,
     Hold,
     Outcome,
     Refuse,
@@ -63,19 +64,32 @@ def hold(ctx: Context, a: Hold) -> Outcome:
 
 
 def forget(ctx: Context, a: Forget) -> Outcome:
+    files = [len(a.paths)]
+
     def drop() -> None:
         for folder in a.folders:
-            ctx.state.forget_dir(a.mapping.key, folder)
+            files[0] += ctx.state.forget_dir(a.mapping.key, folder)
         if a.paths:
             ctx.state.forget(a.mapping.key, a.paths)
 
     if ctx.write("forget", drop):
-        log.debug(
+        (log.debug if a.why == "gone locally" else log.info)(
             "records.forgotten",
             mapping=str(a.mapping.local),
-            files=len(a.paths),
+            files=files[0],
             folders=len(a.folders),
             why=a.why,
+        )
+    return Outcome.FORGOTTEN
+
+
+def forget_mapping(ctx: Context, a: ForgetMapping) -> Outcome:
+    if ctx.write("forget", lambda: ctx.state.forget_mapping(a.mapping.key)):
+        log.info(
+            "records.forgotten",
+            mapping=str(a.mapping.local),
+            files=a.files,
+            why="the mapping was removed from the config; nothing remote is touched",
         )
     return Outcome.FORGOTTEN
 

@@ -216,6 +216,16 @@ class LocalTree:
                 return False
         return True
 
+    def file_allowed(self, rel: str) -> bool:
+        """True when a file at `rel` would belong to the mapping (by its path alone: the
+        folders above it allowed, its name not ignored, not excluded, not syncd's own)."""
+        folder, _, name = rel.rpartition("/")
+        if is_builtin_ignored(name) or not self.folder_allowed(folder):
+            return False
+        if self.reserved and rel.split("/", 1)[0] in self.reserved:
+            return False
+        return not (self.excludes and self.excludes.excluded(rel, is_dir=False))
+
     @cached_property
     def _root_chars(self) -> int:
         return len(str(self.path))

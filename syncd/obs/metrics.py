@@ -132,6 +132,7 @@ class MetricsServer:
 
         class Handler(BaseHTTPRequestHandler):
             timeout = request_seconds  # on the socket: a silent client is dropped
+
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":

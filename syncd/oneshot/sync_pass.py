@@ -221,6 +221,7 @@ def run_sync(
     run = SyncPass(config, world, check_remote=check_remote, max_delete=max_delete)
     result = SyncResult({}, 0.0)
     try:
+        run.feed(run.recon.removed_mappings())
         for m in config.mappings:
             if ctx.fatal is not None or ctx.state_broken is not None:
                 break

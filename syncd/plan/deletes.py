@@ -26,9 +26,14 @@ class Gone:
     vanished: list[str] = field(default_factory=list)  # records whose file is not there
     stale: list[str] = field(default_factory=list)  # records of entries that are no files now
     dirs: list[str] = field(default_factory=list)  # recorded folders not found
+    # recorded folders (and files) the config no longer syncs: forgotten, never trashed
+    excluded: list[str] = field(default_factory=list)
     moved_sources: set[tuple[str, str]] = field(default_factory=set)  # (mapping key, path)
     # inode -> (size, mtime_ns) of refused entries: a record renamed to a refused name
     refused: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+EXCLUDED = "no longer synced: the config leaves it out"
 
 
 def _top(dirs: list[str]) -> list[str]:
@@ -53,6 +58,8 @@ def plan_deletes(
     dirs = [d for d in _top(gone.dirs) if not _refused_dir(state, m, d, gone)]
     if gone.stale:
         yield Forget(m, tuple(gone.stale), why="no longer a file of this mapping")
+    if gone.excluded:
+        yield Forget(m, (), tuple(_top(gone.excluded)), why=EXCLUDED)
     if mode is DeleteMode.KEEP or not (records or dirs):
         if records or dirs:
             yield Forget(m, tuple(r.rel_path for r in records), tuple(dirs))

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 
@@ -26,6 +27,7 @@ from syncd.core.actions import (
     Blocked,
     ClearIssues,
     FolderInode,
+    ForgetMapping,
     Mkdir,
     MoveFolder,
     Outcome,
@@ -151,11 +153,14 @@ class Reconciler:
         for issue_path in w.issues:
             parent, _, name = issue_path.rpartition("/")
             w.by_folder.setdefault(parent, []).append(name)
+        tree = self.trees.of(m)
         for scan in self._walk(w, start):
             yield from w.take_notes()
             yield from self._folder(w, scan)
             gone = report.gone
-            gone.vanished.extend(_join(w.old_path(scan.rel), n) for n in scan.vanished)
+            for name in scan.vanished:  # deleted, or excluded now (excluded is not deleted)
+                path = _join(w.old_path(scan.rel), name)
+                (gone.vanished if tree.file_allowed(path) else gone.stale).append(path)
             gone.stale.extend(_join(w.old_path(scan.rel), n) for n in scan.stale)
             gone.refused.update((r.inode, (r.size, r.mtime_ns)) for r in scan.refusals if r.inode)
         yield from w.take_notes()
@@ -164,7 +169,7 @@ class Reconciler:
         if report.complete:
             olds = set(w.renamed.values())
             reserved = self.trees.of(m).reserved  # the trash is remote-only: never "gone"
-            report.gone.dirs = [
+            unseen = [
                 p
                 for p in w.dirs
                 if p
@@ -173,6 +178,8 @@ class Reconciler:
                 and p.split("/", 1)[0] not in reserved
                 and not any(p == o or p.startswith(o + "/") for o in olds)
             ]
+            report.gone.dirs = [p for p in unseen if tree.folder_allowed(p)]
+            report.gone.excluded = [p for p in unseen if not tree.folder_allowed(p)]
             stale_issues = [p for p in w.issues if _under(start, p) and p not in w.seen_issues]
             if stale_issues:
                 yield ClearIssues(m, tuple(stale_issues))
@@ -322,6 +329,15 @@ class Reconciler:
             return
         limits = DeleteLimits(s.max_delete, s.max_delete_percent, self.options.max_delete)
         yield from plan_deletes(self.records, report.mapping, report.gone, s.deletes, limits)
+
+    def removed_mappings(self) -> Iterator[Planned]:
+        """Mappings the store knows that the config no longer has: forget them."""
+        configured = {m.key for m in self.config.mappings}
+        for key in self.records.mapping_keys():
+            if key not in configured:
+                uuid, _, local = key.partition(":")
+                files = self.records.summary(key)["files"]
+                yield ForgetMapping(Mapping(Path(local), uuid), files)
 
     def housekeeping(self, m: Mapping) -> Iterator[Planned]:
         """What a pass does after its scans: empty old trash days."""

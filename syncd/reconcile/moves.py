@@ -2,12 +2,11 @@
 
 A new file is a recorded file moved when a record (in any mapping) has its inode, size and
 mtime, that record's path no longer holds that inode, and the file's SHA-256 is the
-record's: the inode and the stat only nominate, the content proves. A new folder is a recorded folder
-moved when a folder row has its inode, the old path no longer holds it and the new folder
-holds something recorded in the old one (same name, same inode). Each is confirmed on the
-file system at the moment it is planned, so an inode reused by an unrelated file (another
-mtime) or folder (none of the old one's entries), or a hard link (the old path still there)
-is never taken for a move.
+record's: the inode and the stat only nominate, the content proves. A new folder is a
+recorded folder moved when a folder row has its inode, the old path no longer holds it, and
+the new folder holds what was recorded in the old one: entries of the same name and inode,
+and the files among them with the recorded content. So an inode reused by an unrelated file
+or folder, or a hard link (the old path still there), is never taken for a move.
 
 A move that changed the inode (`mv` across file systems, copy then delete) is found by
 content: in a full walk, a new file's upload waits (up to `HOLD_MAX` of them) until the walk

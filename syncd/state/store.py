@@ -257,6 +257,26 @@ class StateStore(Notes):
                 db.execute("DELETE FROM files WHERE dir=? AND name=?", (dir_id, name))
                 db.execute("DELETE FROM issues WHERE mapping=? AND path=?", (mid, rel))
 
+    def mapping_keys(self) -> list[str]:
+        """The keys of every mapping the store has rows for."""
+        rows = self._query("SELECT root_uuid || ':' || local FROM mappings")
+        return [r[0] for r in rows]
+
+    def forget_mapping(self, key: str) -> int:
+        """Drop everything known of mapping `key`; returns the files it had."""
+        mid = self.mapping_id(key)
+        with self._transaction() as db:
+            dirs = "SELECT id FROM dirs WHERE mapping=?"
+            count = db.execute(f"SELECT COUNT(*) FROM files WHERE dir IN ({dirs})", (mid,))
+            files = int(count.fetchone()[0])
+            db.execute(f"DELETE FROM files WHERE dir IN ({dirs})", (mid,))
+            for table in ("dirs", "issues", "notices"):
+                db.execute(f"DELETE FROM {table} WHERE mapping=?", (mid,))
+            db.execute("DELETE FROM mappings WHERE id=?", (mid,))
+        self._mapping_ids.pop(key, None)
+        self._dir_ids.clear()
+        return files
+
     def has_records(self) -> bool:
         return bool(self._query("SELECT 1 FROM files LIMIT 1"))
 

@@ -110,3 +110,86 @@ def test_a_real_case_collision_is_still_refused(world):
     (world.share / "report.txt").write_bytes(b"other")
     (action,) = world.recon().path(world.m, "report.txt")
     assert str(action) == "refuse report.txt (name differs only in case: from Report.txt)"
+
+
+def synced(world: World, *files: str) -> None:
+    """`files` (relative paths) exist with their own names as content, and are recorded
+    with their folders, as after a sync."""
+    for rel in files:
+        path = world.share / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rel.encode())
+        world.record(rel, rel.encode())
+        folder = rel.rpartition("/")[0]
+        while folder:
+            world.state.set_dir_inode(world.m.key, folder, os.stat(world.share / folder).st_ino)
+            folder = folder.rpartition("/")[0]
+
+
+def test_an_excluded_folder_is_forgotten_never_trashed(tmp_path):
+    """Finding 4: adding `exclude: ["drafts/"]` with deletes: trash moved the remote drafts/
+    folder into the trash (then purged): an exclude is not a local delete."""
+    w = World(tmp_path, deletes="trash", max_delete_percent=100)
+    try:
+        synced(w, "drafts/a.txt", "drafts/b.txt", "keep.txt")
+        mapping = {"local": str(w.share), "parent_dentry_uuid": ROOT_UUID, "exclude": ["drafts/"]}
+        w.config = load(write_config(tmp_path, None, [mapping], sync={"deletes": "trash"}))
+        w.m = w.config.mappings[0]
+        assert w.scan() == [
+            "forget the records in 1 folder drafts (no longer synced: the config leaves it "
+            "out; nothing remote is touched)"
+        ]
+    finally:
+        w.state.close()
+
+
+def test_a_deleted_file_that_is_excluded_now_is_forgotten(tmp_path):
+    w = World(tmp_path, deletes="trash", max_delete_percent=100)
+    try:
+        synced(w, "notes.bak", "keep.txt")
+        (w.share / "notes.bak").unlink()
+        w.config = load(
+            write_config(
+                tmp_path,
+                None,
+                [{"local": str(w.share), "parent_dentry_uuid": ROOT_UUID, "exclude": ["*.bak"]}],
+                sync={"deletes": "trash", "max_delete_percent": 100},
+            )
+        )
+        assert w.scan() == [
+            "forget 1 record (no longer a file of this mapping; nothing remote is touched)"
+        ]
+    finally:
+        w.state.close()
+
+
+def test_subfolders_false_forgets_the_subfolders_records(tmp_path):
+    w = World(tmp_path, deletes="trash", max_delete_percent=100)
+    try:
+        synced(w, "sub/a.txt", "top.txt")
+        mapping = {"local": str(w.share), "parent_dentry_uuid": ROOT_UUID, "subfolders": False}
+        sync = {"deletes": "trash", "max_delete_percent": 100}
+        w.config = load(write_config(tmp_path, None, [mapping], sync=sync))
+        w.m = w.config.mappings[0]
+        assert w.scan() == [
+            "forget the records in 1 folder sub (no longer synced: the config leaves it "
+            "out; nothing remote is touched)"
+        ]
+    finally:
+        w.state.close()
+
+
+def test_a_removed_mapping_is_forgotten(tmp_path):
+    w = World(tmp_path)
+    try:
+        synced(w, "a.txt")
+        other = tmp_path / "other"
+        other.mkdir()
+        mapping = {"local": str(other), "parent_dentry_uuid": "otherRootUuid0000000000000000002"}
+        w.config = load(write_config(tmp_path, None, [mapping]))
+        assert [str(a) for a in w.recon().removed_mappings()] == [
+            f"forget 1 record of {w.share} (the mapping was removed from the config; "
+            "nothing remote is touched)"
+        ]
+    finally:
+        w.state.close()
