@@ -155,3 +155,12 @@ class DirRow(NamedTuple):
     inode: int
     dentry_id: str
     dentry_uuid: str
+
+
+class Trashed(NamedTuple):
+    dentry_id: str
+    space_id: str
+    day: str  # YYYY-MM-DD (UTC), the trash day folder it went into
+    path: str  # where it was, relative to the mapping
+    is_folder: bool
+    at: float

@@ -1,17 +1,19 @@
 """The state database's schema, and the migrations that bring an older file up to it.
 
-Version 2 (this one) keys files by folder: `files(dir, name)` with `dirs(id, mapping,
-path)`, so a rescan reads one folder's records at a time (a range of the primary key), a
-folder rename rewrites folder rows only, and a row holds an integer folder id and a 32-byte
-hash instead of a long mapping key and 64 hex characters. A database of an older version is
-upgraded in place, in one transaction, the first time a writer opens it.
+Version 3 (this one) adds to version 2 the trash's records, the API meter, the tenant's
+capabilities and the command line's requests. Version 2 keys files by folder: `files(dir,
+name)` with `dirs(id, mapping, path)`, so a rescan reads one folder's records at a time (a
+range of the primary key), a folder rename rewrites folder rows only, and a row holds an
+integer folder id and a 32-byte hash instead of a long mapping key and 64 hex characters. A
+database of an older version is upgraded in place, in one transaction, the first time a
+writer opens it.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,6 +45,21 @@ CREATE TABLE IF NOT EXISTS notices (
     mapping INTEGER NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL,
     at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS notices_at ON notices (mapping, at);
+-- v3: what syncd moved into its trash (only that is ever purged), the month's metered API
+-- calls, what a space was found to do (the probe), and requests from the command line
+CREATE TABLE IF NOT EXISTS trashed (
+    mapping INTEGER NOT NULL, dentry_id TEXT NOT NULL, space_id TEXT NOT NULL,
+    day TEXT NOT NULL, path TEXT NOT NULL, is_folder INTEGER NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (mapping, dentry_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_calls (
+    month TEXT NOT NULL, api TEXT NOT NULL, calls INTEGER NOT NULL,
+    PRIMARY KEY (month, api)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS capabilities (
+    space_id TEXT NOT NULL, name TEXT NOT NULL, value INTEGER, source TEXT NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (space_id, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, mapping TEXT NOT NULL, path TEXT NOT NULL,
+    arg TEXT NOT NULL, at REAL NOT NULL);
 -- a committed upload closes the file's issue in the same statement (one round trip)
 CREATE TRIGGER IF NOT EXISTS files_close_issue AFTER INSERT ON files BEGIN
     DELETE FROM issues WHERE (mapping, path) = (

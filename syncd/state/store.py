@@ -18,6 +18,7 @@ from typing import Any
 
 from syncd.core.model import DirRow, Known, MappingInfo, Record
 from syncd.state.db import STATE_FILE
+from syncd.state.ledger import Ledger
 from syncd.state.notes import Notes
 
 __all__ = ["STATE_FILE", "StateStore"]
@@ -36,7 +37,7 @@ def _split(rel: str) -> tuple[str, str]:
     return folder, name
 
 
-class StateStore(Notes):
+class StateStore(Ledger, Notes):
     """Thread-safe access to the state database: mappings, folders and file records here;
     issues and notices in `Notes`; connections in `StoreBase`."""
 
