@@ -198,15 +198,13 @@ class Trash:
     folder: str = ""  # a whole folder that is gone: one move
 
     def __str__(self) -> str:
-        what = (
-            f"folder {self.folder} ({plural(len(self.records), 'file')})"
-            if self.folder
-            else (
-                self.records[0].rel_path
-                if len(self.records) == 1
-                else plural(len(self.records), "file")
-            )
-        )
+        if self.folder:
+            what = f"folder {self.folder} ({plural(len(self.records), 'file')})"
+        elif len(self.records) == 1:
+            what = self.records[0].rel_path
+        else:
+            where = self.records[0].folder if self.records else ""
+            what = f"{plural(len(self.records), 'file')} in {where or '.'}"
         return f"trash {what} (deleted locally)"
 
 

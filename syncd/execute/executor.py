@@ -41,6 +41,7 @@ from syncd.execute.context import Context
 from syncd.execute.files import FileActions
 from syncd.execute.marker import write_marker
 from syncd.execute.purge import purge
+from syncd.execute.trash import TrashActions
 from syncd.execute.tree import TreeActions
 
 
@@ -53,6 +54,7 @@ class Executor:
         self.ctx = ctx
         self.files = FileActions(ctx)
         self.tree = TreeActions(ctx, self.files.upload, self.files.failure)
+        self.trash = TrashActions(ctx)
         self._handlers = self._dispatch_table()
 
     def _dispatch_table(self) -> dict[type, Callable[[Any], Outcome]]:
@@ -67,7 +69,7 @@ class Executor:
             Adopt: files.adopt,
             Move: tree.move,
             MoveFolder: tree.move_folder,
-            Trash: tree.trash,
+            Trash: self.trash.trash,
             Mkdir: tree.mkdir,
             Blocked: tree.blocked,
             Refuse: lambda a: issues.refuse(ctx, a),

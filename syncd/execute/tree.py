@@ -1,29 +1,27 @@
-"""The executor's tree actions: renames and moves done on the server, deletes into the
-trash folder, and the guard that blocks a pass's deletes.
+"""The executor's tree actions: renames and moves done on the server, folders made ahead,
+and the guard that blocks a pass's deletes (the deletes themselves: `trash.py`).
 
 A move keeps the remote dentry (uuid, version history, links) and sends no byte. When it
 cannot be done remotely — the source is gone there, the target name is taken, or the
 mappings are in different spaces — the file is uploaded at its new place instead, with the
-reason logged: never a duplicate, never a lost file. A trashed file or folder is moved into
-`<trash_folder>/<YYYY-MM-DD>/<its original folder>` under the mapping root, never deleted.
+reason logged: never a duplicate, never a lost file. A folder moves as a whole once the walk
+has proven it is the recorded folder (`reconcile.moves`: what it holds, by content); what a
+colleague dropped into it moves with it, as it would in any synced folder. When it cannot be
+moved, it stays, and the walk of the new folder pairs its files one by one.
 """
 
 from __future__ import annotations
 
-import functools
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from syncd.core.actions import Blocked, Mkdir, Move, MoveFolder, Outcome, Reason, Trash, Upload
+from syncd.core.actions import Blocked, Mkdir, Move, MoveFolder, Outcome, Reason, Upload
 from syncd.core.errors import ParentMissingError, PermanentError, RemoteError
-from syncd.core.model import Dentry, LocalFile, Notice, NoticeKind, Record
+from syncd.core.model import Dentry, LocalFile, Record
 from syncd.core.settings import Mapping
 from syncd.execute.context import Context
-from syncd.plan.deletes import trash_path
 
 log = structlog.get_logger(__name__)
 TAKEN = {"dentryAlreadyExist", "dentryNameConflict"}
@@ -41,7 +39,7 @@ class TreeActions:
         self.failure = failure
 
     def handlers(self) -> dict[type, Callable[[Any], Outcome]]:
-        return {Move: self.move, MoveFolder: self.move_folder, Trash: self.trash, Mkdir: self.mkdir}
+        return {Move: self.move, MoveFolder: self.move_folder, Mkdir: self.mkdir}
 
     def mkdir(self, a: Mkdir) -> Outcome:
         """Create a remote folder ahead of its first upload, only if nothing is there yet
@@ -199,99 +197,30 @@ class TreeActions:
         return Outcome.MOVED
 
     def _folder_fallback(self, a: MoveFolder, exc: RemoteError) -> Outcome:
-        """The folder cannot be moved remotely: forget its records, so its files are
-        uploaded at the new place (or adopted, when the target holds them)."""
-        ctx, m = self.ctx, a.mapping
+        """The folder cannot be moved remotely (gone there, the name taken, an error)."""
         if not (isinstance(exc, ParentMissingError | PermanentError) or exc.code in TAKEN):
             log.warning(
                 "folder.move_failed",
-                mapping=str(m.local),
+                mapping=str(a.mapping.local),
                 source=a.old,
                 path=a.new,
                 error_code=exc.code,
                 error=exc.message,
             )
+        return self._not_moved(a, f"{exc.code}: {exc.message}")
+
+    def _not_moved(self, a: MoveFolder, reason: str) -> Outcome:
+        """Not moved as a whole: the walk of the new folder pairs its files with their
+        records one by one (each a move, or an upload where that cannot be done), and the
+        old remote folder stays with whatever is not syncd's."""
         log.info(
             "move.fallback",
-            mapping=str(m.local),
+            mapping=str(a.mapping.local),
             source=a.old,
             path=a.new,
-            reason=f"{exc.code}: {exc.message}",
-            action="uploading its files at the new place",
+            reason=reason,
+            action="its files are moved (or uploaded) one by one; the folder stays",
         )
-        ctx.remote().folders.forget(ctx.target(m), a.old)
-
-        def forget() -> None:
-            ctx.state.forget_dir(m.key, a.old)
-
-        ctx.write("forget", forget)
-        return Outcome.FAILED
-
-    # -- trash ---------------------------------------------------------------------------
-    def trash(self, a: Trash) -> Outcome:
-        ctx, m = self.ctx, a.mapping
-        if (why := ctx.blocked_reason(m)) is not None:
-            return why
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
-        if a.folder:
-            row = ctx.state.dirs(m.key).get(a.folder)
-            dentry_id = row.dentry_id if row is not None else ""
-        else:
-            dentry_id = a.records[0].dentry_id
-        where = trash_path(
-            ctx.config.sync.trash_folder, day, a.records[0] if a.records else None, a.folder
-        )
-        try:
-            if dentry_id:
-                self._to_trash(m, dentry_id, where)
-        except ParentMissingError as exc:
-            if exc.code != "dentryNotExist":
-                return self._trash_failed(a, exc)
-        except RemoteError as exc:
-            return self._trash_failed(a, exc)
-        return self._trashed(a, where)
-
-    def _to_trash(self, m: Mapping, dentry_id: str, where: str) -> None:
-        remote = self.ctx.remote()
-        root = remote.folders.root(self.ctx.target(m))
-        dest = remote.folders.ensure(self.ctx.target(m), where)
-        remote.dentries.move(root.space_id, dentry_id, root.space_id, dest.dentry_id, "AUTO_RENAME")
-
-    def _trashed(self, a: Trash, where: str) -> Outcome:
-        ctx, m = self.ctx, a.mapping
-        paths = tuple(r.rel_path for r in a.records)
-
-        def drop() -> None:
-            if a.folder:
-                ctx.state.forget_dir(m.key, a.folder)
-            else:
-                ctx.state.forget(m.key, paths)
-
-        if not ctx.write("trash", drop):
-            return Outcome.FAILED
-        if a.folder:
-            ctx.remote().folders.forget(ctx.target(m), a.folder)
-        now = time.time()
-        for r in a.records:
-            log.info(
-                "file.trashed", mapping=str(m.local), path=r.rel_path, trash=f"{where}/{r.name}"
-            )
-            note = Notice(r.rel_path, NoticeKind.TRASHED, where, now)
-            ctx.write("notice", functools.partial(ctx.state.add_notice, m.key, note))
-        ctx.stats.add(trashed=len(a.records))
-        ctx.write("tally", lambda: ctx.state.tally(m.key, "trashed", len(a.records)))
-        return Outcome.TRASHED
-
-    def _trash_failed(self, a: Trash, exc: RemoteError) -> Outcome:
-        log.error(
-            "trash.failed",
-            mapping=str(a.mapping.local),
-            what=str(a),
-            error_code=exc.code,
-            error=exc.message,
-            action="kept; tried again at the next pass",
-        )
-        self.ctx.stats.failed(exc.code)
         return Outcome.FAILED
 
 

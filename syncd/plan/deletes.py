@@ -74,8 +74,11 @@ def plan_deletes(
         return
     for d, rs in under.items():
         yield Trash(m, tuple(rs), folder=d)
-    for r in loose:
-        yield Trash(m, (r,))
+    by_folder: dict[str, list[Record]] = {}
+    for r in loose:  # the files of one folder together: their folder is listed once
+        by_folder.setdefault(r.folder, []).append(r)
+    for rs in by_folder.values():
+        yield Trash(m, tuple(rs))
 
 
 def _refused_dir(state: Records, m: Mapping, folder: str, gone: Gone) -> bool:
