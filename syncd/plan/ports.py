@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from syncd.core.model import Dentry, DirRow, Issue, Known, MappingInfo, Record
+from syncd.core.model import Dentry, DirRow, Issue, Known, MappingInfo, Record, Trashed
 from syncd.core.settings import Mapping
 
 
@@ -30,6 +30,7 @@ class Records(Protocol):
     def mapping_info(self, key: str) -> MappingInfo: ...
     def summary(self, key: str) -> dict[str, Any]: ...
     def mapping_keys(self) -> list[str]: ...
+    def trashed_before(self, key: str, day: str) -> list[Trashed]: ...
     @property
     def shared_dir(self) -> Path | None: ...
 

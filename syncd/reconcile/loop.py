@@ -239,6 +239,8 @@ class Reconciler:
         if outcome is Outcome.PLANNED:  # dry-run: read the old rows under the new name
             w.renamed[new] = old
             return old
+        if outcome is not Outcome.MOVED:  # not as a whole: its files pair one by one
+            return new
         w.dirs.clear()
         w.dirs.update(self.records.dirs(w.m.key))
         w.finder.moved(old, new, w.dirs)
@@ -340,10 +342,12 @@ class Reconciler:
                 yield ForgetMapping(Mapping(Path(local), uuid), files)
 
     def housekeeping(self, m: Mapping) -> Iterator[Planned]:
-        """What a pass does after its scans: empty old trash days."""
+        """What a pass does after its scans: purge what syncd trashed longer ago than the
+        retention (nothing asked of the remote when nothing is due)."""
         s = self.config.sync
-        if s.deletes is DeleteMode.TRASH and s.trash_retention_days:
-            yield PurgeTrash(m, s.trash_retention_days)
+        days = s.trash_retention_days
+        if days and self.records.trashed_before(m.key, cutoff_day(days, time.time())):
+            yield PurgeTrash(m, days)
 
     def gone_with_records(self, m: Mapping, rel: str) -> bool:
         """A path that is not there but has a record (a file) or records below it (a folder)."""
@@ -398,6 +402,11 @@ class Reconciler:
             return
         listing = self._listing(m, f.folder)
         yield with_twin(action, listing.get(f.name), self.policy) if listing is not None else action
+
+
+def cutoff_day(days: int, now: float) -> str:
+    """The first trash day (YYYY-MM-DD, UTC) a retention of `days` keeps."""
+    return time.strftime("%Y-%m-%d", time.gmtime(now - days * 86400))
 
 
 def _unquarantined(policy: Policy) -> Policy:
