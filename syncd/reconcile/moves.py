@@ -28,6 +28,7 @@ from syncd.plan.deletes import Gone
 from syncd.plan.ports import Records
 
 HOLD_MAX = 10_000  # new files whose upload waits for the end of a walk (memory stays bounded)
+VERIFY = 8  # files of a folder read to prove it is the recorded one, moved
 
 
 class MoveFinder:
@@ -98,20 +99,35 @@ class MoveFinder:
         return None
 
     def _holds_what_was_in(self, old: str, rel: str) -> bool:
-        """Folder `rel` holds something recorded in `old` (same name, same inode). An inode
-        alone proves nothing: a deleted folder's is soon given to the next new folder. A
+        """Folder `rel` is the recorded folder `old`: it holds `old`'s recorded files (same
+        name, inode, size and mtime), and those read for it (up to `VERIFY`) have the
+        recorded content; a folder that recorded only folders holds one of them (same name
+        and inode). An inode alone proves nothing: a deleted folder's is soon given to the
+        next new folder, and an unpacked archive brings names, sizes and mtimes along. A
         folder with nothing recorded in it is taken as moved: either way nothing is lost."""
         tree, cut = self.trees.of(self.m), len(old) + 1
-        known = self.records.known(self.m.key, old)
-        held = [(name, v[2]) for name, v in known.items()]
-        held += [
+        files = self.records.records_in(self.m.key, old)
+        subfolders = [
             (path[cut:], row.inode)
             for path, row in self.dirs.items()
             if path.startswith(old + "/") and "/" not in path[cut:] and row.inode
         ]
-        if not held:
+        if not files and not subfolders:
             return True
-        for name, inode in held:
+        if files:
+            same = [
+                r
+                for r in files
+                if tree.stat_key(f"{rel}/{r.name}") == (r.size, r.mtime_ns, r.inode)
+            ]
+            if not same:
+                return False
+            for r in same[:VERIFY]:
+                f = LocalFile(f"{rel}/{r.name}", r.size, r.mtime_ns, r.inode)
+                if self._hash(f) != r.sha256:
+                    return False
+            return True
+        for name, inode in subfolders:
             now = tree.stat_key(f"{rel}/{name}")
             if now is not None and now[2] == inode:
                 return True

@@ -285,21 +285,39 @@ def test_a_move_between_mappings_in_one_space_is_a_move(tmp_path, emulator):
     assert "x.txt" not in emulator.files()
 
 
-def test_old_trash_days_are_purged_each_file_logged(tmp_path, emulator):
-    """trash_retention_days: trash days older than that are deleted (the only permanent
-    delete syncd makes), every file logged; younger days stay."""
-    root = make_share(tmp_path, {"a.txt": b"a"})
-    cfg = cfg_for(tmp_path, emulator, root, deletes="trash", trash_retention_days=7)
+def test_purge_deletes_only_what_syncd_trashed_and_only_when_due(tmp_path, emulator):
+    """trash_retention_days: what syncd moved into the trash longer ago than that is deleted
+    (the only permanent delete syncd makes), each logged; younger trash stays, and whatever
+    else lies in the trash (a colleague's file) is never touched. A pass with nothing due
+    makes no call."""
+    import sqlite3
+
+    root = make_share(tmp_path, {"a.txt": b"a", "old/q1.xlsx": b"q1", "new.txt": b"n"})
+    cfg = cfg_for(
+        tmp_path, emulator, root, deletes="trash", trash_retention_days=7, max_delete_percent=100
+    )
     run_cli("sync", "-c", str(cfg), check=True)
-    trash = emulator.mkdir(ROOT_UUID, ".syncd-trash")
-    old = emulator.mkdir(trash, "2020-01-01")
-    emulator.put_file(emulator.mkdir(old, "reports"), "q1.xlsx", b"old")
-    recent = emulator.mkdir(trash, today())
-    emulator.put_file(recent, "keep.txt", b"recent")
-    proc = run_cli("sync", "-c", str(cfg), check=True)
+    (root / "old" / "q1.xlsx").unlink()
+    (root / "old").rmdir()
+    run_cli("sync", "-c", str(cfg), check=True)  # old/ -> today's trash
+    trash_day = emulator.folders()[f".syncd-trash/{today()}"]["uuid"]
+    emulator.put_file(trash_day, "colleague.txt", b"theirs")
+    db = sqlite3.connect(tmp_path / "state" / "state.db")
+    with db:
+        db.execute("UPDATE trashed SET day='2020-01-01'")  # as if trashed years ago
+    db.close()
+    (root / "new.txt").unlink()
+    proc = run_cli("sync", "-c", str(cfg), check=True)  # new.txt -> trash; old/ purged
     purged = [e["path"] for e in events(proc.stderr) if e["event"] == "trash.purged"]
-    assert purged == [".syncd-trash/2020-01-01/reports/q1.xlsx"]
-    assert sorted(emulator.files()) == [f".syncd-trash/{today()}/keep.txt", "a.txt"]
+    assert purged == ["old/"]
+    assert sorted(emulator.files()) == [
+        f".syncd-trash/{today()}/colleague.txt",
+        f".syncd-trash/{today()}/new.txt",
+        "a.txt",
+    ]
+    emulator.reset_stats()
+    run_cli("sync", "-c", str(cfg), check=True)
+    assert emulator.stats()["total"] == 0  # nothing due: no listing of the trash
 
 
 def test_dry_run_lists_moves_trash_and_blocked_deletes_without_a_request(tmp_path, emulator):
@@ -431,3 +449,42 @@ def test_a_move_that_changed_the_inode_is_paired_by_content(tmp_path, emulator):
     emulator.reset_stats()
     run_cli("sync", "-c", str(cfg), check=True)
     assert emulator.stats()["total"] == 0
+
+
+def test_a_deleted_folder_keeps_a_colleagues_file_and_the_folder(tmp_path, emulator):
+    """Finding 3: a local folder delete trashed a colleague's remote-only file in it (and the
+    retention purged it later). Now syncd's own files go to the trash one by one, the folder
+    and the colleague's file stay, and trash.partial says so."""
+    root = make_share(tmp_path, {"keep.txt": b"k", "team/a.txt": b"a", "team/b.txt": b"b"})
+    cfg = cfg_for(tmp_path, emulator, root, deletes="trash", max_delete_percent=100)
+    run_cli("sync", "-c", str(cfg), check=True)
+    team = emulator.folders()["team"]["uuid"]
+    emulator.put_file(team, "theirs.txt", b"colleague")
+    for name in ("a.txt", "b.txt"):
+        (root / "team" / name).unlink()
+    (root / "team").rmdir()
+    proc = run_cli("sync", "-c", str(cfg), check=True)
+    (partial,) = [e for e in events(proc.stderr) if e["event"] == "trash.partial"]
+    assert "team/theirs.txt" in partial["reason"]
+    assert sorted(emulator.files()) == [
+        f".syncd-trash/{today()}/team/a.txt",
+        f".syncd-trash/{today()}/team/b.txt",
+        "keep.txt",
+        "team/theirs.txt",
+    ]
+    assert emulator.folders()["team"]["uuid"] == team
+
+
+def test_a_file_edited_remotely_is_not_trashed(tmp_path, emulator):
+    """Only what is at the version of syncd's last commit goes to the trash: a colleague's
+    later edit stays where it is."""
+    root = make_share(tmp_path, {"a.txt": b"a", "b.txt": b"b", "c.txt": b"c"})
+    cfg = cfg_for(tmp_path, emulator, root, deletes="trash", max_delete_percent=100)
+    run_cli("sync", "-c", str(cfg), check=True)
+    emulator.edit(emulator.files()["a.txt"]["uuid"], b"their edit")
+    (root / "a.txt").unlink()
+    (root / "b.txt").unlink()
+    proc = run_cli("sync", "-c", str(cfg), check=True)
+    (skipped,) = [e for e in events(proc.stderr) if e["event"] == "trash.skipped"]
+    assert skipped["path"] == "a.txt" and "colleague-union-id" in skipped["reason"]
+    assert sorted(emulator.files()) == [f".syncd-trash/{today()}/b.txt", "a.txt", "c.txt"]

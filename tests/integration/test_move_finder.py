@@ -3,7 +3,9 @@ enough, since a deleted folder's inode is soon given to the next new one."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +19,12 @@ from tests.conftest import ROOT_UUID, write_config
 pytestmark = pytest.mark.integration
 
 
-def _record(rel: str, inode: int) -> Record:
-    return Record(rel, 1, 1, inode, "00" * 32, f"uuid-{rel}", f"id-{rel}", 1, 0.0)
+def _record(rel: str, inode: int, path: Path | None = None) -> Record:
+    """A record of `rel`; with `path`, of that file as it is now (stat and content)."""
+    if path is None:
+        return Record(rel, 1, 1, inode, "00" * 32, f"uuid-{rel}", f"id-{rel}", 1, 0.0)
+    st, sha = os.stat(path), hashlib.sha256(path.read_bytes()).hexdigest()
+    return Record(rel, st.st_size, st.st_mtime_ns, st.st_ino, sha, f"u-{rel}", f"i-{rel}", 1, 0.0)
 
 
 @pytest.fixture
@@ -54,10 +60,25 @@ def test_a_folder_moved_with_what_it_holds_is_found(setup):
     (share / "old" / "a.txt").write_text("a")
     state.set_dir_inode(m.key, "old", os.stat(share / "old").st_ino)
     state.set_dir_inode(m.key, "old/sub", os.stat(share / "old" / "sub").st_ino)
-    state.put_record(m.key, _record("old/a.txt", os.stat(share / "old" / "a.txt").st_ino))
+    state.put_record(m.key, _record("old/a.txt", 0, share / "old" / "a.txt"))
     os.rename(share / "old", share / "renamed")
     finder = MoveFinder(state, trees, m, state.dirs(m.key), by_content=True)
     assert finder.folder_source("renamed", os.stat(share / "renamed").st_ino) == "old"
+
+
+def test_a_folder_whose_files_have_other_content_is_not_the_folder_moved(setup):
+    """Finding 14: a new folder with a deleted folder's inode and files with the same names,
+    inodes, sizes and mtimes (an unpacked archive) but other bytes is a new folder: the
+    remote folder (and what colleagues put in it) is never moved under its name."""
+    share, cfg, state, trees = setup
+    m = cfg.mappings[0]
+    (share / "fresh").mkdir()
+    (share / "fresh" / "a.txt").write_bytes(b"new content")
+    state.set_dir_inode(m.key, "old", os.stat(share / "fresh").st_ino)
+    rec = _record("old/a.txt", 0, share / "fresh" / "a.txt")
+    state.put_record(m.key, rec._replace(sha256="11" * 32))  # what old/a.txt held
+    finder = MoveFinder(state, trees, m, state.dirs(m.key), by_content=True)
+    assert finder.folder_source("fresh", os.stat(share / "fresh").st_ino) is None
 
 
 def test_a_moved_folder_that_holds_only_folders_is_found_by_them(setup):

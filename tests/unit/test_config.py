@@ -667,6 +667,14 @@ def test_duplicate_mapping_is_reported(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (None, "the configuration is empty"),
+        ([1, 2], "the top level must be a mapping of keys, got a list"),
+        ("text", "the top level must be a mapping of keys, got a string"),
+    ],
+)
 def test_top_level_must_be_a_mapping(data: object, message: str) -> None:
     """An empty document or a non-mapping top level is reported."""
     assert problems(data) == [message]
