@@ -22,7 +22,7 @@ import pytest
 
 from syncd.config import load
 from syncd.core.actions import Action, Adopt, FolderInode, Forget, MoveFolder, Outcome
-from syncd.core.model import Dentry, Issue, IssueKind, Record
+from syncd.core.model import MARKER, Dentry, Issue, IssueKind, Record
 from syncd.core.settings import Config, Mapping
 from syncd.execute.context import Context
 from syncd.execute.dry_run import DryRunExecutor
@@ -706,3 +706,92 @@ def test_one_path(
 ) -> None:
     setup(world)
     assert [str(a) for a in world.reconciler([]).path(world.mapping(), rel)] == expected
+
+
+# -- the root guard (`deletes: trash`): a root that looks unmounted is not synced ----------
+
+
+def _first_sync(w: World) -> None:
+    w.write("one/a.txt")
+
+
+def _records_empty_root(w: World) -> None:
+    w.write("one/a.txt")
+    w.synced("one/a.txt")
+    w.path("one/a.txt").unlink()
+
+
+def _marked(w: World) -> None:
+    """A sync with deletes on was made: the marker is there, the file system noted."""
+    w.write("one/a.txt")
+    w.synced("one/a.txt")
+    w.path(f"one/{MARKER}").touch()
+    dev = w.path("one").stat().st_dev
+    w.state.set_mapping_info(w.mapping().key, first_synced=1.0, dev=dev)
+
+
+def _marker_missing(w: World) -> None:
+    _marked(w)
+    w.path(f"one/{MARKER}").unlink()
+
+
+def _only_the_marker(w: World) -> None:
+    _marked(w)
+    w.path("one/a.txt").unlink()
+
+
+def _other_file_system(w: World) -> None:
+    _marked(w)
+    w.state.set_mapping_info(w.mapping().key, dev=w.path("one").stat().st_dev + 1)
+
+
+def _synced_before_deletes_were_on(w: World) -> None:
+    w.write("one/a.txt")
+    w.synced("one/a.txt")
+
+
+EMPTY = "local folder is empty but syncd has records for it (an unmounted share?)"
+MARK = "mark <root> as a synced root"
+
+
+@pytest.mark.parametrize(
+    ("setup", "deletes", "expected"),
+    [
+        pytest.param(_first_sync, "trash", (None, MARK), id="first-sync-writes-the-marker"),
+        pytest.param(_records_empty_root, "trash", (EMPTY, None), id="records-but-empty-root"),
+        pytest.param(_only_the_marker, "trash", (EMPTY, None), id="root-with-only-its-marker"),
+        pytest.param(
+            _marker_missing,
+            "trash",
+            (
+                f"the {MARKER} marker syncd wrote into the local folder is missing (unmounted?)",
+                None,
+            ),
+            id="marker-missing",
+        ),
+        pytest.param(
+            _other_file_system,
+            "trash",
+            ("local folder is on another file system than at its first sync (unmounted?)", None),
+            id="another-file-system",
+        ),
+        pytest.param(_marked, "trash", (None, None), id="marked-root-goes-ahead"),
+        pytest.param(
+            _synced_before_deletes_were_on, "trash", (None, MARK), id="marker-written-late"
+        ),
+        pytest.param(_records_empty_root, "keep", (None, None), id="no-guard-under-keep"),
+    ],
+)
+def test_root_guard(
+    world: World,
+    setup: Callable[[World], None],
+    deletes: str,
+    expected: tuple[str | None, str | None],
+) -> None:
+    world.sync = {"deletes": deletes}
+    setup(world)
+    verdict = world.reconciler([]).root_check(world.mapping())
+    marker = (
+        str(verdict.marker).replace(str(world.path("one")), "<root>") if verdict.marker else None
+    )
+    assert (verdict.problem, marker) == expected
