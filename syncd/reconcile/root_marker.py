@@ -34,7 +34,8 @@ def check_root(records: Records, tree: LocalTree, m: Mapping, deletes: DeleteMod
     info = records.mapping_info(m.key)
     with tree.root() as root:
         marker = _exists(root.fd, MARKER)
-        empty = not any(e.name != MARKER for e in os.scandir(root.fd))
+        with os.scandir(root.fd) as entries:  # `any` stops early: close it, not the GC
+            empty = not any(e.name != MARKER for e in entries)
         seen = bool(info.first_synced)  # the marker was written once: it must be there
         facts = RootFacts(
             records.has_records_in(m.key),

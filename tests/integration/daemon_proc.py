@@ -13,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from syncd.emulator import Emulator
+from tests.conftest import ROOT_UUID, write_config
+
 
 class DaemonProc:
     def __init__(
@@ -130,3 +133,28 @@ class DaemonProc:
         for pipe in (self.proc.stdout, self.proc.stderr):
             if pipe is not None and not pipe.closed and not self._reader.is_alive():
                 pipe.close()
+
+
+def start(daemons: list[DaemonProc], cfg: Path, *args: str, **kw: Any) -> DaemonProc:
+    """Start `syncd run -c cfg ARGS`; the `daemons` fixture kills it after the test."""
+    d = DaemonProc(cfg, *args, **kw)
+    daemons.append(d)
+    return d
+
+
+def cfg_for(
+    tmp_path: Path,
+    emulator: Emulator | None,
+    share: Path,
+    dingtalk: dict[str, Any] | None = None,
+    **sync: Any,
+) -> Path:
+    """A config mapping `share` to the emulator's root folder; `sync` overrides (settle 0.3 s
+    unless given)."""
+    return write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
+        sync={"settle_seconds": 0.3, **sync},
+        dingtalk=dingtalk,
+    )

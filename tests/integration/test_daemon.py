@@ -22,43 +22,13 @@ from syncd.config import load
 from syncd.daemon.loop import Daemon
 from syncd.state.store import StateStore
 from tests.conftest import ROOT_UUID, wait_until, write_config
-from tests.integration.daemon_proc import DaemonProc
+from tests.integration.daemon_proc import cfg_for, start
 
 pytestmark = pytest.mark.integration
 
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture
-def share(tmp_path):
-    root = tmp_path / "share"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def daemons():
-    started: list[DaemonProc] = []
-    yield started
-    for d in started:
-        d.kill()
-
-
-def start(daemons, cfg, *args, **kw) -> DaemonProc:
-    d = DaemonProc(cfg, *args, **kw)
-    daemons.append(d)
-    return d
-
-
-def config(tmp_path, emulator, share, **sync):
-    return write_config(
-        tmp_path,
-        emulator,
-        [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
-        sync={"settle_seconds": 0.3, **sync},
-    )
 
 
 def remote(emulator, rel):
@@ -69,7 +39,7 @@ def test_reconcile_then_new_file_then_restart_uploads_nothing(tmp_path, emulator
     """Files present at start are uploaded; a new file once after it settles; a restart over
     synced files makes no request; a file changed while down is uploaded at start."""
     (share / "pre.txt").write_bytes(b"before start")
-    cfg = config(tmp_path, emulator, share)
+    cfg = cfg_for(tmp_path, emulator, share)
     d = start(daemons, cfg)
     d.wait_event("upload.completed", path="pre.txt")
     (share / "new.txt").write_bytes(b"new file")
@@ -95,7 +65,7 @@ def test_atomic_save_and_temp_files(tmp_path, emulator, share, daemons):
     """A temp file renamed over the target uploads the final content; temp and lock files
     of office suites and editors are never uploaded."""
     (share / "report.docx").write_bytes(b"v1")
-    d = start(daemons, config(tmp_path, emulator, share))
+    d = start(daemons, cfg_for(tmp_path, emulator, share))
     d.wait_event("upload.completed", path="report.docx")
     (share / ".~lock.report.docx#").write_bytes(b"lock")
     (share / "~$report.docx").write_bytes(b"owner")
@@ -112,7 +82,7 @@ def test_atomic_save_and_temp_files(tmp_path, emulator, share, daemons):
 
 def test_slow_writer_is_committed_once_with_final_bytes(tmp_path, emulator, share, daemons):
     """A file written slowly over about 3 s is uploaded once, after it stopped changing."""
-    d = start(daemons, config(tmp_path, emulator, share, settle_seconds=1.0))
+    d = start(daemons, cfg_for(tmp_path, emulator, share, settle_seconds=1.0))
     d.wait_event("daemon.started")
     chunks = [os.urandom(50_000) for _ in range(10)]
     with open(share / "slow.bin", "wb") as fh:
@@ -129,7 +99,7 @@ def test_slow_writer_is_committed_once_with_final_bytes(tmp_path, emulator, shar
 
 def test_tree_moved_in_is_uploaded_completely(tmp_path, emulator, share, daemons):
     """A folder tree moved into the mapping (no per-file events) is uploaded whole."""
-    d = start(daemons, config(tmp_path, emulator, share))
+    d = start(daemons, cfg_for(tmp_path, emulator, share))
     d.wait_event("daemon.started")
     outside = tmp_path / "outside" / "project"
     expected = {}
@@ -147,7 +117,7 @@ def test_tree_moved_in_is_uploaded_completely(tmp_path, emulator, share, daemons
 
 def test_burst_gives_exactly_one_commit_each(tmp_path, emulator, share, daemons):
     """Hundreds of files dropped at once: every file committed exactly once."""
-    d = start(daemons, config(tmp_path, emulator, share, workers=4))
+    d = start(daemons, cfg_for(tmp_path, emulator, share, workers=4))
     d.wait_event("daemon.started")
     for i in range(300):
         (share / f"burst{i:03}.txt").write_bytes(f"burst {i}".encode())
@@ -167,7 +137,7 @@ def test_sigterm_during_uploads_exits_0_in_time_and_next_start_finishes(
         (share / f"f{i}.bin").write_bytes(os.urandom(1000) + bytes([i]))
     os.utime(share, None)
     emulator.set_fault("oss", "slow", delay=5.0)
-    cfg = config(tmp_path, emulator, share, workers=2, shutdown_timeout_seconds=1)
+    cfg = cfg_for(tmp_path, emulator, share, workers=2, shutdown_timeout_seconds=1)
     d = start(daemons, cfg)
     wait_until(
         lambda: emulator.stats()["requests"].get("oss", 0) >= 1,
@@ -193,7 +163,7 @@ def test_sighup_adds_a_mapping_and_bad_config_keeps_the_old(tmp_path, emulator, 
     second = tmp_path / "second"
     second.mkdir()
     (second / "b.txt").write_bytes(b"b")
-    cfg = config(tmp_path, emulator, share)
+    cfg = cfg_for(tmp_path, emulator, share)
     d = start(daemons, cfg)
     d.wait_event("upload.completed", path="a.txt")
     cfg.write_text(cfg.read_text().replace("sync:", "syncc:"))
@@ -228,7 +198,7 @@ def test_notify_protocol(tmp_path, emulator, share, daemons):
     try:
         d = start(
             daemons,
-            config(tmp_path, emulator, share),
+            cfg_for(tmp_path, emulator, share),
             env={"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "400000"},
         )
         seen: list[str] = []
@@ -252,7 +222,7 @@ def test_notify_protocol(tmp_path, emulator, share, daemons):
 def test_dry_run_daemon_plans_without_requests_or_state(tmp_path, emulator, share, daemons):
     """run --dry-run logs plan.upload for existing and new files, sends nothing, writes nothing."""
     (share / "old.txt").write_bytes(b"old")
-    d = start(daemons, config(tmp_path, emulator, share), "--dry-run")
+    d = start(daemons, cfg_for(tmp_path, emulator, share), "--dry-run")
     d.wait_event("plan.upload", path="old.txt")
     (share / "fresh.txt").write_bytes(b"fresh")
     d.wait_event("plan.upload", path="fresh.txt")
@@ -277,7 +247,7 @@ def test_watch_limit_is_reported_once_and_rescans_keep_working(tmp_path, emulato
     the rescan interval still uploads new files."""
     for i in range(5):
         (share / f"d{i}").mkdir()
-    cfg = load(config(tmp_path, emulator, share, rescan_interval_seconds=0.5))
+    cfg = load(cfg_for(tmp_path, emulator, share, rescan_interval_seconds=0.5))
     state = StateStore(cfg.state_dir)
     daemon = Daemon(cfg, state, observer_factory=RefusingObserver)
     with capture_logs() as logs:
@@ -313,7 +283,7 @@ def test_watch_limit_is_reported_once_and_rescans_keep_working(tmp_path, emulato
 def test_touch_is_verified_off_the_main_loop_without_upload(tmp_path, emulator, share, daemons):
     """A new mtime with the same content is hashed by an upload thread, not uploaded."""
     (share / "same.txt").write_bytes(b"same content")
-    d = start(daemons, config(tmp_path, emulator, share))
+    d = start(daemons, cfg_for(tmp_path, emulator, share))
     d.wait_event("upload.completed", path="same.txt")
     later = time.time() + 50
     os.utime(share / "same.txt", (later, later))
@@ -328,7 +298,7 @@ def test_failed_files_are_retried_as_soon_as_uploads_work_again(tmp_path, emulat
     """After an outage (several files failing), quarantined files do not wait out their
     back-off: the first successful upload brings them forward."""
     emulator.set_fault("commit", "5xx")
-    d = start(daemons, config(tmp_path, emulator, share))
+    d = start(daemons, cfg_for(tmp_path, emulator, share))
     d.wait_event("daemon.started")
     for name in ("during-1.txt", "during-2.txt"):
         (share / name).write_bytes(name.encode())
@@ -367,7 +337,7 @@ def test_excluded_folder_moved_in_is_not_uploaded(tmp_path, emulator, share, dae
 def test_queue_overflow_falls_back_to_a_rescan(tmp_path, emulator, share, daemons):
     """Past sync.max_queue the daemon stops queueing events and rescans the mapping;
     every file still lands, once."""
-    d = start(daemons, config(tmp_path, emulator, share, max_queue=5, workers=2))
+    d = start(daemons, cfg_for(tmp_path, emulator, share, max_queue=5, workers=2))
     d.wait_event("daemon.started")
     for i in range(60):
         (share / f"q{i:02}.txt").write_bytes(f"queued {i}".encode())
@@ -387,7 +357,7 @@ def test_kill_9_during_uploads_then_restart_finishes_consistently(
     for i in range(10):
         (share / f"k{i}.bin").write_bytes(os.urandom(2000))
     emulator.set_fault("oss", "slow", rate=0.5, delay=1.0)
-    cfg = config(tmp_path, emulator, share, workers=2)
+    cfg = cfg_for(tmp_path, emulator, share, workers=2)
     d = start(daemons, cfg)
     wait_until(lambda: emulator.stats()["requests"].get("commit", 0) >= 2, timeout=20)
     d.proc.kill()

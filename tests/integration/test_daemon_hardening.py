@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -13,41 +14,14 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT_UUID, run_cli, wait_until, write_config
-from tests.integration.daemon_proc import DaemonProc
+from tests.conftest import run_cli, wait_until
+from tests.integration import daemon_proc
+from tests.integration.daemon_proc import DaemonProc, start
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def share(tmp_path):
-    root = tmp_path / "share"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def daemons():
-    started: list[DaemonProc] = []
-    yield started
-    for d in started:
-        d.kill()
-
-
-def start(daemons, cfg, **kw) -> DaemonProc:
-    d = DaemonProc(cfg, **kw)
-    daemons.append(d)
-    return d
-
-
-def cfg_for(tmp_path, emulator, share, dingtalk=None, **sync):
-    return write_config(
-        tmp_path,
-        emulator,
-        [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
-        sync={"settle_seconds": 0.2, **sync},
-        dingtalk=dingtalk,
-    )
+cfg_for = functools.partial(daemon_proc.cfg_for, settle_seconds=0.2)
 
 
 def test_rejected_credentials_stop_run_before_ready(tmp_path, emulator, share, daemons):

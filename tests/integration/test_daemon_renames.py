@@ -7,40 +7,10 @@ import os
 
 import pytest
 
-from tests.conftest import ROOT_UUID, wait_until, write_config
-from tests.integration.daemon_proc import DaemonProc
+from tests.conftest import wait_until
+from tests.integration.daemon_proc import DaemonProc, cfg_for, start
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def share(tmp_path):
-    root = tmp_path / "share"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def daemons():
-    started: list[DaemonProc] = []
-    yield started
-    for d in started:
-        d.kill()
-
-
-def start(daemons, cfg) -> DaemonProc:
-    d = DaemonProc(cfg)
-    daemons.append(d)
-    return d
-
-
-def cfg_for(tmp_path, emulator, share, **sync):
-    return write_config(
-        tmp_path,
-        emulator,
-        [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
-        sync={"settle_seconds": 0.3, **sync},
-    )
 
 
 def test_a_folder_renamed_while_watched_is_one_remote_call(tmp_path, emulator, share, daemons):
