@@ -24,10 +24,16 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _load_config(args: argparse.Namespace, *, require_credentials: bool = True) -> Any:
+def _load_config(
+    args: argparse.Namespace, *, require_credentials: bool = True, check_credentials: bool = False
+) -> Any:
     from syncd.config import find_config, load
 
-    return load(find_config(getattr(args, "config", None)), require_credentials=require_credentials)
+    return load(
+        find_config(getattr(args, "config", None)),
+        require_credentials=require_credentials,
+        check_credentials=check_credentials,
+    )
 
 
 def _setup_logging(args: argparse.Namespace, config: Any = None) -> str:
@@ -75,8 +81,9 @@ def _sync(args: argparse.Namespace, config: Any, fmt: str, dry_run: bool) -> int
 
     state = StateStore.open(config.state_dir, dry_run=dry_run)
     terminal = fmt == "console" and sys.stderr.isatty()
+    bars = terminal if args.progress is None else args.progress  # -P / --no-progress
     progress: Any = None
-    if terminal and not dry_run:  # bars for what is sent
+    if bars and not dry_run:  # bars for what is sent
         from syncd.obs.progress import BarProgress
 
         progress = BarProgress()
@@ -116,7 +123,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from syncd.config import default_state_dir, state_dir_problem
     from syncd.core.errors import ConfigError
 
-    config = _load_config(args, require_credentials=not args.offline)
+    config = _load_config(args, require_credentials=not args.offline, check_credentials=True)
     _setup_logging(args, config)
     notes = list(config.notes)
     service_dir = str(config.state_dir) == default_state_dir(config.source, {})
@@ -147,15 +154,50 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     from syncd.cli.ls import show
+    from syncd.cli.remote_config import load_dingtalk
     from syncd.remote.transport import Transport
 
-    config = _load_config(args)
+    config = load_dingtalk(args, ["ls", *([args.uuid] if args.uuid else [])])
     _setup_logging(args, config)
     client = Transport(config.dingtalk, max_attempts=3)
     try:
         return show(client, args.uuid, as_json=args.json)
     finally:
         client.close()
+
+
+def cmd_whoami(args: argparse.Namespace) -> int:
+    from syncd.cli.remote_config import load_dingtalk
+    from syncd.cli.whoami import show
+    from syncd.remote.transport import Transport
+
+    rerun = ["whoami"]
+    if args.mobile is not None:
+        rerun += ["--mobile", args.mobile]
+    if args.name is not None:
+        rerun += ["--name", args.name]
+    # finding a user needs no operator: --mobile/--name is how one finds it
+    config = load_dingtalk(args, rerun, union_id=args.mobile is None and args.name is None)
+    _setup_logging(args, config)
+    client = Transport(config.dingtalk, max_attempts=3)
+    try:
+        return show(client, mobile=args.mobile, name=args.name, as_json=args.json)
+    finally:
+        client.close()
+
+
+def cmd_example_config(args: argparse.Namespace) -> int:
+    from syncd.cli.shipped import example_config
+
+    sys.stdout.write(example_config())
+    return EXIT_OK
+
+
+def cmd_unit(args: argparse.Namespace) -> int:
+    from syncd.cli.shipped import unit
+
+    sys.stdout.write(unit(instance=args.instance))
+    return EXIT_OK
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -200,6 +242,9 @@ HANDLERS = {
     "check": cmd_check,
     "status": cmd_status,
     "ls": cmd_ls,
+    "whoami": cmd_whoami,
+    "example-config": cmd_example_config,
+    "unit": cmd_unit,
     "emulator": cmd_emulator,
     "demo": cmd_demo,
     "completion": cmd_completion,

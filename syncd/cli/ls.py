@@ -11,13 +11,17 @@ import sys
 from typing import Any
 
 from syncd.core.errors import RemoteError
+from syncd.core.text import display_width, pad, terminal_safe
 from syncd.remote.transport import Transport
 from syncd.remote.wiki import nodes, workspaces
 
 
 def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    """Aligned columns; every cell made terminal-safe (remote names may hold escape
+    sequences) and measured in terminal columns (a CJK character takes two)."""
+    cells = [[terminal_safe(c) for c in r] for r in rows]
+    widths = [max(display_width(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
 
 
 def _size(n: Any) -> str:
@@ -34,7 +38,8 @@ def show(client: Transport, uuid: str | None, *, as_json: bool) -> int:
     try:
         items = nodes(client, uuid) if uuid else workspaces(client)
     except RemoteError as exc:
-        print(f"syncd ls: {exc.api} {exc.code}: {exc.message}{_hint(exc.code)}", file=sys.stderr)
+        line = f"syncd ls: {exc.api} {exc.code}: {exc.message}{_hint(exc.code)}"
+        print(terminal_safe(line), file=sys.stderr)
         return 1
     if as_json:
         print(json.dumps(items, ensure_ascii=False, indent=2))

@@ -48,6 +48,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "exit codes: 0 success, 1 the remote refused, 3 invalid config or credentials",
         "syncd ls && syncd ls MNDoBb60VLBPraakI1Ywxyyn8lemrZQ3",
     ),
+    "whoami": (
+        "the operator's unionId: find a user by mobile or name, or resolve dingtalk.union_id",
+        "exit codes: 0 found, 1 no such user or the remote refused, 2 usage error, "
+        "3 invalid config or credentials (or an unknown dingtalk.union_id)",
+        "syncd whoami --mobile 13800000000",
+    ),
+    "example-config": (
+        "print the example config shipped in the package (every key, commented)",
+        "exit codes: 0 success",
+        "syncd example-config > /etc/syncd/reports.yaml",
+    ),
+    "unit": (
+        "print the systemd unit shipped in the package (syncd.service, or syncd@.service)",
+        "exit codes: 0 success",
+        "syncd unit --instance > /etc/systemd/system/syncd@.service",
+    ),
     "emulator": (
         "a local stand-in for the DingTalk API and its OSS endpoint (trials and tests)",
         "exit codes: 0 on Ctrl-C, 1 cannot listen, 2 usage error",
@@ -77,10 +93,29 @@ def _common(p: argparse.ArgumentParser, *, config: bool, top: bool = False) -> N
         help="log rendering (default: the config's log.format, else auto)",
         **keep,  # type: ignore[arg-type]
     )
-    p.add_argument(
+    level = p.add_mutually_exclusive_group()
+    level.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         help="log level (default: the config's log.level, else info)",
+        **keep,  # type: ignore[arg-type]
+    )
+    level.add_argument(
+        "-v",
+        "--verbose",
+        dest="log_level",
+        action="store_const",
+        const="debug",
+        help="log level debug",
+        **keep,  # type: ignore[arg-type]
+    )
+    level.add_argument(
+        "-q",
+        "--quiet",
+        dest="log_level",
+        action="store_const",
+        const="warning",
+        help="log level warning: only problems",
         **keep,  # type: ignore[arg-type]
     )
 
@@ -128,6 +163,14 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
         "uuid", nargs="?", metavar="UUID", help="a folder's uuid (default: list knowledge bases)"
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    _secret_file(p)
+    _whoami(_sub(sub, "whoami"))
+    _sub(sub, "example-config", config=False)
+    _sub(sub, "unit", config=False).add_argument(
+        "--instance",
+        action="store_true",
+        help="the template syncd@.service (one instance per /etc/syncd/NAME.yaml)",
+    )
     p = _sub(sub, "emulator", config=False)
     if with_emulator:  # its options are only built when asked for (start-up time of `sync`)
         from syncd.emulator.cli import add_arguments
@@ -138,14 +181,50 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _secret_file(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--secret-file",
+        metavar="FILE",
+        help="read the app secret from FILE for this run (instead of the config's; e.g. the "
+        "service's /etc/syncd/NAME.secret, whose ${CREDENTIALS_DIRECTORY} only systemd sets)",
+    )
+
+
+def _whoami(p: argparse.ArgumentParser) -> None:
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--mobile", metavar="N", help="the user's mobile number")
+    which.add_argument(
+        "--name", metavar="TEXT", help="the user's name, pinyin or English name (or part of it)"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _secret_file(p)
+
+
 def _sync_and_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name in ("sync", "run"):
         _sub(sub, name).add_argument(
+            "-n",
             "--dry-run",
             action="store_true",
             help="scan and plan only: no network request, no state write",
         )
     p = sub.choices["sync"]
+    bars = p.add_mutually_exclusive_group()
+    bars.add_argument(
+        "-P",
+        "--progress",
+        dest="progress",
+        action="store_const",
+        const=True,
+        help="progress bars (files, bytes) even when stderr is not a terminal",
+    )
+    bars.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_const",
+        const=False,
+        help="no progress bars (default: bars on a terminal with console logs)",
+    )
     p.add_argument(
         "--check-remote",
         action="store_true",

@@ -1,8 +1,9 @@
 """`syncd status`: what the state store knows, per mapping. Works while the daemon runs.
 
 Times are ISO-8601 in UTC (as in the logs), sizes are human; `--json` has the same data
-with the same ISO times. Whether a daemon is running is read from the state lock, not
-guessed from its last snapshot.
+with the same ISO times, exact, where the text escapes control characters and escape
+sequences (a remote name or message is never obeyed by the terminal). Whether a daemon is
+running is read from the state lock, not guessed from its last snapshot.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from syncd.core.errors import StateError
 from syncd.core.model import IssueKind
 from syncd.core.settings import Config, Mapping
+from syncd.core.text import terminal_safe
 from syncd.core.units import human
 from syncd.state.lock import LOCK_FILE
 from syncd.state.store import STATE_FILE, StateStore
@@ -163,7 +165,10 @@ def show_status(config: Config, *, as_json: bool = False) -> int:
     except StateError as exc:
         print(f"syncd: {exc}", file=sys.stderr)
         return 1
-    text = json.dumps(data, ensure_ascii=False, indent=2) if as_json else "\n".join(render(data))
+    if as_json:  # exact: a script gets the names as they are
+        text = json.dumps(data, ensure_ascii=False, indent=2)
+    else:  # paths, errors and notices may come from the remote: escape what a terminal obeys
+        text = "\n".join(terminal_safe(line) for line in render(data))
     try:
         print(text, flush=True)
     except BrokenPipeError:  # `syncd status | head`: the reader went away, that is fine

@@ -18,6 +18,7 @@ import yaml
 
 from syncd.config.sections import (
     TOP_KEYS,
+    Credentials,
     read_dingtalk,
     read_log,
     read_mappings,
@@ -32,6 +33,7 @@ from syncd.core.errors import ConfigError
 from syncd.core.settings import (
     SYSTEM_CONFIG,
     Config,
+    SyncSettings,
 )
 
 
@@ -40,12 +42,22 @@ def parse(
     *,
     source: str | None = None,
     require_credentials: bool = True,
+    check_credentials: bool = False,
     environ: cabc.Mapping[str, str] | None = None,
+    dingtalk_only: bool = False,
+    secret_file: str | None = None,
+    need_union_id: bool = True,
 ) -> Config:
     """Validate already-loaded YAML `data` into a `Config`; raise `ConfigError` with every problem.
 
     With ``require_credentials=False`` (dry-run) a missing or unset app key, secret or union id
-    becomes "" instead of a problem. `environ` defaults to `os.environ`.
+    becomes "" instead of a problem; with ``check_credentials`` as well (`check --offline`)
+    only what exists inside the unit (an unset ``${VAR}``) is tolerated, as a note: an absent
+    credential or an unusable literal secret file is a problem. `dingtalk_only` (`ls`,
+    `whoami`) reads the `dingtalk` and `log` sections alone: no mapping is needed or looked
+    at. `secret_file` replaces the configured secret with that file's content (`--secret-file`);
+    `need_union_id=False` lets `union_id` be absent (`whoami --mobile`, which finds it).
+    `environ` defaults to `os.environ`.
     """
     env = os.environ if environ is None else environ
     if data is None:
@@ -55,19 +67,38 @@ def parse(
     problems: list[str] = []
     root = Section(data, "", problems, env)
     root.check_keys(TOP_KEYS)
-    config = Config(
-        dingtalk=read_dingtalk(root.section("dingtalk"), require_credentials),
-        state_dir=read_state_dir(root, Path(source) if source else None),
-        mappings=read_mappings(root),
-        sync=read_sync(root.section("sync")),
-        log=read_log(root.section("log")),
-        source=Path(source) if source else None,
-        watch=read_watch(root.section("watch")),
-        metrics=read_metrics(root.section("metrics")),
-        notes=tuple(root.notes),
+    mode = (
+        Credentials.REQUIRED
+        if require_credentials
+        else Credentials.CHECKED
+        if check_credentials
+        else Credentials.TOLERATED
     )
-    if (inside := state_dir_in_mapping(config.state_dir, config.mappings)) is not None:
-        problems.append(inside)
+    dingtalk = read_dingtalk(root.section("dingtalk"), mode, secret_file, need_union_id)
+    if dingtalk_only:
+        config = Config(
+            dingtalk=dingtalk,
+            state_dir=Path(),
+            mappings=(),
+            sync=SyncSettings(),
+            log=read_log(root.section("log")),
+            source=Path(source) if source else None,
+            notes=tuple(root.notes),
+        )
+    else:
+        config = Config(
+            dingtalk=dingtalk,
+            state_dir=read_state_dir(root, Path(source) if source else None),
+            mappings=read_mappings(root),
+            sync=read_sync(root.section("sync")),
+            log=read_log(root.section("log")),
+            source=Path(source) if source else None,
+            watch=read_watch(root.section("watch")),
+            metrics=read_metrics(root.section("metrics")),
+            notes=tuple(root.notes),
+        )
+        if (inside := state_dir_in_mapping(config.state_dir, config.mappings)) is not None:
+            problems.append(inside)
     if problems:
         raise ConfigError(problems, source)
     return config
@@ -102,7 +133,15 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"not valid YAML: {type(exc).__name__}"
 
 
-def load(path: Path | str, *, require_credentials: bool = True) -> Config:
+def load(
+    path: Path | str,
+    *,
+    require_credentials: bool = True,
+    check_credentials: bool = False,
+    dingtalk_only: bool = False,
+    secret_file: str | None = None,
+    need_union_id: bool = True,
+) -> Config:
     """Read, expand and validate the config file at `path` (see `parse`)."""
     path = Path(path)
     source = str(path)
@@ -117,7 +156,15 @@ def load(path: Path | str, *, require_credentials: bool = True) -> Config:
     except yaml.YAMLError as exc:
         # `from None`: yaml's own message quotes the offending line, which may hold the secret.
         raise ConfigError([_yaml_problem(exc)], source) from None
-    return parse(data, source=source, require_credentials=require_credentials)
+    return parse(
+        data,
+        source=source,
+        require_credentials=require_credentials,
+        check_credentials=check_credentials,
+        dingtalk_only=dingtalk_only,
+        secret_file=secret_file,
+        need_union_id=need_union_id,
+    )
 
 
 def _read_hint(exc: OSError) -> str:

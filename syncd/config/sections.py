@@ -4,6 +4,7 @@ read into their dataclasses."""
 from __future__ import annotations
 
 import collections.abc as cabc
+import enum
 import importlib.util
 import itertools
 import os
@@ -83,11 +84,23 @@ _LOG_KEYS = ("format", "level")
 METRICS_HINT = "needs the metrics extra: pip install 'syncd[metrics]'"
 
 
-def _read_secret(sec: Section, path: Path, tolerate: bool) -> str:
-    """The stripped contents of `app_secret_file`; the problem names the file, never the content."""
+class Credentials(enum.Enum):
+    """How the credentials (`app_key`, the secret, `union_id`) are read."""
+
+    REQUIRED = "required"  # sync, run, check, ls, whoami: each must be there and usable
+    CHECKED = "checked"  # check --offline: what exists only inside the unit is noted,
+    # everything else (absent keys, a literal secret file) must be usable
+    TOLERATED = "tolerated"  # a dry-run needs none: absent or unusable become ""
+
+
+def _read_secret(sec: Section, path: Path, where: str, report: bool) -> str:
+    """The stripped contents of the secret file `path`; the problem (under `where`) names
+    the file and why it cannot be used, never the content."""
     try:
         secret = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
+    except PermissionError as exc:  # e.g. readable by root only, and run as the service user
+        problem = f"cannot read {path}: {exc.strerror} (as user {_user()})"
+    except OSError as exc:  # missing, a folder
         problem = f"cannot read {path}: {exc.strerror or type(exc).__name__}"
     except UnicodeDecodeError:
         problem = f"not valid UTF-8: {path}"
@@ -95,32 +108,64 @@ def _read_secret(sec: Section, path: Path, tolerate: bool) -> str:
         if secret:
             return secret
         problem = f"file is empty: {path}"
-    if not tolerate:
-        sec.report("app_secret_file", problem)
+    if report:
+        sec.problems.append(f"{where}: {problem}")
     return ""
 
 
-def _secret(sec: Section, tolerate: bool) -> str:
+def _user() -> str:
+    import pwd
+
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _credential(sec: Section, key: str, mode: Credentials, *, secret: bool = False) -> str:
+    """A credential's text; under CHECKED an absent or empty one is a problem unless it
+    is a `${VAR}` set only inside the unit (then noted)."""
+    value = sec.text(key, secret=secret, tolerate=mode is not Credentials.REQUIRED)
+    if mode is Credentials.CHECKED and not value:
+        raw = sec.data.get(key)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            sec.report(key, "required" if raw is None else "must not be empty")
+    return value
+
+
+def _secret(sec: Section, mode: Credentials, secret_file: str | None) -> str:
+    if secret_file is not None:  # --secret-file: this run's secret, whatever the config says
+        return _read_secret(sec, Path(secret_file).expanduser(), "--secret-file", True)
     inline, in_file = (sec.data.get(k) is not None for k in ("app_secret", "app_secret_file"))
     if inline and in_file:
         sec.report("app_secret_file", "cannot be used together with app_secret")
         return ""
     if in_file:
-        name = sec.text("app_secret_file", tolerate=tolerate)
-        return _read_secret(sec, Path(name).expanduser(), tolerate) if name else ""
-    if not inline and not tolerate:
-        sec.report("app_secret", "required (or app_secret_file)")
+        name = _credential(sec, "app_secret_file", mode)
+        report = mode is not Credentials.TOLERATED
+        where = sec.at("app_secret_file")
+        return _read_secret(sec, Path(name).expanduser(), where, report) if name else ""
+    if not inline:
+        if mode is not Credentials.TOLERATED:
+            sec.report("app_secret", "required (or app_secret_file)")
         return ""
-    return sec.text("app_secret", secret=True, tolerate=tolerate)
+    return _credential(sec, "app_secret", mode, secret=True)
 
 
-def read_dingtalk(sec: Section, require_credentials: bool) -> DingTalkSettings:
+def read_dingtalk(
+    sec: Section,
+    mode: Credentials = Credentials.REQUIRED,
+    secret_file: str | None = None,
+    union_id: bool = True,
+) -> DingTalkSettings:
+    """The `dingtalk` section; `union_id=False` when the operator is not needed (`whoami
+    --mobile`, which is how one finds it)."""
     sec.check_keys(_DINGTALK_KEYS)
-    tolerate = not require_credentials
     return DingTalkSettings(
-        app_key=sec.text("app_key", tolerate=tolerate),
-        app_secret=_secret(sec, tolerate),
-        union_id=sec.text("union_id", tolerate=tolerate),
+        app_key=_credential(sec, "app_key", mode),
+        app_secret=_secret(sec, mode, secret_file),
+        union_id=_credential(sec, "union_id", mode if union_id else Credentials.TOLERATED),
         api_base=sec.text("api_base", DEFAULT_API_BASE, check=http_url_error).rstrip("/"),
         qps=sec.value("qps", 20.0, number(0, strict=True)),
         rate_limit=sec.text("rate_limit", "local", check=rate_limit_error),

@@ -21,11 +21,13 @@ class SyncdError(Exception):
 class ConfigError(SyncdError):
     """The configuration is invalid; ``problems`` lists every problem with its key path."""
 
-    def __init__(self, problems: list[str], source: str | None = None) -> None:
+    def __init__(self, problems: list[str], source: str | None = None, hint: str = "") -> None:
         self.problems = list(problems)
         self.source = source
+        self.hint = hint  # what to do, after the problems (e.g. how to run with the unit's secret)
         head = f"invalid configuration {source}" if source else "invalid configuration"
-        super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+        text = head + ":\n" + "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(text + (f"\n{hint}" if hint else ""))
 
 
 class StateError(SyncdError):
@@ -125,6 +127,26 @@ class ParentMissingError(RemoteError):
 
 class PermanentError(RemoteError):
     """A refusal that retrying will not fix: permission, quota, invalid name, bad parameter."""
+
+
+class NotFoundError(PermanentError):
+    """An address-book lookup found no such user (old-style errcode 60121 or 33012)."""
+
+
+class PermissionMissingError(PermanentError):
+    """The app lacks an API permission; ``permission`` names it (``qyapi_get_member``…)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permission: str,
+        code: str = "",
+        status: int | None = None,
+        api: str = "",
+    ) -> None:
+        super().__init__(message, code=code, status=status, api=api)
+        self.permission = permission
 
 
 class TooSlowError(PermanentError):

@@ -16,6 +16,14 @@ from typing import Any
 
 ROOT_DEPT = 1
 DEFAULT_NAME = "Emulator Operator"
+# the app permissions the contact calls need (§15.2; departments: inferred), all granted
+# unless a test revokes one (``Emulator.revoke_permission``)
+PERMISSIONS = (
+    "qyapi_get_member_by_mobile",
+    "qyapi_addresslist_search",
+    "qyapi_get_member",
+    "qyapi_get_department_list",
+)
 DEFAULT_MOBILE = 13800000000
 
 

@@ -18,6 +18,10 @@ bodies may be JSON or form-encoded (the docs' curl samples send forms).
   ``{hasMore, totalCount, list}`` of userids; bad parameters 400 ``parameter.error`` 参数错误
   (``DOC:0060``). Inferred: ``offset`` counts entries (the doc calls it 分页页码), ``size`` is
   1..100, names match case-insensitively, ``fullMatchField: 1`` asks for the exact name.
+
+A permission the app lacks (``Emulator.revoke_permission``): the old-style calls answer
+errcode 60011 "应用尚未开通所需的权限: [NAME]…" (inferred from third-party reports), the
+search 403 ``Forbidden.AccessDenied.AccessTokenPermissionDenied`` (§9.1).
 """
 
 from __future__ import annotations
@@ -32,6 +36,20 @@ from syncd.emulator.routes_common import Call
 
 MAX_SEARCH = 100
 LANGUAGES = ("zh_CN", "en_US")
+
+
+NO_PERMISSION = 60011
+# the real messages, full-width punctuation included
+_LACKS = "应用尚未开通所需的权限：[{}]，点击链接申请并开通即可："  # noqa: RUF001
+_DENIED = "没有调用该接口的权限，接口权限申请参考："  # noqa: RUF001
+
+
+def _permitted(call: Call, permission: str) -> None:
+    if permission in call.emu.revoked_permissions:
+        raise OapiError(
+            NO_PERMISSION,
+            _LACKS.format(permission) + "https://open-dev.dingtalk.com/appscope/apply",
+        )
 
 
 def _field(call: Call, key: str) -> str:
@@ -51,6 +69,7 @@ def _language(call: Call) -> None:
 
 
 def get_by_mobile(call: Call) -> Any:
+    _permitted(call, "qyapi_get_member_by_mobile")
     user = call.emu.directory.by_mobile(_field(call, "mobile"))
     if user is None:
         raise OapiError(oapi.NOT_FOUND, "未找到该用户")
@@ -70,6 +89,7 @@ def _user_json(user: User) -> dict[str, Any]:
 
 
 def get_user(call: Call) -> Any:
+    _permitted(call, "qyapi_get_member")
     userid = _field(call, "userid")
     _language(call)
     user = call.emu.directory.by_userid(userid)
@@ -79,6 +99,7 @@ def get_user(call: Call) -> Any:
 
 
 def get_by_union_id(call: Call) -> Any:
+    _permitted(call, "qyapi_get_member")
     user = call.emu.directory.by_unionid(_field(call, "unionid"))
     if user is None:
         raise OapiError(oapi.NOT_FOUND, "未找到对应员工")
@@ -86,6 +107,7 @@ def get_by_union_id(call: Call) -> Any:
 
 
 def get_department(call: Call) -> Any:
+    _permitted(call, "qyapi_get_department_list")
     raw = _field(call, "dept_id")
     _language(call)
     if not raw.isdigit():
@@ -108,6 +130,13 @@ def _search_int(call: Call, key: str, low: int, high: int | None, required: bool
 
 
 def search_users(call: Call) -> Any:
+    if "qyapi_addresslist_search" in call.emu.revoked_permissions:
+        raise ApiError(
+            403,
+            "Forbidden.AccessDenied.AccessTokenPermissionDenied",
+            _DENIED + "https://open.dingtalk.com/document/orgapp/add-api-permission "
+            "(requiredScopes: qyapi_addresslist_search)",
+        )
     word = call.body.get("queryWord")
     if not isinstance(word, str) or not word.strip():
         raise ApiError(400, "parameter.error", "参数错误: queryWord")

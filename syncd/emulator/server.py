@@ -123,6 +123,7 @@ class Emulator(Inspection, Colleague):
         self.directory = contacts.Directory(
             org_name, contacts.default_users(self.union_ids) if made is None else made
         )
+        self.revoked_permissions: set[str] = set()  # contact permissions the app lacks
         self.stopping = threading.Event()
         self._token: str | None = None
         self._token_expiry = 0.0
@@ -356,6 +357,19 @@ class Emulator(Inspection, Colleague):
         user = contacts.make_user(raw)
         self.directory.add(user)
         return user.userid
+
+    def revoke_permission(self, permission: str, revoked: bool = True) -> None:
+        """Take a contact permission from the app (``revoked=False`` gives it back); its
+        calls then answer as DingTalk does for an app without it. ValueError for a name
+        that is not one of :data:`syncd.emulator.contacts.PERMISSIONS`."""
+        if permission not in contacts.PERMISSIONS:
+            raise ValueError(
+                f"unknown permission {permission!r}; expected one of {contacts.PERMISSIONS}"
+            )
+        if revoked:
+            self.revoked_permissions.add(permission)
+        else:
+            self.revoked_permissions.discard(permission)
 
     def __repr__(self) -> str:
         state = self.base_url if self._servers else "stopped"

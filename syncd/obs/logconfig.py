@@ -4,7 +4,8 @@ JSON lines to stderr when not on a TTY (journald), console rendering on a TTY. w
 and urllib3's stdlib records go through the same processors. Tracebacks never carry
 locals (structlog's default would put tokens and signed URLs held in locals into the
 journal). A redaction processor removes registered secrets (app secret, access tokens,
-OSS Authorization values) and query strings of URLs from every string in every event.
+OSS Authorization values) and query strings of URLs from every string in every event. On
+the console, control characters and escape sequences in values are shown escaped.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import structlog
 from structlog.processors import ExceptionRenderer
 from structlog.tracebacks import ExceptionDictTransformer
+
+from syncd.core.text import terminal_safe
 
 _pinned: set[str] = set()  # the app secret: kept for the life of the process
 _recent: dict[str, None] = {}  # access tokens, oldest first; bounded
@@ -99,6 +102,21 @@ class _RedactingConsoleRenderer:
         return redact_text(self._inner(logger, name, event_dict))
 
 
+_RENDERED_APART = frozenset({"exc_info", "exception", "stack"})  # tracebacks: kept as they are
+
+
+def terminal_fields(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor for the console: every string value made terminal-safe (a
+    remote name, a modifier, a remote message may hold escape sequences; the JSON lines
+    keep them exact)."""
+    for key, value in event_dict.items():
+        if isinstance(value, str) and key not in _RENDERED_APART:
+            event_dict[key] = terminal_safe(value)
+    return event_dict
+
+
 _QUIET_ON_CONSOLE = ("remote_path", "remote_folder", "dentry_uuid", "parent_dentry_uuid", "root")
 
 
@@ -140,7 +158,12 @@ def configure_logging(*, level: str = "info", fmt: str = "auto", stream: Any = N
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ]
     else:
-        final = [readable, redact, _RedactingConsoleRenderer(colors=stream.isatty())]
+        final = [
+            readable,
+            terminal_fields,
+            redact,
+            _RedactingConsoleRenderer(colors=stream.isatty()),
+        ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

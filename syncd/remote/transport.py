@@ -146,11 +146,13 @@ class Transport:
         body: Any = None,
         auth: bool = True,
         idempotent: bool = True,
+        base: str = "",
     ) -> dict[str, Any]:
         """One API call with rate limit, timeouts, typed errors and transient retries.
 
         A call that is not `idempotent` (commit) is never sent twice when its first answer
-        was lost: that raises `UncertainError` for the caller to resolve.
+        was lost: that raises `UncertainError` for the caller to resolve. `base` replaces
+        `api_base` for this call (the old-style API on oapi.dingtalk.com, `contacts.py`).
         """
         refreshed = False
         attempt = 0
@@ -161,7 +163,8 @@ class Transport:
             headers = {"x-acs-dingtalk-access-token": token} if auth else {}
             self._waits.seconds = getattr(self._waits, "seconds", 0.0) + self.limiter.acquire(api)
             try:
-                return self._send(api, method, path, params, body, headers, idempotent)
+                url = (base or self.base) + path
+                return self._send(api, method, url, params, body, headers, idempotent)
             except AuthError as err:
                 if not auth:
                     raise
@@ -213,7 +216,7 @@ class Transport:
         self,
         api: str,
         method: str,
-        path: str,
+        url: str,
         params: dict[str, str] | None,
         body: Any,
         headers: dict[str, str],
@@ -223,7 +226,7 @@ class Transport:
         try:
             resp = self.session.request(
                 method,
-                self.base + path,
+                url,
                 params=params,
                 json=body,
                 headers=headers,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -15,7 +17,8 @@ pytestmark = pytest.mark.e2e
 
 
 def on_terminal(*args: str, timeout: float = 60) -> tuple[int, str]:
-    """Run `python -m syncd ARGS` with stdout and stderr on a pty; its exit and output."""
+    """Run `python -m syncd ARGS` with stdout and stderr on a pty; its exit and output
+    (killed, and the test failed, after `timeout` seconds)."""
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
     proc = subprocess.Popen(
@@ -27,15 +30,25 @@ def on_terminal(*args: str, timeout: float = 60) -> tuple[int, str]:
     )
     os.close(slave)
     chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: every writer has gone
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"syncd {' '.join(args)} still writing after {timeout}s")
+            if not select.select([master], [], [], left)[0]:
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every writer has gone
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+        if proc.poll() is None and time.monotonic() > deadline:
+            proc.kill()
     return proc.wait(timeout=timeout), b"".join(chunks).decode("utf-8", "replace")
 
 

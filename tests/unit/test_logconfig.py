@@ -77,3 +77,17 @@ def test_console_rendering_is_redacted_too():
         structlog.get_logger("t").exception("x.failed")
     assert "console-secret-42" not in stream.getvalue()
     assert "RuntimeError" in stream.getvalue()
+
+
+def test_console_lines_escape_what_a_terminal_would_obey_and_json_keeps_it_exact():
+    """A remote-derived value (a colleague's name) with an escape sequence and a bidi
+    override is shown escaped on the console and exact in JSON (issue 19, item 11)."""
+    evil = "Eve\x1b]0;owned\x07\u202eexe.txt"
+    console = _capture("console")
+    structlog.get_logger("t").warning("remote.changed", path="a.txt", modifier=evil)
+    text = console.getvalue()
+    assert "\x1b]0;owned" not in text and "\x07" not in text and "\u202e" not in text
+    assert "Eve\\x1b]0;owned\\x07\\u202eexe.txt" in text
+    stream = _capture("json")
+    structlog.get_logger("t").warning("remote.changed", path="a.txt", modifier=evil)
+    assert json.loads(stream.getvalue())["modifier"] == evil
