@@ -204,7 +204,7 @@ class Trash:
             what = self.records[0].rel_path
         else:
             where = self.records[0].folder if self.records else ""
-            what = f"{plural(len(self.records), 'file')} in {where or '.'}"
+            what = f"{plural(len(self.records), 'file')} in {where or 'the mapping root'}"
         return f"trash {what} (deleted locally)"
 
 

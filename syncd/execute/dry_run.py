@@ -101,6 +101,14 @@ class DryRunExecutor:
                 **({"hint": a.hint} if a.hint else {}),
             )
             return Outcome.PLANNED
+        if isinstance(a, Trash) and not a.folder and len(a.records) > 1:
+            for r in a.records:  # every file the operator would lose, one line each
+                log.info(
+                    "plan.trash",
+                    mapping=str(a.mapping.local),
+                    action=f"trash {r.rel_path} (deleted locally)",
+                )
+            return Outcome.PLANNED
         log.info(_EVENTS.get(type(a), "plan.action"), mapping=str(a.mapping.local), action=str(a))
         return Outcome.PLANNED
 

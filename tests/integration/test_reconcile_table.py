@@ -319,14 +319,14 @@ def a_file_emptied_is_held(w: World) -> None:
 # renames and moves
 
 
-@case("move docs/a.txt -> docs/b.txt (same inode and size)", asked=[])
+@case("move docs/a.txt -> docs/b.txt (same inode and content)", asked=[])
 def a_file_renamed_in_its_folder_is_moved_not_uploaded_or_deleted(w: World) -> None:
     w.write("one/docs/a.txt")
     w.synced("one/docs/a.txt")
     w.rename("one/docs/a.txt", "one/docs/b.txt")
 
 
-@case("move docs/a.txt -> archive/a.txt (same inode and size)", sync=TRASH, asked=[])
+@case("move docs/a.txt -> archive/a.txt (same inode and content)", sync=TRASH, asked=[])
 def a_file_moved_across_folders_is_moved_not_trashed(w: World) -> None:
     w.write("one/docs/a.txt")
     w.write("one/keep.txt")
@@ -334,7 +334,7 @@ def a_file_moved_across_folders_is_moved_not_trashed(w: World) -> None:
     w.rename("one/docs/a.txt", "one/archive/a.txt")
 
 
-@case("move inbox/report.txt -> filed/report.txt (same inode and size)", scan=("two",))
+@case("move inbox/report.txt -> filed/report.txt (same inode and content)", scan=("two",))
 def a_file_moved_into_another_mapping_is_moved_there(w: World) -> None:
     w.write("one/inbox/report.txt")
     w.synced("one/inbox/report.txt")
@@ -350,7 +350,7 @@ def a_folder_renamed_is_one_remote_call_and_its_files_are_not_uploaded(w: World)
 
 
 # (the count is of loose records: a gone folder's go with it, `Forget.folders`)
-@case("forget 0 records (gone locally; nothing remote is touched)", folder_moves=0)
+@case("forget the records in 1 folder old (gone locally; nothing remote is touched)", folder_moves=0)
 def a_new_folder_that_got_a_gone_folders_inode_is_no_move(w: World) -> None:
     """Its inode number alone proves nothing: nothing recorded in `old` is in it."""
     w.write("one/old/x.txt")
@@ -456,9 +456,7 @@ def one_delete_in_ten_is_within_max_delete_percent(w: World) -> None:
 
 
 @case(
-    "trash f0.txt (deleted locally)",
-    "trash f1.txt (deleted locally)",
-    "trash f2.txt (deleted locally)",
+    "trash 3 files in the mapping root (deleted locally)",
     sync={"deletes": "trash", "max_delete": 2},
     options=ScanOptions(max_delete=3),
 )
@@ -677,7 +675,7 @@ def _path_twin(w: World) -> None:
     [
         pytest.param(_path_new, "a.txt", ["upload a.txt (new, 8 bytes)"], id="new"),
         pytest.param(
-            _path_renamed, "b.txt", ["move a.txt -> b.txt (same inode and size)"], id="renamed"
+            _path_renamed, "b.txt", ["move a.txt -> b.txt (same inode and content)"], id="renamed"
         ),
         pytest.param(_path_gone_with_an_issue, "a.txt", ["clear 1 stale issue"], id="gone"),
         pytest.param(_path_new, "nothing.txt", [], id="gone-without-an-issue"),
