@@ -54,6 +54,7 @@ _DINGTALK_KEYS = (
     "api_base",
     "qps",
     "rate_limit",
+    "monthly_call_budget",
     "connect_timeout_seconds",
     "read_timeout_seconds",
 )
@@ -169,6 +170,7 @@ def read_dingtalk(
         api_base=sec.text("api_base", DEFAULT_API_BASE, check=http_url_error).rstrip("/"),
         qps=sec.value("qps", 20.0, number(0, strict=True)),
         rate_limit=sec.text("rate_limit", "local", check=rate_limit_error),
+        monthly_call_budget=sec.value("monthly_call_budget", 0, integer(0, None)),
         connect_timeout=sec.value("connect_timeout_seconds", 10.0, number(0, strict=True)),
         read_timeout=sec.value("read_timeout_seconds", 60.0, number(0, strict=True)),
     )

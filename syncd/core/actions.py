@@ -43,6 +43,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     REFUSED = "refused"
     HELD = "held"
+    PENDING = "pending"  # the month's call budget (or the org's quota) is spent: waits
     ABANDONED = "abandoned"  # stop requested, or uploads are paused
     PLANNED = "planned"  # dry-run
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from syncd.core.budget import Exhausted
+
 
 class SyncdError(Exception):
     """Base of every syncd error."""
@@ -97,6 +99,16 @@ class UncertainError(TransientError):
 class NotAskedError(RemoteError):
     """The remote was not asked at all: the mapping failed, uploads stopped, a dry-run, or
     the month's call budget is spent. Nothing is known of the answer."""
+
+
+class BudgetExhaustedError(NotAskedError):
+    """The month's metered calls are spent: syncd's own `monthly_call_budget` (``kind``
+    "budget", nothing was sent) or the org's quota (``kind`` "quota": DingTalk answered
+    ``Forbidden.AccessDenied.ApiCountLimitForOrg``). Files wait as pending, never failed."""
+
+    def __init__(self, message: str, *, kind: Exhausted, code: str = "", api: str = "") -> None:
+        super().__init__(message, code=code or f"{kind.value}.exhausted", api=api)
+        self.kind = kind
 
 
 class AuthError(RemoteError):

@@ -85,6 +85,7 @@ class IssueKind(enum.StrEnum):
     FAILED = "failed"  # retried with escalating back-off (quarantine)
     REFUSED = "refused"  # by local policy or a permanent remote refusal; redone when it changes
     HELD = "held"  # empty-file guard, or a remote edit under `on_remote_change: hold`
+    PENDING = "pending"  # waiting for the month's call budget (or the org's quota) to return
 
 
 class Issue(NamedTuple):

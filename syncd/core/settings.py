@@ -57,6 +57,7 @@ class DingTalkSettings:
     api_base: str = DEFAULT_API_BASE
     qps: float = 20.0
     rate_limit: str = "local"  # or a redis:// URL shared by every host on this app
+    monthly_call_budget: int = 0  # metered calls syncd may spend a month (0 = no own cap)
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
 

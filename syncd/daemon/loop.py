@@ -421,9 +421,11 @@ class Daemon:
                 self.stats.set(remote_reachable=0)
             self.retries.failed((d.key, d.rel), transient=transient)
             self.schedule_retry(d.key, d.rel, issue)
+        elif d.outcome is Outcome.PENDING and d.key in self.mappings:
+            self.schedule_retry(d.key, d.rel, self.state.issue(d.key, d.rel))
 
     def schedule_retry(self, key: str, rel: str, issue: Any) -> None:
-        if issue is not None and issue.kind.value == "failed" and issue.next_retry:
+        if issue is not None and issue.kind.value in ("failed", "pending") and issue.next_retry:
             delay = max(0.0, issue.next_retry - time.time())
             transient = issue.reason == "upload failed"
             self.retries.schedule((key, rel), time.monotonic() + delay + 0.01, transient=transient)

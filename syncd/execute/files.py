@@ -30,6 +30,7 @@ from syncd.core.actions import (
     Verify,
 )
 from syncd.core.errors import (
+    BudgetExhaustedError,
     CredentialsError,
     FileChangedError,
     FileVanishedError,
@@ -327,6 +328,8 @@ class FileActions:
         ctx, fields = self.ctx, _fields(m, f)
         if (local := self._local_failure(m, f, exc, fields)) is not None:
             return local
+        if isinstance(exc, BudgetExhaustedError):
+            return issues.pending(ctx, m, f, exc)
         if isinstance(exc, CredentialsError):
             ctx.fatal = exc
             ctx.stats.failed(exc.code)

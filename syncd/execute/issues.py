@@ -18,7 +18,10 @@ from syncd.core.actions import (
     Refuse,
     RemoteChecked,
 )
-from syncd.core.model import Issue, IssueKind
+from syncd.core.budget import Exhausted
+from syncd.core.errors import BudgetExhaustedError
+from syncd.core.model import Issue, IssueKind, LocalFile
+from syncd.core.settings import Mapping
 from syncd.execute.context import Context
 
 log = structlog.get_logger(__name__)
@@ -61,6 +64,36 @@ def hold(ctx: Context, a: Hold) -> Outcome:
         ctx.write("hold", lambda: ctx.state.put_issue(a.mapping.key, issue))
     ctx.stats.add(held=1)
     return Outcome.HELD
+
+
+PENDING_RETRY = 3600.0  # `run` looks again hourly: the meter's probe interval
+PENDING_REASONS = {
+    Exhausted.BUDGET: "waiting for budget: dingtalk.monthly_call_budget is spent this month",
+    Exhausted.QUOTA: "waiting for budget: the org's monthly DingTalk API quota is spent",
+}
+
+
+def pending(ctx: Context, m: Mapping, f: LocalFile, exc: BudgetExhaustedError) -> Outcome:
+    """A file the month's budget (or the org's quota) could not pay for: pending, never
+    failed or refused. The meter said so once (`budget.exhausted` / `quota.exhausted`);
+    the file is named at debug level only and in `status`."""
+    log.debug("upload.pending", mapping=str(m.local), path=f.rel_path, reason=exc.kind.value)
+    now = time.time()
+    issue = Issue(
+        f.rel_path,
+        IssueKind.PENDING,
+        PENDING_REASONS[exc.kind],
+        f.size,
+        f.mtime_ns,
+        exc.code,
+        "",
+        0,
+        now + PENDING_RETRY,
+        now,
+    )
+    ctx.write("issue", lambda: ctx.state.put_issue(m.key, issue))
+    ctx.stats.add(pending=1)
+    return Outcome.PENDING
 
 
 def forget(ctx: Context, a: Forget) -> Outcome:

@@ -37,6 +37,8 @@ class _Collector:
 
         snap = self.stats.snapshot()
         for name in COUNTERS:
+            if name == "api_calls":
+                continue  # by API below
             yield CounterMetricFamily(
                 f"syncd_{name}", f"syncd {name.replace('_', ' ')}", value=snap["counters"][name]
             )
@@ -46,6 +48,12 @@ class _Collector:
         for code, n in sorted(snap["failures"].items()):
             failures.add_metric([code], n)
         yield failures
+        calls = CounterMetricFamily(
+            "syncd_api_calls", "metered DingTalk API calls (quota), by API", labels=["api"]
+        )
+        for api, n in sorted(snap["api_calls"].items()):
+            calls.add_metric([api], n)
+        yield calls
         for name in GAUGES:
             yield GaugeMetricFamily(
                 f"syncd_{name}", f"syncd {name.replace('_', ' ')}", value=snap["gauges"][name]

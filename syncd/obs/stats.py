@@ -31,6 +31,8 @@ COUNTERS = (
     "retries",
     "throttled",
     "abandoned",
+    "pending",
+    "api_calls",
 )
 GAUGES = (
     "queued",
@@ -43,7 +45,11 @@ GAUGES = (
     "last_upload_time",
     "last_scan_seconds",
     "last_scan_time",
+    "api_calls_month",
+    "api_budget_remaining",
+    "quota_exhausted",
 )
+GAUGE_DEFAULTS = {"api_budget_remaining": -1.0}  # -1: no budget of syncd's own
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, float("inf"))
 
 
@@ -52,6 +58,7 @@ class Stats:
     counts: Counter[str] = field(default_factory=Counter)
     gauges: dict[str, float] = field(default_factory=dict)
     failures: Counter[str] = field(default_factory=Counter)  # by error code
+    api_calls: Counter[str] = field(default_factory=Counter)  # metered calls, by API
     durations: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
     duration_sum: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -68,6 +75,12 @@ class Stats:
         with self._lock:
             self.counts["failed"] += 1
             self.failures[code or "unknown"] += 1
+
+    def api_call(self, api: str) -> None:
+        """One metered call of `api` (the meter's count)."""
+        with self._lock:
+            self.counts["api_calls"] += 1
+            self.api_calls[api] += 1
 
     def uploaded(self, size: int, seconds: float) -> None:
         with self._lock:
@@ -87,8 +100,9 @@ class Stats:
         with self._lock:
             return {
                 "counters": {k: self.counts[k] for k in COUNTERS},
-                "gauges": {k: self.gauges.get(k, 0.0) for k in GAUGES},
+                "gauges": {k: self.gauges.get(k, GAUGE_DEFAULTS.get(k, 0.0)) for k in GAUGES},
                 "failures": dict(self.failures),
+                "api_calls": dict(self.api_calls),
                 "durations": list(self.durations),
                 "duration_sum": self.duration_sum,
             }

@@ -56,6 +56,7 @@ class SyncResult:
         if self.interrupted and self.abandoned:
             return 128 + self.interrupted
         failed = self.counters.get("failed", 0) or self.failed_mappings or self.state_broken
+        failed = failed or self.counters.get("pending", 0)  # the month's budget ran out
         return 1 if failed else 0
 
 

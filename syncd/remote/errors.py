@@ -13,9 +13,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from syncd.core.budget import QUOTA_CODES, Exhausted
 from syncd.core.errors import (
     AuthError,
     BannedError,
+    BudgetExhaustedError,
     CorruptTransferError,
     CredentialsError,
     ParentMissingError,
@@ -133,6 +135,8 @@ def api_error(status: int, body: bytes, headers: Mapping[str, str], api: str) ->
     }
     if code in _CREDENTIALS:
         return CredentialsError(message, **kw)
+    if code in QUOTA_CODES:  # the org's monthly quota (§15.1): keyed on the code, not status
+        return BudgetExhaustedError(message, kind=Exhausted.QUOTA, code=code, api=api)
     if _THROTTLE_RE.match(code) or status == 429:
         return ThrottledError(message, **kw)
     if code in _UPLOAD_RESTART:

@@ -11,6 +11,7 @@ from syncd.core.settings import Config
 from syncd.remote.dentries import DentryApi
 from syncd.remote.folders import FolderResolver, FolderStore
 from syncd.remote.listings import RemoteIndex
+from syncd.remote.meter import CallLedger, Meter
 from syncd.remote.storage import StorageApi
 from syncd.remote.transfer import Transfer
 from syncd.remote.transport import Transport
@@ -29,8 +30,26 @@ class Remote:
         self.transport.close()
 
 
+def build_meter(config: Config, ledger: CallLedger | None, stats: Any = None) -> Meter:
+    """The month's meter: this state store's ledger, shared through Redis when the rate
+    limit is (`dingtalk.rate_limit: redis://…`)."""
+    d = config.dingtalk
+    shared = None
+    if d.rate_limit and d.rate_limit != "local":
+        from syncd.remote.meter_shared import SharedCounter
+
+        shared = SharedCounter(d.rate_limit, d.app_key)
+    return Meter(ledger, d.monthly_call_budget, stats=stats, shared=shared)
+
+
 def build_remote(config: Config, store: FolderStore, stats: Any = None) -> Remote:
-    transport = Transport(config.dingtalk, pool_size=max(16, config.sync.workers * 2), stats=stats)
+    ledger = store if isinstance(store, CallLedger) else None
+    transport = Transport(
+        config.dingtalk,
+        pool_size=max(16, config.sync.workers * 2),
+        stats=stats,
+        meter=build_meter(config, ledger, stats),
+    )
     storage = StorageApi(transport)
     dentries = DentryApi(transport)
     folders = FolderResolver(storage, store)

@@ -22,6 +22,7 @@ import structlog
 from syncd.core.errors import (
     AuthError,
     BannedError,
+    BudgetExhaustedError,
     CredentialsError,
     RemoteError,
     ThrottledError,
@@ -34,6 +35,7 @@ from syncd.remote.bans import BanPause
 from syncd.remote.errors import api_error
 from syncd.remote.etag import EtagCheck
 from syncd.remote.http import make_session, transport_error
+from syncd.remote.meter import Charge, Meter
 from syncd.remote.ratelimit_redis import make_limiter
 from syncd.remote.wire import as_int, stamp_app_id
 
@@ -72,6 +74,7 @@ class Transport:
         clock: Callable[[], float] = time.monotonic,
         limiter: Any = None,
         stats: Any = None,
+        meter: Meter | None = None,
     ) -> None:
         self.settings = settings
         self.base = settings.api_base.rstrip("/")
@@ -92,6 +95,7 @@ class Transport:
         self.ban = BanPause(sleep, clock)
         self.etags = EtagCheck()
         self.stats = stats  # counts retries and throttled calls (metrics)
+        self.meter = meter  # counts metered calls, enforces the month's budget (meter.py)
         self.calls = 0  # API requests made (tests and stats)
         self._waits = threading.local()  # time this thread spent in the rate limiter
         self.answered_at = 0.0  # monotonic time of the last answer from the API (health)
@@ -100,6 +104,8 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+        if self.meter is not None:
+            self.meter.close()
         if self._own_limiter and hasattr(self.limiter, "close"):
             self.limiter.close()
 
@@ -164,7 +170,7 @@ class Transport:
             self._waits.seconds = getattr(self._waits, "seconds", 0.0) + self.limiter.acquire(api)
             try:
                 url = (base or self.base) + path
-                return self._send(api, method, url, params, body, headers, idempotent)
+                return self._metered(api, method, url, params, body, headers, idempotent)
             except AuthError as err:
                 if not auth:
                     raise
@@ -212,6 +218,31 @@ class Transport:
         self._waits.seconds = 0.0
         return waited
 
+    def _metered(
+        self,
+        api: str,
+        method: str,
+        url: str,
+        params: dict[str, str] | None,
+        body: Any,
+        headers: dict[str, str],
+        idempotent: bool,
+    ) -> dict[str, Any]:
+        """`_send` with the meter told before and after (one attempt)."""
+        meter = self.meter
+        if meter is None or not meter.reserve(api):
+            return self._send(api, method, url, params, body, headers, idempotent)
+        charge, message = Charge.FREE, ""
+        try:
+            data = self._send(api, method, url, params, body, headers, idempotent)
+            charge = Charge.CHARGED
+            return data
+        except RemoteError as err:
+            charge, message = _charge_of(err), err.message
+            raise
+        finally:
+            meter.settle(api, charge, message)
+
     def _send(
         self,
         api: str,
@@ -254,3 +285,18 @@ class Transport:
         if "punish" in data or str(data.get("status")) == "1111":  # the ban page, as a 200
             raise api_error(200, resp.content, resp.headers, api)
         return data
+
+
+def _charge_of(err: RemoteError) -> Charge:
+    """Whether DingTalk counted an attempt that failed (§15.1 计量规则): throttled calls,
+    calls lost on the network, a rejected token and the quota's refusal are free; any other
+    answer counts (a lost commit answer too: it was processed)."""
+    if isinstance(err, BudgetExhaustedError):
+        return Charge.QUOTA
+    if isinstance(err, ThrottledError | BannedError | AuthError | CredentialsError):
+        return Charge.FREE
+    if isinstance(err, UncertainError):
+        return Charge.CHARGED
+    if err.status is None:  # no answer at all (connection refused, reset, timeout)
+        return Charge.FREE
+    return Charge.CHARGED
