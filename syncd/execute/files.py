@@ -52,13 +52,14 @@ from syncd.core.model import (
     Record,
     Refusal,
 )
-from syncd.core.settings import ConflictStrategy, Mapping
+from syncd.core.settings import ConflictStrategy, Mapping, RemoteChangePolicy
 from syncd.execute import issues
 from syncd.execute.context import Context
 from syncd.plan.decide import (
     PERMISSION_DENIED,
     RemoteVerdict,
     adopt_verdict,
+    committed_verdict,
     conflict_name,
     decide,
     quarantine_delay,
@@ -112,6 +113,8 @@ class FileActions:
         name, strategy = f.name, ctx.config.sync.conflict_strategy.value
         verdict = RemoteVerdict.PROCEED
         try:
+            if record is not None and record.dentry_id and not looked and self._blind():
+                return self._send(a, record, None, verdict, name, strategy, blind=True)
             if record is not None and record.dentry_id:
                 if not looked:
                     remote = self._remote_state(m, record)
@@ -124,6 +127,11 @@ class FileActions:
             return self._send(a, record, remote, verdict, name, strategy)
         except Exception as exc:  # noqa: BLE001 - every failure is bookkept, none escapes
             return self.failure(m, f, exc)
+
+    def _blind(self) -> bool:
+        """Overwrite without a get-dentry first (§4.11: 2 calls per changed file): under
+        `on_remote_change: overwrite` the commit's version tells what was overwritten."""
+        return self.ctx.policy.on_remote_change is RemoteChangePolicy.OVERWRITE
 
     def _remote_state(self, m: Mapping, record: Record) -> Dentry | None:
         remote = self.ctx.remote()
@@ -138,7 +146,10 @@ class FileActions:
         verdict: RemoteVerdict,
         name: str,
         strategy: str,
+        *,
+        blind: bool = False,
     ) -> Outcome:
+        """`blind`: nothing was looked at first; the commit's answer decides the verdict."""
         ctx, m, f = self.ctx, a.mapping, a.file
         transfer = ctx.remote().transfer
         with ctx.concurrency.slot():
@@ -148,6 +159,8 @@ class FileActions:
             busy = time.monotonic() - started - transfer.storage.t.limiter_wait()
             ctx.concurrency.observe(busy, f.size)
         dentry = sent.dentry
+        if blind and record is not None:
+            verdict = committed_verdict(record, dentry)
         if verdict is RemoteVerdict.KEEP_BOTH and remote is not None:
             dentry = remote  # the local path stays paired with their file; ours sits beside
         if not ctx.record(m, f, sent.sha256, dentry.uuid, dentry.id, dentry.version):
@@ -191,6 +204,25 @@ class FileActions:
                 remote_version=remote.version,
                 action=f"kept theirs; ours uploaded as {ours.name}",
             )
+        elif remote is None and record is not None and verdict is RemoteVerdict.OVERWRITE_CHANGED:
+            theirs = ours.version - 1  # found from the commit's version (no get first)
+            who = self._modifier(m, ours, theirs)
+            note = Notice(
+                f.rel_path,
+                NoticeKind.REMOTE_OVERWRITTEN,
+                f"version {theirs} by {who or '?'} overwritten",
+            )
+            ctx.stats.add(remote_changed=1)
+            log.warning(
+                "remote.changed",
+                **_fields(m, f),
+                modifier=who,
+                version_overwritten=theirs,
+                our_last_version=record.version,
+                action="overwritten (sync.on_remote_change: overwrite)",
+                restore=f"their edit is version {theirs} in the file's version history "
+                "(DingTalk: file > version history > restore)",
+            )
         elif remote is not None and record is not None:
             note = Notice(
                 f.rel_path,
@@ -211,6 +243,14 @@ class FileActions:
         else:
             return
         ctx.write("notice", lambda: ctx.state.add_notice(m.key, note))
+
+    def _modifier(self, m: Mapping, ours: Dentry, version: int) -> str:
+        """Who made the version our blind overwrite replaced (one call, only then)."""
+        try:
+            root = self.ctx.remote().folders.root(self.ctx.target(m))
+            return self.ctx.remote().dentries.modifier_of(root.space_id, ours.id, version)
+        except RemoteError:
+            return ""
 
     def _hold_remote(self, a: Upload, record: Record, remote: Dentry | None) -> Outcome:
         ctx, m, f = self.ctx, a.mapping, a.file

@@ -149,6 +149,17 @@ def remote_verdict(record: Record, remote: Dentry | None, policy: Policy) -> Rem
     }[policy.on_remote_change]
 
 
+def committed_verdict(record: Record, committed: Dentry) -> RemoteVerdict:
+    """After overwriting a recorded file without looking first (`on_remote_change:
+    overwrite`, §4.11): the version the commit returned tells whether someone else changed
+    it since our commit (more than one version later), or deleted it (another dentry)."""
+    if record.dentry_id and committed.id and committed.id != record.dentry_id:
+        return RemoteVerdict.GONE
+    if record.version and committed.version > record.version + 1:
+        return RemoteVerdict.OVERWRITE_CHANGED
+    return RemoteVerdict.PROCEED
+
+
 def conflict_name(name: str, when: str) -> str:
     """`report.xlsx` -> `report (conflict 2026-11-27 1430).xlsx` (`when` as `YYYY-MM-DD HHMM`)."""
     stem, dot, ext = name.rpartition(".")

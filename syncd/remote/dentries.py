@@ -57,6 +57,20 @@ class DentryApi:
             return None
         return dentry_from_json(data.get("dentry"), "storage.getDentry")
 
+    def modifier_of(self, space_id: str, dentry_id: str, version: int) -> str:
+        """Who made `version` of a file (one call, §14 version history; "" when not shown).
+        Asked only after a commit found someone else's edit (§4.11: no get before it)."""
+        data = self.t.call(
+            "storage.listVersions",
+            "GET",
+            self._path(space_id, dentry_id) + "/versions",
+            params={"unionId": self.union, "maxResults": "100"},
+        )
+        for item in data.get("dentries") or []:
+            if isinstance(item, dict) and str(item.get("version")) == str(version):
+                return str(item.get("modifierId") or "")
+        return ""
+
     def _get_option(self) -> dict[str, Any]:
         """GetDentry shows app properties only for the apps it is asked for: ours, once
         known, so the answer carries our stamp."""
