@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 
 CST = 8 * 3600  # China Standard Time, UTC+8: DingTalk's month
+EXHAUSTED_KEY = "api.exhausted"  # state meta: {"kind", "month", "at", "message"} or None
+SHARED_KEY = "api.shared_month"  # state meta: {"month", "spent"}: the shared count last seen
 QUOTA_CODES = frozenset({"Forbidden.AccessDenied.ApiCountLimitForOrg", "90020"})
 EXEMPT_PREFIXES = ("oauth2.", "contact.")  # token and address-book calls are free (§15.1)
 
@@ -71,6 +73,23 @@ class BudgetView:
     def remaining(self) -> int:
         """Calls left under the own budget; -1 when there is none."""
         return max(0, self.budget - self.spent) if self.budget else -1
+
+
+def exhausted_reason(view: BudgetView | None) -> str | None:
+    """Why the month's calls may not go on (for `/healthz` and the status verdict), or
+    None when they may."""
+    if view is None or view.exhausted is None:
+        return None
+    ends = cst_text(month_end(view.exhausted_at or time.time()))
+    if view.exhausted is Exhausted.BUDGET:
+        return (
+            f"the monthly call budget is spent ({view.spent} of {view.budget} calls in "
+            f"{view.month}); files are pending until {ends} or a higher budget"
+        )
+    return (
+        f"DingTalk's monthly API quota for the org is spent ({view.spent} calls by syncd in "
+        f"{view.month}); files are pending until the quota returns (by {ends})"
+    )
 
 
 def forecast(spent: int, budget: int, now: float) -> float | None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from syncd.core.actions import Outcome
+from syncd.core.budget import BudgetView, exhausted_reason
 from syncd.core.errors import MappingFailedError, StateError
 from syncd.core.model import LocalFile, Record
 from syncd.core.settings import Config, Mapping
@@ -93,6 +94,23 @@ class Context:
 
     def has_remote(self) -> bool:
         return self._remote is not None
+
+    def budget_view(self) -> BudgetView | None:
+        """The month's metered calls, the budget and whether it (or the org's quota) is
+        spent: the meter's when the remote is built, else the store's (None: unreadable)."""
+        remote = self._remote
+        meter = remote.transport.meter if remote is not None else None
+        if meter is not None:
+            return meter.view()
+        try:
+            return self.state.budget_view(self.config.dingtalk.monthly_call_budget, time.time())
+        except StateError:
+            return None
+
+    def budget_exhausted(self) -> str | None:
+        """Why no metered call may go now (budget or quota spent), or None: the plain value
+        `/healthz` and the status verdict read."""
+        return exhausted_reason(self.budget_view())
 
     def close(self) -> None:
         if self._remote is not None:

@@ -38,6 +38,7 @@ from syncd.core.actions import (
     Verify,
     WriteMarker,
 )
+from syncd.core.budget import COST_CHANGED_FILE, COST_FOLDER, COST_MOVE, COST_NEW_FILE
 from syncd.core.model import LocalFile
 from syncd.core.settings import Mapping
 from syncd.execute.context import Context
@@ -58,6 +59,7 @@ _EVENTS: dict[type, str] = {
 
 # isinstance with a tuple: `A | B` would build a union object at every call (a hot path)
 _UPLOADS = (Upload, Reupload)
+_ONE_CALL = (Move, MoveFolder, Trash)  # a server-side move each
 _SILENT = (Touch, ClearIssues, Defer, FolderInode, WriteMarker, RemoteChecked, PurgeTrash)
 
 
@@ -73,6 +75,7 @@ class DryRunExecutor:
         self.memo = memo
         self._planned: dict[tuple[str, str], tuple[int, int]] = {}  # said once
         self._folders: dict[str, set[str]] = {}  # folders known (or said) remotely
+        self.api_calls = 0  # the plan's metered calls at the protocol minimum (§4.11)
 
     def new_round(self) -> None:
         self._planned.clear()
@@ -102,6 +105,7 @@ class DryRunExecutor:
             )
             return Outcome.PLANNED
         if isinstance(a, Trash) and not a.folder and len(a.records) > 1:
+            self.api_calls += len(a.records) * COST_MOVE
             for r in a.records:  # every file the operator would lose, one line each
                 log.info(
                     "plan.trash",
@@ -109,6 +113,10 @@ class DryRunExecutor:
                     action=f"trash {r.rel_path} (deleted locally)",
                 )
             return Outcome.PLANNED
+        if isinstance(a, _ONE_CALL):
+            self.api_calls += COST_MOVE
+        elif isinstance(a, ResolveRemoteChange):
+            self.api_calls += COST_CHANGED_FILE
         log.info(_EVENTS.get(type(a), "plan.action"), mapping=str(a.mapping.local), action=str(a))
         return Outcome.PLANNED
 
@@ -147,6 +155,7 @@ class DryRunExecutor:
             self._mkdir(m, folder)
         remote = f"{m.parent_dentry_uuid}/{folder}" if folder else m.parent_dentry_uuid
         emit_upload(str(m.local), f.rel_path, remote, reason, f.size)
+        self.api_calls += COST_NEW_FILE
         if self.memo:
             flush()
         return Outcome.PLANNED
@@ -163,6 +172,7 @@ class DryRunExecutor:
             sub = "/".join(parts[:i])
             if sub not in known:
                 known.add(sub)
+                self.api_calls += COST_FOLDER
                 remote = f"{m.parent_dentry_uuid}/{sub}"
                 emit("plan.mkdir", mapping=str(m.local), remote_folder=remote)
         if self.memo:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from syncd.core.units import human, plural
 
 if TYPE_CHECKING:
+    from syncd.core.budget import BudgetView
     from syncd.oneshot.sync_pass import SyncResult
 
 
@@ -18,7 +19,8 @@ def lines(result: SyncResult) -> list[str]:
         refused = f"; {c['refused']} refused" if c["refused"] else ""
         return [
             f"would upload {plural(c['planned'], 'file')} ({human(c['planned_bytes'])})"
-            f"{folders}{refused}"
+            f"{folders} ≈ {plural(c.get('api_calls', 0), 'API call')}"
+            f"{_month(result.budget)}{refused}"
         ]
     seconds = max(result.seconds, 1e-3)
     out = [
@@ -46,8 +48,24 @@ def lines(result: SyncResult) -> list[str]:
         if c["refused"]
         else f"{'Refused:':<13} 0 files"
     )
+    if c.get("pending"):
+        why = f"the {b.exhausted.value}" if (b := result.budget) and b.exhausted else "budget"
+        out.append(
+            f"{'Pending:':<13} {plural(c['pending'], 'file')} (waiting for {why}; "
+            "see `syncd status`)"
+        )
+    if c.get("api_calls") or result.budget is not None:
+        out.append(f"{'API calls:':<13} {c.get('api_calls', 0)}{_month(result.budget)}")
     out.append(f"{'Elapsed:':<13} {result.seconds:.1f} s")
     return out
+
+
+def _month(b: BudgetView | None) -> str:
+    """` (this month: 120 spent of 5000)`: the month's metered calls against the budget."""
+    if b is None:
+        return ""
+    of = f" of {b.budget}" if b.budget else ", no budget set"
+    return f" (this month: {b.spent} spent{of})"
 
 
 def print_summary(result: SyncResult) -> None:

@@ -20,10 +20,12 @@ from typing import Any
 import structlog
 
 from syncd.core.actions import Action, Defer, Outcome, Reupload, Upload, path_of
+from syncd.core.budget import BudgetView
 from syncd.core.errors import MappingFailedError, RootUnavailable, StateError
 from syncd.core.settings import Config, Mapping
 from syncd.execute.consume import Consumer
 from syncd.execute.context import RemoteFactory
+from syncd.execute.dry_run import DryRunExecutor
 from syncd.execute.pool import Job, Workers
 from syncd.execute.world import World, open_world
 from syncd.obs.progress import Progress
@@ -48,6 +50,7 @@ class SyncResult:
     abandoned: bool = False  # work was left undone by the interruption
     folders: int = 0  # folders holding planned uploads (the dry-run summary)
     dry_run: bool = False  # the actions were printed, not carried out
+    budget: BudgetView | None = None  # the month's metered calls after the pass
 
     @property
     def exit_code(self) -> int:
@@ -238,6 +241,9 @@ def run_sync(
         run.pool.stop()
         ctx.close()
         stats.add(planned=run.planned[0], planned_bytes=run.planned[1])
+        if isinstance(world.executor, DryRunExecutor):
+            stats.add(api_calls=world.executor.api_calls)
+        result.budget = ctx.budget_view()
     result.seconds = time.monotonic() - started
     result.counters = stats.summary()
     result.fatal, result.state_broken = ctx.fatal, ctx.state_broken
@@ -261,4 +267,9 @@ def _report(config: Config, stats: Stats, result: SyncResult) -> None:
     extra: dict[str, Any] = (
         {"failed_mappings": len(result.failed_mappings)} if result.failed_mappings else {}
     )
+    if result.budget is not None:
+        b = result.budget
+        extra.update(api_calls_month=b.spent, **({"api_budget": b.budget} if b.budget else {}))
+        if b.exhausted is not None and not result.dry_run:
+            extra["stopped_by"] = f"{b.exhausted.value}.exhausted"
     log.info(event, seconds=round(result.seconds, 3), **result.counters, **extra)

@@ -28,13 +28,20 @@ from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
-from syncd.core.budget import BudgetView, Exhausted, cst_text, metered, month_end, month_key
+from syncd.core.budget import (
+    EXHAUSTED_KEY,
+    SHARED_KEY,
+    BudgetView,
+    Exhausted,
+    cst_text,
+    metered,
+    month_end,
+    month_key,
+)
 from syncd.core.errors import BudgetExhaustedError, StateError
 
 log = structlog.get_logger(__name__)
 
-EXHAUSTED_KEY = "api.exhausted"  # meta: {"kind", "month", "at", "message"} or None
-SHARED_KEY = "api.shared_month"  # meta: {"month", "spent"}: the shared count last seen
 FLUSH_SECONDS = 1.0
 PROBE_SECONDS = 3600.0  # `run`: at most one probe an hour while the quota is spent
 WAIT_SECONDS = 1.0  # a caller waiting for the probe looks again this often

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
+from syncd.core.budget import EXHAUSTED_KEY, SHARED_KEY, BudgetView, Exhausted, month_key
 from syncd.core.model import Trashed
 from syncd.state.db import StoreBase
 
@@ -54,6 +55,27 @@ class Ledger(StoreBase):
         """The metered calls of `month` (YYYY-MM, China Standard Time), by API."""
         rows = self._query("SELECT api, calls FROM api_calls WHERE month=?", (month,), main=True)
         return {r[0]: int(r[1]) for r in rows}
+
+    def budget_view(self, budget: int, now: float) -> BudgetView:
+        """The month's spend as the store knows it (`status`, a dry-run): this host's calls
+        by API, the shared count last seen (Redis), the exhaustion a pass recorded."""
+        month = month_key(now)
+        by_api = self.calls(month)
+        spent = sum(by_api.values())
+        shared = self.meta(SHARED_KEY)
+        if isinstance(shared, dict) and shared.get("month") == month:
+            spent = max(spent, int(shared.get("spent") or 0))
+        saved = self.meta(EXHAUSTED_KEY)
+        kind, at, message = None, 0.0, ""
+        if isinstance(saved, dict) and saved.get("month") == month:
+            try:
+                kind = Exhausted(str(saved.get("kind")))
+            except ValueError:
+                kind = None
+            at, message = float(saved.get("at") or 0.0), str(saved.get("message") or "")
+        if kind is Exhausted.BUDGET and budget > spent:
+            kind = None  # the budget was raised since
+        return BudgetView(month, spent, budget, by_api, kind, at, message)
 
     # -- what a space does -------------------------------------------------------------
     def set_capability(self, space_id: str, name: str, value: bool | None, source: str) -> None:

@@ -63,7 +63,10 @@ def test_a_sync_on_a_terminal_reads_like_a_report(tmp_path, emulator):
     cfg = write_config(tmp_path, emulator, [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}])
     code, out = on_terminal("sync", "--dry-run", "-c", str(cfg), "--log-format", "auto")
     assert code == 0, out
-    assert "would upload 3 files (6.0 KiB) in 1 folder; 1 refused" in out
+    assert (
+        "would upload 3 files (6.0 KiB) in 1 folder ≈ 7 API calls (this month: 0 spent, "
+        "no budget set); 1 refused" in out
+    )
     code, out = on_terminal("sync", "-c", str(cfg), "--log-format", "auto")
     assert code == 0, out
     assert "Transferred:  3 files, 6.0 KiB" in out

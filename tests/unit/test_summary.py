@@ -14,8 +14,26 @@ def result(seconds: float = 2.0, folders: int = 0, **counts: int) -> SyncResult:
 def test_dry_run_says_what_would_be_uploaded():
     r = result(planned=12, planned_bytes=3 << 20, folders=3, refused=2)
     assert lines(dataclasses.replace(r, dry_run=True)) == [
-        "would upload 12 files (3.0 MiB) in 3 folders; 2 refused"
+        "would upload 12 files (3.0 MiB) in 3 folders ≈ 0 API calls; 2 refused"
     ]
+
+
+def test_the_cost_is_said_before_it_is_spent_and_pending_files_after():
+    """§4.11: a dry-run says its metered calls against the month's; a pass that ran out
+    says how many files wait and what it spent."""
+    from syncd.core.budget import BudgetView, Exhausted
+
+    view = BudgetView("2026-12", 120, 500)
+    r = result(planned=50, planned_bytes=50, folders=2, api_calls=102)
+    out = lines(dataclasses.replace(r, dry_run=True, budget=view))
+    assert out == [
+        "would upload 50 files (50 bytes) in 2 folders ≈ 102 API calls "
+        "(this month: 120 spent of 500)"
+    ]
+    spent = BudgetView("2026-12", 120, 0, exhausted=Exhausted.QUOTA)
+    out = lines(dataclasses.replace(result(pending=7, api_calls=120), budget=spent))
+    assert "Pending:      7 files (waiting for the quota; see `syncd status`)" in out
+    assert "API calls:    120 (this month: 120 spent, no budget set)" in out
 
 
 def test_a_pass_ends_with_an_rclone_like_block_of_what_happened():
