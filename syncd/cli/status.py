@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+from syncd.cli.status_budget import budget_lines, collect_budget
 from syncd.core.errors import StateError
 from syncd.core.model import IssueKind
 from syncd.core.settings import Config, Mapping
@@ -70,6 +71,7 @@ def _mapping(state: StateStore | None, m: Mapping) -> dict[str, Any]:
         "failing": [],
         "held": [],
         "refused": [],
+        "pending": [],
         "tallies": {},
         "notices": [],
     }
@@ -108,6 +110,7 @@ def collect(config: Config) -> dict[str, Any]:
     try:
         out["daemon"] = _daemon(config, state.meta("daemon.status") if state else None)
         out["mappings"] = [_mapping(state, m) for m in config.mappings]
+        out["api_calls"] = collect_budget(config, state)
     finally:
         if state is not None:
             state.close()
@@ -132,6 +135,8 @@ def render(data: dict[str, Any]) -> list[str]:
     if data.get("note"):
         lines.append(data["note"])
     lines.append(f"daemon: {_daemon_line(data.get('daemon') or {})}")
+    if data.get("api_calls"):
+        lines += budget_lines(data["api_calls"])
     for m in data["mappings"]:
         lines += ["", f"{m['local']} -> {m['parent_dentry_uuid']}", *_mapping_lines(m)]
     return lines
@@ -148,6 +153,11 @@ def _mapping_lines(m: dict[str, Any]) -> list[str]:
         why = item.get("error", item["reason"])
         retry = f"attempt {item['attempts']}, next retry {item['next_retry']}"
         lines.append(f"  failing: {item['path']}: {why}; {retry}")
+    if m["pending"]:
+        lines.append(f"  pending: {len(m['pending'])} files {m['pending'][0]['reason']}")
+        lines += [f"  pending: {item['path']}" for item in m["pending"][:10]]
+        if len(m["pending"]) > 10:
+            lines.append(f"  pending: … and {len(m['pending']) - 10} more (`status --json`)")
     for kind in ("held", "refused"):
         for item in m[kind]:
             error = item.get("error", "")

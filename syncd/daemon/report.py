@@ -25,7 +25,7 @@ class Reporting:
     def __init__(self, config: Callable[[], Config], ctx: Context, stats: Stats) -> None:
         self.config = config  # the current one (a reload replaces it)
         self.ctx, self.state, self.stats = ctx, ctx.state, stats
-        self.health = HealthState()
+        self.health = HealthState(budget=ctx.budget_exhausted)
         self.metrics: Any = None
 
     def start_metrics(self) -> None:

@@ -206,10 +206,13 @@ class HealthState:
     LOOP_STALE = 90.0  # the loop wakes at least every 30 s
     REMOTE_DOWN = 300.0  # the remote failing this long (with work waiting) is unhealthy
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, budget: Health | None = None
+    ) -> None:
         self.clock = clock
         self.beat = clock()
         self.remote_down_since: float | None = None
+        self.budget = budget  # why no metered call may go (budget or quota spent), or None
 
     def tick(self) -> None:
         self.beat = self.clock()
@@ -227,4 +230,6 @@ class HealthState:
             return f"main loop silent for {int(now - self.beat)} s"
         if self.remote_down_since is not None and now - self.remote_down_since > self.REMOTE_DOWN:
             return f"the remote has not answered for {int(now - self.remote_down_since)} s"
+        if self.budget is not None and (why := self.budget()) is not None:
+            return why
         return None
