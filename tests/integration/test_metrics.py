@@ -185,3 +185,54 @@ def test_idle_connections_cannot_starve_the_metrics_server():
         for s in idle:
             s.close()
         server.stop()
+
+
+def test_the_months_calls_and_a_spent_quota_show_in_metrics_and_health(tmp_path):
+    """§4.11: `syncd_api_calls_total{api}` (metered only), `syncd_api_calls_month`,
+    `syncd_api_budget_remaining` (-1: no budget) and `syncd_quota_exhausted`; once the org's
+    quota is spent, /healthz is 503 and says why, and `run` keeps watching."""
+    from syncd.emulator import Emulator
+
+    share = tmp_path / "share"
+    share.mkdir()
+    for i in range(3):
+        (share / f"f{i}.txt").write_bytes(b"x" * (i + 1))
+    port = free_port()
+    with Emulator(folders=[ROOT_UUID], monthly_quota=10**9) as emu:
+        cfg = write_config(tmp_path, emu, [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}])
+        cfg.write_text(cfg.read_text() + f"metrics:\n  listen: 127.0.0.1:{port}\n")
+        d = DaemonProc(cfg)
+        try:
+            d.wait_event("metrics.listening")
+            wait_until(lambda: len(emu.files()) == 3, timeout=20)
+            url = f"http://127.0.0.1:{port}"
+
+            def scraped(want: float) -> dict[str, float] | None:
+                got = samples(requests.get(f"{url}/metrics", timeout=5).text)
+                return got if got.get("syncd_api_calls_month") == want else None
+
+            got = wait_until(lambda: scraped(emu.metered()), timeout=20, interval=0.2)
+            assert got["syncd_api_calls_total{api=storage.commit}"] == 3
+            assert got["syncd_api_calls_total{api=storage.uploadInfos}"] == 3
+            assert not [k for k in got if "oauth2" in k]  # the token call is exempt
+            assert got["syncd_api_budget_remaining"] == -1 and got["syncd_quota_exhausted"] == 0
+            assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
+            emu.set_monthly_quota(emu.metered())  # the org's quota is spent from now on
+            (share / "new.txt").write_bytes(b"after the quota")
+            d.wait_event("quota.exhausted", timeout=20)
+            got = wait_until(
+                lambda: (
+                    (s := samples(requests.get(f"{url}/metrics", timeout=5).text)).get(
+                        "syncd_quota_exhausted"
+                    )
+                    == 1
+                    and s
+                ),
+                timeout=20,
+                interval=0.2,
+            )
+            health = requests.get(f"{url}/healthz", timeout=5)
+            assert health.status_code == 503 and "quota" in health.text
+            assert d.count("upload.failed") == 0
+        finally:
+            assert d.stop() == 0
