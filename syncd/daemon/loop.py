@@ -213,6 +213,9 @@ class Daemon:
             for m in list(self.mappings.values()):
                 if self.ctx.blocked_reason(m) is not None or m.key in self.maps.local_failed:
                     continue
+                if not self.ctx.can_afford(len(self.state.dirs(m.key)) + 1):
+                    log.info("remote.check_skipped", mapping=str(m.local), reason="budget")
+                    continue  # uploads come first; never a listing it cannot finish (§4.11)
                 try:
                     tree = self.ctx.trees.of(m)
                     consumer.feed(check_remote(self.state, tree, self.world.listings, m))

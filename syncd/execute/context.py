@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from syncd.core.actions import Outcome
-from syncd.core.budget import BudgetView, exhausted_reason
+from syncd.core.budget import BudgetView, Exhausted, exhausted_reason
 from syncd.core.errors import MappingFailedError, StateError
 from syncd.core.model import LocalFile, Record
 from syncd.core.settings import Config, Mapping
@@ -106,6 +106,32 @@ class Context:
             return self.state.budget_view(self.config.dingtalk.monthly_call_budget, time.time())
         except StateError:
             return None
+
+    def can_afford(self, calls: int) -> bool:
+        """Whether `calls` more metered calls fit this month's budget (and the org's quota is
+        not known to be spent): a listing, drift check or purge never starts otherwise."""
+        remote = self._remote
+        meter = remote.transport.meter if remote is not None else None
+        if meter is not None:
+            return meter.can_afford(calls)
+        view = self.budget_view()
+        if view is None:
+            return True
+        if view.exhausted is Exhausted.QUOTA:
+            return False
+        return not view.budget or view.spent + calls <= view.budget
+
+    def need_calls(self, calls: int, api: str = "") -> None:
+        """Raise `BudgetExhaustedError` when the own budget cannot pay `calls` more."""
+        meter = self.remote().transport.meter
+        if meter is not None:
+            meter.need(calls, api)
+
+    def release_calls(self) -> None:
+        """Give back what `need_calls` pledged and this thread did not use."""
+        remote = self._remote
+        if remote is not None and remote.transport.meter is not None:
+            remote.transport.meter.release()
 
     def budget_exhausted(self) -> str | None:
         """Why no metered call may go now (budget or quota spent), or None: the plain value

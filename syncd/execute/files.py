@@ -29,6 +29,7 @@ from syncd.core.actions import (
     Upload,
     Verify,
 )
+from syncd.core.budget import COST_NEW_FILE
 from syncd.core.errors import (
     BudgetExhaustedError,
     CredentialsError,
@@ -113,6 +114,7 @@ class FileActions:
         name, strategy = f.name, ctx.config.sync.conflict_strategy.value
         verdict = RemoteVerdict.PROCEED
         try:
+            ctx.need_calls(COST_NEW_FILE, "upload")  # never half an upload (§4.11)
             if record is not None and record.dentry_id and not looked and self._blind():
                 return self._send(a, record, None, verdict, name, strategy, blind=True)
             if record is not None and record.dentry_id:
@@ -127,6 +129,8 @@ class FileActions:
             return self._send(a, record, remote, verdict, name, strategy)
         except Exception as exc:  # noqa: BLE001 - every failure is bookkept, none escapes
             return self.failure(m, f, exc)
+        finally:
+            ctx.release_calls()
 
     def _blind(self) -> bool:
         """Overwrite without a get-dentry first (§4.11: 2 calls per changed file): under

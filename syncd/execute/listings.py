@@ -8,6 +8,8 @@ from syncd.core.model import Dentry
 from syncd.core.settings import Mapping
 from syncd.execute.context import Context
 
+LISTING_CALLS = 3  # a listing page and the upload it decides: a listing starts only then
+
 
 class RemoteListings:
     def __init__(self, ctx: Context) -> None:
@@ -16,6 +18,8 @@ class RemoteListings:
     def listing(self, m: Mapping, folder: str) -> dict[str, Dentry] | None:
         if self.ctx.blocked_reason(m) is not None:
             raise NotAskedError("the mapping may not use the remote now", api="listing")
+        if not self.ctx.can_afford(LISTING_CALLS):  # uploads come first (§4.11)
+            raise NotAskedError("the month's call budget cannot pay for it", api="listing")
         return self.ctx.remote().index.listing(self.ctx.target(m), folder)
 
     def unseen(self, m: Mapping, folder: str) -> bool:

@@ -33,6 +33,14 @@ def purge(ctx: Context, a: PurgeTrash) -> Outcome:
     due = ctx.state.trashed_before(m.key, cutoff_day(a.retention_days))
     if not due:
         return Outcome.UNCHANGED
+    if not ctx.can_afford(len(due)):  # uploads come first; the trash waits (§4.11)
+        log.info(
+            "trash.purge_skipped",
+            mapping=str(m.local),
+            due=len(due),
+            reason="the month's call budget cannot pay for it; the next pass tries again",
+        )
+        return Outcome.UNCHANGED
     dentries = ctx.remote().dentries
     try:
         for t in due:

@@ -37,6 +37,7 @@ from syncd.state.store import StateStore
 log = structlog.get_logger(__name__)
 
 DEFER_ROUNDS = 3
+HELD_MAX = 100_000  # uploads held back to be ordered (budgeted pass), at most
 
 
 @dataclass
@@ -85,6 +86,11 @@ class SyncPass:
         self.planned = [0, 0]  # uploads planned in this pass and their bytes (see `run_sync`)
         self.bars = type(ctx.progress) is not Progress  # the default Progress draws nothing
         self.deferred: list[Action] = []
+        # with a budget of its own (or the quota spent), a pass spends on what matters first
+        self.budgeted = bool(config.dingtalk.monthly_call_budget) or (
+            self.acts and ctx.budget_exhausted() is not None
+        )
+        self.held: list[Upload | Reupload] = []
         self._lock = threading.Lock()
         self.pool = Workers(config.sync.workers, self._done, stats=ctx.stats)
         self.consumer = Consumer(
@@ -107,8 +113,24 @@ class SyncPass:
         self.folders.add((action.mapping.key, f.rel_path.rpartition("/")[0]))
 
     def _offer(self, action: Action) -> None:
+        if self.budgeted and isinstance(action, Upload | Reupload):
+            self.held.append(action)  # moves and folders first, uploads oldest change first
+            if len(self.held) >= HELD_MAX:
+                self._release()
+            return
+        self._submit(action)
+
+    def _submit(self, action: Action) -> None:
         run = self.world.executor.execute
         self.pool.submit(Job(path_of(action), path_of(action), lambda: run(action), action))
+
+    def _release(self) -> None:
+        """The uploads held back while the month's budget is limited, oldest change first
+        (§4.11: what has waited longest gets the calls that are left)."""
+        held, self.held = self.held, []
+        held.sort(key=lambda a: a.file.mtime_ns)
+        for action in held:
+            self._submit(action)
 
     def _done(self, job: Job, outcome: Outcome) -> None:
         if outcome is Outcome.DEFERRED:
@@ -116,6 +138,7 @@ class SyncPass:
                 self.deferred.append(job.payload)
 
     def _drain(self) -> None:
+        self._release()
         self.pool.drain()
 
     def feed(self, actions: Iterable[Action]) -> None:
@@ -170,6 +193,15 @@ class SyncPass:
                 "plan.remote_check_skipped",
                 mapping=str(m.local),
                 reason="a dry-run makes no request; run without --dry-run to check",
+            )
+            return
+        folders = len(self.ctx.state.dirs(m.key))
+        if not self.ctx.can_afford(folders + 1):  # never a listing the budget cannot finish
+            log.info(
+                "remote.check_skipped",
+                mapping=str(m.local),
+                reason="the month's call budget cannot pay for listing every folder",
+                folders=folders,
             )
             return
         tree = self.ctx.trees.of(m)

@@ -150,7 +150,10 @@ class Meter:
                 self._probing, self._last_probe, self._mine.probe = True, now, True
                 log.info("quota.probe", api=api, calls_this_month=self.spent - self._inflight)
                 break
-            if not self._take():
+            pledged = int(getattr(self._mine, "pledge", 0))
+            if pledged:
+                self._mine.pledge = pledged - 1  # counted when `need` pledged it
+            elif not self._take():
                 self._end_probe()
                 self._exhaust(Exhausted.BUDGET, now)
                 raise self._refusal(Exhausted.BUDGET, api)
@@ -287,6 +290,36 @@ class Meter:
                 self.exhausted_at,
                 self.quota_message,
             )
+
+    def need(self, calls: int, api: str = "") -> None:
+        """Raise `BudgetExhaustedError` when the own budget cannot pay `calls` more (an
+        upload is never started that the budget cannot finish: its first call would be
+        wasted)."""
+        with self._cond:
+            self._roll(self.clock())
+            self._unpledge()
+            if not self.budget:
+                return
+            got = 0
+            while got < calls and self._take():
+                got += 1
+            if got < calls:
+                for _ in range(got):
+                    self._give_back()
+                self._exhaust(Exhausted.BUDGET, self.clock())
+                raise self._refusal(Exhausted.BUDGET, api)
+            self._mine.pledge = calls  # counted now; this thread's next calls use them
+
+    def release(self) -> None:
+        """After the upload `need` paid for: what it did not use goes back."""
+        with self._cond:
+            self._unpledge()
+
+    def _unpledge(self) -> None:
+        left = int(getattr(self._mine, "pledge", 0))
+        self._mine.pledge = 0
+        for _ in range(left):
+            self._give_back()
 
     def can_afford(self, calls: int) -> bool:
         """Whether `calls` more metered calls fit (a listing is never started that cannot

@@ -7,7 +7,14 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from syncd.core.budget import EXHAUSTED_KEY, SHARED_KEY, BudgetView, Exhausted, month_key
+from syncd.core.budget import (
+    COST_NEW_FILE,
+    EXHAUSTED_KEY,
+    SHARED_KEY,
+    BudgetView,
+    Exhausted,
+    month_key,
+)
 from syncd.core.model import Trashed
 from syncd.state.db import StoreBase
 
@@ -73,8 +80,8 @@ class Ledger(StoreBase):
             except ValueError:
                 kind = None
             at, message = float(saved.get("at") or 0.0), str(saved.get("message") or "")
-        if kind is Exhausted.BUDGET and budget > spent:
-            kind = None  # the budget was raised since
+        if kind is Exhausted.BUDGET and budget - spent >= COST_NEW_FILE:
+            kind = None  # the budget was raised since: an upload fits again
         return BudgetView(month, spent, budget, by_api, kind, at, message)
 
     # -- what a space does -------------------------------------------------------------

@@ -110,7 +110,8 @@ def test_the_own_budget_is_never_overspent_and_the_dry_run_says_the_cost(tmp_pat
         assert finished["api_calls"] == 120 * 2 + 3 and emu.metered() == 0
         proc = run_cli("sync", "-c", str(cfg))
         assert proc.returncode == 1
-        assert emu.metered() <= 100 and emu.metered() >= 95
+        assert 95 <= emu.metered() <= 100
+        assert emu.metered_calls("uploadInfo") == emu.metered_calls("commit")  # none half done
         ev = events(proc.stderr)
         assert [e["event"] for e in ev].count("budget.exhausted") == 1
         spent = next(e for e in ev if e["event"] == "budget.exhausted")
@@ -119,7 +120,9 @@ def test_the_own_budget_is_never_overspent_and_the_dry_run_says_the_cost(tmp_pat
         again = run_cli("sync", "-c", str(cfg))
         assert again.returncode == 1 and emu.metered() <= 100  # not even a probe
         status = run_cli("status", "-c", str(cfg), check=True).stdout
-        assert "api calls: 100 this month" in status and "of 100 budget (0 left)" in status
+        spent_calls = emu.metered()
+        assert f"api calls: {spent_calls} this month" in status
+        assert f"of 100 budget ({100 - spent_calls} left)" in status
         assert "monthly call budget is spent" in status
 
 
@@ -203,3 +206,31 @@ def test_hosts_on_one_app_share_the_months_count_through_redis(tmp_path, redis_s
         assert "budget.exhausted" in [e["event"] for e in events(second.stderr)]
         status = run_cli("status", "-c", str(cfgs[1]), check=True).stdout
         assert "every host on the app" in status and "of 60 budget" in status
+
+
+def test_a_short_budget_pays_for_the_rename_then_the_oldest_changes_first(tmp_path):
+    """When the budget cannot cover the plan: the rename (1 call, saves an upload) first,
+    then uploads oldest change first; no upload is started that the budget cannot finish."""
+    import os
+
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "keep.txt").write_bytes(b"recorded")
+    with Emulator(folders=[ROOT_UUID], store_content=True, monthly_quota=UNLIMITED) as emu:
+        cfg = config(tmp_path, emu, share)
+        run_cli("sync", "-c", str(cfg), check=True)
+        spent = emu.metered()
+        (share / "keep.txt").rename(share / "renamed.txt")
+        for i in range(8):  # new-0 is the newest change, new-7 the oldest
+            path = share / f"new-{i}.txt"
+            path.write_bytes(b"file %d" % i)
+            os.utime(path, (1_700_000_000 - i * 3600, 1_700_000_000 - i * 3600))
+        # the rename, a listing of the root, and three uploads: 1 + 1 + 6 (+ 1 spare)
+        cfg = config(tmp_path, emu, share, monthly_call_budget=spent + 9)
+        proc = run_cli("sync", "-c", str(cfg))
+        assert proc.returncode == 1
+        assert emu.metered() <= spent + 9
+        names = sorted(landed(emu))
+        assert "renamed.txt" in names and "keep.txt" not in names
+        assert [n for n in names if n.startswith("new-")] == ["new-5.txt", "new-6.txt", "new-7.txt"]
+        assert emu.metered_calls("uploadInfo") == emu.metered_calls("commit")  # none half done
