@@ -1,4 +1,4 @@
-"""Run every syncd benchmark (B1-B11) one after another and summarise.
+"""Run every syncd benchmark (B1-B13) one after another and summarise.
 
     python bench/run_all.py [--quick] [--keep] [--only b1,b3]
 
@@ -27,6 +27,8 @@ BENCHES = [
     "b7_adopt",
     "b8_folder_rename",
     "b10_latency_ceiling",
+    "b12_metered_calls",
+    "b13_month",
     "scale",  # B9 and B11: a million files (several minutes; --quick: 10,000)
 ]
 

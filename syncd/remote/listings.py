@@ -36,9 +36,13 @@ class RemoteIndex:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        folder = self._folder(t, path)
+        # a folder this pass is making (or made) is known to be empty: neither it nor its
+        # parent is listed for it (§4.11: a fresh folder is never listed)
+        fresh = bool(path) and self.folders.fresh(t, path)
+        folder = None if fresh else self._folder(t, path)
+        fresh = fresh or (folder is not None and self.folders.fresh(t, path))  # made meanwhile
         found = None
-        if folder is not None and self.folders.fresh(t, path):
+        if fresh:
             found = {}  # this pass made it: nothing in it to adopt
         elif folder is not None:
             try:
