@@ -43,6 +43,22 @@ class DentryApi:
                 self.t.learn_app_id(item)
                 yield dentry_from_json(item, "storage.listDentries")
 
+    def recent(self, space_id: str, parent_id: str) -> tuple[Dentry, ...]:
+        """The most recently modified dentries of folder `parent_id`: one page (one call),
+        newest first (§8.4 orderBy MODIFIED_TIME, DESC)."""
+        params = {
+            "parentId": parent_id,
+            "unionId": self.union,
+            "maxResults": str(PAGE),
+            "orderBy": "MODIFIED_TIME",
+            "order": "DESC",
+        }
+        data = self.t.call("storage.listDentries", "GET", self._path(space_id), params=params)
+        items = data.get("dentries") or []
+        for item in items:
+            self.t.learn_app_id(item)
+        return tuple(dentry_from_json(item, "storage.listDentries") for item in items)
+
     def get(self, space_id: str, dentry_id: str) -> Dentry | None:
         """One dentry; None when it no longer exists."""
         try:

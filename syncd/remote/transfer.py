@@ -203,7 +203,8 @@ class Transfer:
             else re.compile(re.escape(name) + r"\(\d+\)")
         )
         found: Dentry | None = None
-        for d in self.dentries.list(parent.space_id, parent.dentry_id):
+        # one call (§4.11): a commit applied moments ago is among the newest 50 entries
+        for d in self.dentries.recent(parent.space_id, parent.dentry_id):
             if d.is_folder or d.stamp != sha or d.size != size:
                 continue
             if d.name == name:

@@ -234,3 +234,22 @@ def test_a_short_budget_pays_for_the_rename_then_the_oldest_changes_first(tmp_pa
         assert "renamed.txt" in names and "keep.txt" not in names
         assert [n for n in names if n.startswith("new-")] == ["new-5.txt", "new-6.txt", "new-7.txt"]
         assert emu.metered_calls("uploadInfo") == emu.metered_calls("commit")  # none half done
+
+
+def test_a_lost_commit_answer_costs_one_call_to_recover(tmp_path):
+    """The commit was applied but its answer lost: one listing page (newest first) finds
+    it; nothing is committed twice."""
+    share = tmp_path / "share"
+    share.mkdir()
+    for i in range(60):  # more than one page of entries in the folder
+        (share / f"f{i:02}.txt").write_bytes(b"v1 %d" % i)
+    with Emulator(folders=[ROOT_UUID], store_content=True, monthly_quota=UNLIMITED) as emu:
+        cfg = config(tmp_path, emu, share)
+        run_cli("sync", "-c", str(cfg), check=True)
+        (share / "f00.txt").write_bytes(b"v2, longer")
+        emu.set_fault("commit", "lost", rate=1.0)
+        emu.reset_month()
+        proc = run_cli("sync", "-c", str(cfg), check=True)
+        assert "commit.recovered" in [e["event"] for e in events(proc.stderr)]
+        assert emu.metered() == 3  # upload-info, the commit, one listing page
+        assert emu.files()["f00.txt"]["version"] == 2
