@@ -253,3 +253,12 @@ def test_a_lost_commit_answer_costs_one_call_to_recover(tmp_path):
         assert "commit.recovered" in [e["event"] for e in events(proc.stderr)]
         assert emu.metered() == 3  # upload-info, the commit, one listing page
         assert emu.files()["f00.txt"]["version"] == 2
+        # not applied (a 5xx in its place, free): one page says so, then step 1 again
+        emu.clear_faults()
+        (share / "f01.txt").write_bytes(b"v2, longer")
+        emu.set_fault("commit", "5xx", count=1)
+        emu.reset_month()
+        proc = run_cli("sync", "-c", str(cfg), check=True)
+        assert "commit.not_applied" in [e["event"] for e in events(proc.stderr)]
+        assert emu.metered_calls("listDentries") == 1  # not every page of the folder
+        assert emu.files()["f01.txt"]["version"] == 2
