@@ -944,6 +944,17 @@ def test_rate_limit_is_local_or_a_redis_url(tmp_path: Path) -> None:
     assert problem.startswith("dingtalk.rate_limit: must be `local` or a redis://host:port/db")
 
 
+def test_monthly_call_budget_is_a_whole_number_of_calls(tmp_path: Path) -> None:
+    """`dingtalk.monthly_call_budget`: 0 (default, no own cap) or a positive integer."""
+    assert parse(valid(tmp_path), environ={}).dingtalk.monthly_call_budget == 0
+    config = parse(with_dingtalk(tmp_path, monthly_call_budget=2000), environ={})
+    assert config.dingtalk.monthly_call_budget == 2000
+    for bad in (-1, 2.5, "lots", True):
+        [problem] = problems(with_dingtalk(tmp_path, monthly_call_budget=bad))
+        assert problem.startswith("dingtalk.monthly_call_budget: "), problem
+        assert "integer >= 0" in problem, problem
+
+
 @pytest.mark.parametrize(
     ("config", "state"),
     [
