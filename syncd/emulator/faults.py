@@ -28,6 +28,7 @@ API_ENDPOINTS = (
     "addFolder",
     "listDentries",
     "getDentry",
+    "batchGetDentries",
     "rename",
     "move",
     "delete",

@@ -74,6 +74,7 @@ ROUTES: list[Route] = [
     _route("POST", rf"{_DENTRY}/folders", "addFolder", "unionId", upload.add_folder),
     _route("GET", _SPACE, "listDentries", "unionId", dentries.list_dentries),
     _route("POST", rf"{_DENTRY}/query", "getDentry", "unionId", dentries.get_dentry),
+    _route("POST", rf"{_SPACE}/query", "batchGetDentries", "unionId", dentries.batch_get_dentries),
     _route("POST", rf"{_DENTRY}/rename", "rename", "unionId", dentries.rename),
     _route("POST", rf"{_DENTRY}/move", "move", "unionId", dentries.move),
     _route("DELETE", _DENTRY, "delete", "unionId", dentries.delete),

@@ -96,6 +96,41 @@ def get_dentry(call: Call) -> Any:
         return {"dentry": views.dentry_json(tree, node, shown, with_category=False)}
 
 
+BATCH_MAX = 30  # dentryIds per BatchGetDentries (§8.4)
+
+
+def batch_get_dentries(call: Call) -> Any:
+    """§8.4 BatchGetDentries: ``dentryIds`` (at most 30) of one space in one call, each
+    answered in ``resultItems`` (``success``, ``errorCode`` or ``dentry``, inferred like
+    GetDentry's). A missing space fails the whole call; a missing dentry only its item."""
+    ids = call.body.get("dentryIds")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise ApiError(400, "paramError", "dentryIds is required")
+    if len(ids) > BATCH_MAX:
+        raise ApiError(400, "paramError", f"dentryIds: at most {BATCH_MAX}")
+    apps = _app_ids(obj(call.body, "option"))
+    tree = call.emu.dentries
+    space_id = call.args[0]
+    items: list[dict[str, Any]] = []
+    with tree.lock:
+        tree.space(space_id)
+        for dentry_id in ids:
+            item: dict[str, Any] = {"spaceId": space_id, "dentryId": dentry_id}
+            try:
+                node = tree.dentry(space_id, dentry_id)
+                call.check(node, write=False)
+            except ApiError as err:
+                item.update(success=False, errorCode=err.code)
+            else:
+                shown = props.visible(node.app_props, call.emu.app_id, apps)
+                item.update(
+                    success=True,
+                    dentry=views.dentry_json(tree, node, shown, with_category=False),
+                )
+            items.append(item)
+    return {"resultItems": items}
+
+
 def rename(call: Call) -> Any:
     """§8.6; the ``no-rename-move`` variant refuses it: 400 operationNotSupported."""
     new_name = check_name(call.body.get("newName"), "newName")

@@ -181,6 +181,31 @@ def test_get_dentry(client: Client, root: str, space: str) -> None:
     assert code(client.get(space, f["id"], [str(i) for i in range(21)])) == (400, "paramError")
 
 
+def test_batch_get_dentries(client: Client, emu: Emulator, root: str, space: str) -> None:
+    """BatchGetDentries (§8.4): up to 30 ids in one metered call, each item answered on its
+    own; a missing dentry fails only its item, a missing space the call."""
+    a = file_in(client, root, "a.txt", b"abc")
+    b = file_in(client, root, "b.txt", b"de")
+    path = f"/v1.0/storage/spaces/{space}/dentries/query"
+    before = emu.calls("batchGetDentries")
+    r = client.call("POST", path, {"dentryIds": [a["id"], "123", b["id"]]}, unionId=UNION)
+    assert r.status_code == 200, r.text
+    items = r.json()["resultItems"]
+    assert [i["dentryId"] for i in items] == [a["id"], "123", b["id"]]
+    assert [i["success"] for i in items] == [True, False, True]
+    assert items[1]["errorCode"] == "dentryNotExist" and "dentry" not in items[1]
+    assert (items[0]["dentry"]["name"], items[2]["dentry"]["version"]) == ("a.txt", 1)
+    assert emu.calls("batchGetDentries") == before + 1
+    many = {"dentryIds": [a["id"]] * 31}
+    assert code(client.call("POST", path, many, unionId=UNION)) == (400, "paramError")
+    assert code(client.call("POST", path, {"dentryIds": []}, unionId=UNION)) == (400, "paramError")
+    other = "/v1.0/storage/spaces/999/dentries/query"
+    assert code(client.call("POST", other, {"dentryIds": [a["id"]]}, unionId=UNION)) == (
+        404,
+        "spaceNotExist",
+    )
+
+
 # -- app properties ----------------------------------------------------------------------------
 
 
