@@ -36,6 +36,7 @@ from syncd.core.actions import (
     Verify,
     WriteMarker,
 )
+from syncd.core.settings import Mapping
 from syncd.execute import issues
 from syncd.execute.context import Context
 from syncd.execute.files import FileActions
@@ -86,6 +87,10 @@ class Executor:
 
     def execute(self, action: Action) -> Outcome:
         return self._handlers[type(action)](action)
+
+    def looked(self, m: Mapping, uploads: list[Upload]) -> list[Action]:
+        """Changed files' remote state, asked in batches (`FileActions.looked`)."""
+        return self.files.looked(m, uploads)
 
     def new_round(self) -> None:
         """A full rescan starts (the dry-run's memo of what it said is emptied then)."""

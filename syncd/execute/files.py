@@ -132,6 +132,29 @@ class FileActions:
         finally:
             ctx.release_calls()
 
+    def looked(self, m: Mapping, uploads: list[Upload]) -> list[Action]:
+        """Changed files under `keep-both` / `hold`: their remote state asked in batches of
+        30 (one call each, not one per file, §4.11), each upload then carrying what was
+        found. Whatever the batch could not settle goes as it came (it asks on its own)."""
+        ctx = self.ctx
+        ids = [u.record.dentry_id for u in uploads if u.record is not None]
+        try:
+            remote = ctx.remote()
+            root = remote.folders.root(ctx.target(m))
+            found = remote.dentries.get_many(root.space_id, ids)
+        except RemoteError:
+            return list(uploads)
+        out: list[Action] = []
+        for u in uploads:
+            rec = u.record
+            if rec is None or rec.dentry_id not in found:
+                out.append(u)
+            elif (there := found[rec.dentry_id]) is None:
+                out.append(Reupload(m, u.file, rec))
+            else:
+                out.append(ResolveRemoteChange(m, u.file, rec, there))
+        return out
+
     def _blind(self) -> bool:
         """Overwrite without a get-dentry first (§4.11: 2 calls per changed file): under
         `on_remote_change: overwrite` the commit's version tells what was overwritten."""

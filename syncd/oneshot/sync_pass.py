@@ -19,13 +19,14 @@ from typing import Any
 
 import structlog
 
-from syncd.core.actions import Action, Defer, Outcome, Reupload, Upload, path_of
+from syncd.core.actions import Action, Defer, Outcome, Reason, Reupload, Upload, path_of
 from syncd.core.budget import BudgetView
 from syncd.core.errors import MappingFailedError, RootUnavailable, StateError
-from syncd.core.settings import Config, Mapping
+from syncd.core.settings import Config, Mapping, RemoteChangePolicy
 from syncd.execute.consume import Consumer
 from syncd.execute.context import RemoteFactory
 from syncd.execute.dry_run import DryRunExecutor
+from syncd.execute.executor import Executor
 from syncd.execute.pool import Job, Workers
 from syncd.execute.world import World, open_world
 from syncd.obs.progress import Progress
@@ -37,6 +38,7 @@ from syncd.state.store import StateStore
 log = structlog.get_logger(__name__)
 
 DEFER_ROUNDS = 3
+CHECK_BATCH = 30  # changed files looked at in one BatchGetDentries call
 HELD_MAX = 100_000  # uploads held back to be ordered (budgeted pass), at most
 
 
@@ -91,6 +93,10 @@ class SyncPass:
             self.acts and ctx.budget_exhausted() is not None
         )
         self.held: list[Upload | Reupload] = []
+        self.batch_checks = self.acts and config.sync.on_remote_change is not (
+            RemoteChangePolicy.OVERWRITE
+        )
+        self.checks: list[Upload] = []
         self._lock = threading.Lock()
         self.pool = Workers(config.sync.workers, self._done, stats=ctx.stats)
         self.consumer = Consumer(
@@ -113,6 +119,32 @@ class SyncPass:
         self.folders.add((action.mapping.key, f.rel_path.rpartition("/")[0]))
 
     def _offer(self, action: Action) -> None:
+        if (
+            self.batch_checks
+            and isinstance(action, Upload)
+            and action.reason is Reason.CHANGED
+            and action.record is not None
+            and action.record.dentry_id
+        ):
+            self.checks.append(action)  # keep-both / hold look first: 30 files a call
+            if len(self.checks) >= CHECK_BATCH:
+                self._check()
+            return
+        self._offer_now(action)
+
+    def _check(self) -> None:
+        checks, self.checks = self.checks, []
+        executor = self.world.executor
+        if not checks or not isinstance(executor, Executor):
+            return
+        groups: dict[str, list[Upload]] = {}
+        for a in checks:
+            groups.setdefault(a.mapping.key, []).append(a)
+        for group in groups.values():
+            for action in executor.looked(group[0].mapping, group):
+                self._offer_now(action)
+
+    def _offer_now(self, action: Action) -> None:
         if self.budgeted and isinstance(action, Upload | Reupload):
             self.held.append(action)  # moves and folders first, uploads oldest change first
             if len(self.held) >= HELD_MAX:
@@ -138,6 +170,7 @@ class SyncPass:
                 self.deferred.append(job.payload)
 
     def _drain(self) -> None:
+        self._check()
         self._release()
         self.pool.drain()
 

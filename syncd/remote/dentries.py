@@ -7,7 +7,7 @@ is lost is looked up, not replayed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +18,7 @@ from syncd.remote.transport import Transport
 from syncd.remote.wire import dentry_from_json
 
 PAGE = 50  # maxResults is at most 50 (§8.4)
+BATCH = 30  # dentryIds per BatchGetDentries (§8.4)
 
 
 class DentryApi:
@@ -42,6 +43,31 @@ class DentryApi:
             for item in data.get("dentries") or []:
                 self.t.learn_app_id(item)
                 yield dentry_from_json(item, "storage.listDentries")
+
+    def get_many(self, space_id: str, dentry_ids: Sequence[str]) -> dict[str, Dentry | None]:
+        """Many dentries of one space, 30 a call (§8.4 BatchGetDentries): id -> dentry, or
+        None when it no longer exists; an id the answer does not settle is left out (its
+        caller asks on its own)."""
+        out: dict[str, Dentry | None] = {}
+        for start in range(0, len(dentry_ids), BATCH):
+            chunk = dentry_ids[start : start + BATCH]
+            data = self.t.call(
+                "storage.batchGetDentries",
+                "POST",
+                self._path(space_id) + "/query",
+                params={"unionId": self.union},
+                body={"dentryIds": chunk, "option": self._get_option()},
+            )
+            for item in data.get("resultItems") or []:
+                if not isinstance(item, dict):
+                    continue
+                dentry_id = str(item.get("dentryId") or "")
+                if item.get("success") and isinstance(item.get("dentry"), dict):
+                    self.t.learn_app_id(item["dentry"])
+                    out[dentry_id] = dentry_from_json(item["dentry"], "storage.batchGetDentries")
+                elif item.get("errorCode") == "dentryNotExist":
+                    out[dentry_id] = None
+        return out
 
     def recent(self, space_id: str, parent_id: str) -> tuple[Dentry, ...]:
         """The most recently modified dentries of folder `parent_id`: one page (one call),

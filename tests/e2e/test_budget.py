@@ -262,3 +262,38 @@ def test_a_lost_commit_answer_costs_one_call_to_recover(tmp_path):
         assert "commit.not_applied" in [e["event"] for e in events(proc.stderr)]
         assert emu.metered_calls("listDentries") == 1  # not every page of the folder
         assert emu.files()["f01.txt"]["version"] == 2
+
+
+@pytest.mark.parametrize("policy", ["keep-both", "hold"])
+def test_keep_both_and_hold_look_first_in_batches(tmp_path, policy):
+    """Only `keep-both` and `hold` pay for a look before overwriting, 30 files a call
+    (BatchGetDentries): 40 changed files cost 80 + 2, and a colleague's edit among them is
+    still kept beside ours / held."""
+    share = tmp_path / "share"
+    share.mkdir()
+    for i in range(40):
+        (share / f"f{i:02}.txt").write_bytes(b"v1 %d" % i)
+    with Emulator(folders=[ROOT_UUID], store_content=True, monthly_quota=UNLIMITED) as emu:
+        cfg = write_config(
+            tmp_path,
+            emu,
+            [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}],
+            sync={"workers": 4, "on_remote_change": policy},
+        )
+        run_cli("sync", "-c", str(cfg), check=True)
+        emu.edit(emu.files()["f07.txt"]["uuid"], b"theirs", modifier="colleague-union-id")
+        for i in range(40):
+            (share / f"f{i:02}.txt").write_bytes(b"v2, longer %d" % i)
+        emu.reset_month()
+        proc = run_cli("sync", "-c", str(cfg))
+        assert emu.metered_calls("batchGetDentries") == 2 and emu.metered_calls("getDentry") == 0
+        changed = [e for e in events(proc.stderr) if e["event"] == "remote.changed"]
+        assert len(changed) == 1 and changed[0]["path"] == "f07.txt"
+        files = emu.files()
+        assert files["f07.txt"]["sha256"] == sha(b"theirs")
+        assert files["f08.txt"]["sha256"] == sha(b"v2, longer 8")
+        if policy == "keep-both":
+            assert proc.returncode == 0 and emu.metered() == 80 + 2
+            assert any(p.startswith("f07 (conflict ") for p in files)
+        else:
+            assert emu.metered() == 78 + 2 and "held" in proc.stderr
