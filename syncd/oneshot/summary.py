@@ -20,7 +20,7 @@ def lines(result: SyncResult) -> list[str]:
         return [
             f"would upload {plural(c['planned'], 'file')} ({human(c['planned_bytes'])})"
             f"{folders} ≈ {plural(c.get('api_calls', 0), 'API call')}"
-            f"{_month(result.budget)}{refused}"
+            f"{_month(result.budget)}{refused}{_over(c.get('api_calls', 0), result.budget)}"
         ]
     seconds = max(result.seconds, 1e-3)
     out = [
@@ -66,6 +66,16 @@ def _month(b: BudgetView | None) -> str:
         return ""
     of = f" of {b.budget}" if b.budget else ", no budget set"
     return f" (this month: {b.spent} spent{of})"
+
+
+def _over(calls: int, b: BudgetView | None) -> str:
+    """What the budget will not pay for: said before any of it is spent."""
+    if b is None or not b.budget or calls <= b.remaining:
+        return ""
+    return (
+        f"; {b.remaining} left of the budget: renames first, then the oldest changes, "
+        "the rest waits as pending"
+    )
 
 
 def print_summary(result: SyncResult) -> None:

@@ -30,6 +30,11 @@ def test_the_cost_is_said_before_it_is_spent_and_pending_files_after():
         "would upload 50 files (50 bytes) in 2 folders ≈ 102 API calls "
         "(this month: 120 spent of 500)"
     ]
+    short = BudgetView("2026-12", 450, 500)
+    (line,) = lines(dataclasses.replace(r, dry_run=True, budget=short))
+    assert line.endswith(
+        "; 50 left of the budget: renames first, then the oldest changes, the rest waits as pending"
+    ), line
     spent = BudgetView("2026-12", 120, 0, exhausted=Exhausted.QUOTA)
     out = lines(dataclasses.replace(result(pending=7, api_calls=120), budget=spent))
     assert "Pending:      7 files (waiting for the quota; see `syncd status`)" in out
