@@ -7,7 +7,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from syncd.core.budget import BudgetView, cst_text, exhausted_reason, forecast, month_end
+from syncd.core.budget import (
+    BudgetView,
+    cst_text,
+    exhausted_reason,
+    forecast,
+    month_end,
+    month_key,
+)
 from syncd.core.settings import Config
 from syncd.state.store import StateStore
 
@@ -20,7 +27,7 @@ def collect_budget(
     budget = config.dingtalk.monthly_call_budget
     view = state.budget_view(budget, now) if state is not None else None
     if view is None:
-        view = BudgetView(time.strftime("%Y-%m"), 0, budget)
+        view = BudgetView(month_key(now), 0, budget)
     runs_out = forecast(view.spent, budget, now)
     return {
         "month": view.month,

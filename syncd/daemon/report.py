@@ -74,4 +74,5 @@ class Reporting:
             failing=counts.get("failed", 0),
             held_files=counts.get("held", 0),
             refused_files=counts.get("refused", 0),
+            pending_files=counts.get("pending", 0),
         )

@@ -40,6 +40,7 @@ GAUGES = (
     "failing",
     "held_files",
     "refused_files",
+    "pending_files",
     "watches",
     "remote_reachable",
     "last_upload_time",

@@ -233,6 +233,17 @@ def test_the_months_calls_and_a_spent_quota_show_in_metrics_and_health(tmp_path)
             )
             health = requests.get(f"{url}/healthz", timeout=5)
             assert health.status_code == 503 and "quota" in health.text
+            got = wait_until(
+                lambda: (
+                    (s := samples(requests.get(f"{url}/metrics", timeout=5).text)).get(
+                        "syncd_pending_files"
+                    )
+                    == 1
+                    and s
+                ),
+                timeout=20,
+                interval=0.2,
+            )
             assert d.count("upload.failed") == 0
         finally:
             assert d.stop() == 0
