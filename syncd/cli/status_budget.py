@@ -55,7 +55,9 @@ def budget_lines(b: dict[str, Any]) -> list[str]:
     if b["last_quota_answer"]:
         lines.append(f"  last quota answer: {b['last_quota_answer']}")
     if b["budget"]:
-        if b["forecast"]:
+        if b["remaining"] == 0:
+            lines.append(f"  forecast: the budget is spent; it renews {b['month_ends']}")
+        elif b["forecast"]:
             lines.append(f"  forecast: at this month's rate the budget runs out {b['forecast']}")
         else:
             ends = b["month_ends"]

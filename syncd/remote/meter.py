@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import structlog
 
 from syncd.core.budget import (
+    COST_NEW_FILE,
     EXHAUSTED_KEY,
     SHARED_KEY,
     BudgetView,
@@ -140,6 +141,10 @@ class Meter:
             while True:
                 now = self.clock()
                 self._roll(now)
+                if self.exhausted is Exhausted.BUDGET and self._room():
+                    self.exhausted = None  # the budget was raised: an upload fits again
+                    self._save_exhausted(None)
+                    self._told.discard(Exhausted.BUDGET)
                 if self.exhausted is not Exhausted.QUOTA:
                     break
                 if self._probing:
@@ -148,7 +153,7 @@ class Meter:
                 if self._last_probe and now - self._last_probe < self.probe_interval:
                     raise self._refusal(Exhausted.QUOTA, api)
                 self._probing, self._last_probe, self._mine.probe = True, now, True
-                log.info("quota.probe", api=api, calls_this_month=self.spent - self._inflight)
+                log.info("quota.probe", api=api, calls_this_month=self._charged())
                 break
             pledged = int(getattr(self._mine, "pledge", 0))
             if pledged:
@@ -158,9 +163,6 @@ class Meter:
                 self._exhaust(Exhausted.BUDGET, now)
                 raise self._refusal(Exhausted.BUDGET, api)
             self._inflight += 1
-            if self.exhausted is Exhausted.BUDGET:  # the budget was raised
-                self.exhausted = None
-                self._save_exhausted(None)
             return True
 
     def settle(self, api: str, charge: Charge, message: str = "") -> None:
@@ -191,6 +193,16 @@ class Meter:
             if now - self._flushed_at >= FLUSH_SECONDS:
                 self._flush()
             self._gauges()
+
+    def _charged(self) -> int:
+        """The month's calls DingTalk counted: this host's, or every host's (Redis) less
+        what is reserved and not yet answered."""
+        if self.shared is None:
+            return sum(self.by_api.values())
+        return max(0, self.spent - self._inflight)
+
+    def _room(self) -> bool:
+        return not self.budget or self.budget - self.spent >= COST_NEW_FILE
 
     def _take(self) -> bool:
         if self.shared is not None:
@@ -227,7 +239,7 @@ class Meter:
         self._flush(force=True)
         ends = month_end(now)
         common = {
-            "calls_this_month": self.spent - self._inflight,
+            "calls_this_month": self._charged(),
             "month": self.month,
             "month_ends": cst_text(ends),
             "month_ends_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ends)),

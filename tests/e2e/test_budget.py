@@ -116,6 +116,8 @@ def test_the_own_budget_is_never_overspent_and_the_dry_run_says_the_cost(tmp_pat
         assert [e["event"] for e in ev].count("budget.exhausted") == 1
         spent = next(e for e in ev if e["event"] == "budget.exhausted")
         assert spent["budget"] == 100 and "monthly_call_budget" in spent["action"]
+        done = next(e for e in ev if e["event"] == "sync.finished")
+        assert done["stopped_by"] == "budget.exhausted" and done["pending"] > 0
         assert "upload.failed" not in [e["event"] for e in ev]
         again = run_cli("sync", "-c", str(cfg))
         assert again.returncode == 1 and emu.metered() <= 100  # not even a probe

@@ -121,3 +121,31 @@ def test_forecast_and_plan_cost():
     assert runs_out is not None and mid < runs_out < month_end(mid)
     assert forecast(10, 0, mid) is None
     assert plan_cost(uploads=100, folders=5, moves=1) == 206
+
+
+def test_an_upload_pledges_its_calls_and_a_refusal_stays_until_there_is_room():
+    """An upload pledges its 2 calls up front (none is left half done); a refused one marks
+    the budget spent, and another upload's pledged call does not unmark it."""
+    meter = Meter(FakeLedger(), 3, clock=Clock(NEW_YEAR_CST))
+    pledged = threading.Event()
+    go_on = threading.Event()
+    seen: list[object] = []
+
+    def first_upload() -> None:
+        meter.need(2)
+        pledged.set()
+        go_on.wait(10)
+        meter.reserve("storage.uploadInfos")
+        meter.settle("storage.uploadInfos", Charge.CHARGED)
+        seen.append(meter.exhausted)
+        meter.release()
+
+    t = threading.Thread(target=first_upload)
+    t.start()
+    assert pledged.wait(10)
+    with pytest.raises(BudgetExhaustedError):
+        meter.need(2)  # 1 call left: this upload is not started
+    go_on.set()
+    t.join(10)
+    assert seen == [Exhausted.BUDGET] and meter.exhausted is Exhausted.BUDGET
+    assert meter.view().spent == 1  # the unused pledged call went back
