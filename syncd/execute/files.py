@@ -1,10 +1,13 @@
 """The executor's file actions: upload (after a look at the remote when overwriting),
 verify a touch, adopt a remote twin, and the failure bookkeeping of an upload.
 
-Before overwriting a file it uploaded, syncd compares the remote version with the one its
-last commit produced (one get-dentry call on its own API budget): someone else's edit is
-never overwritten without `remote.changed` naming who and how to get it back, kept beside
-ours, or held, per `sync.on_remote_change`.
+Someone else's edit of a file syncd uploaded is never overwritten silently, per
+`sync.on_remote_change`: under `overwrite` (the default) nothing is looked at first — the
+version the commit returns tells (more than one past ours: `remote.changed` names who and
+the version to restore, one version-history call, only then), so a changed file costs the
+protocol's 2 metered calls (§4.11); `keep-both` and `hold` compare the remote version with
+the one our last commit produced first (a `sync` asks 30 files a call, `looked`), to keep
+theirs beside ours or hold.
 """
 
 from __future__ import annotations
