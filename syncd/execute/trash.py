@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import structlog
 
 from syncd.core.actions import Outcome, Trash
-from syncd.core.errors import ParentMissingError, RemoteError
+from syncd.core.errors import BudgetExhaustedError, ParentMissingError, RemoteError
 from syncd.core.model import Notice, NoticeKind, Record, Trashed
 from syncd.core.settings import Mapping
 from syncd.execute.context import Context
@@ -164,6 +164,10 @@ class TrashActions:
         return Outcome.TRASHED
 
     def _failed(self, a: Trash, exc: RemoteError) -> Outcome:
+        if isinstance(exc, BudgetExhaustedError):  # said once by the meter; kept for later
+            log.debug("trash.pending", mapping=str(a.mapping.local), what=str(a))
+            self.ctx.stats.add(pending=max(1, len(a.records)))
+            return Outcome.PENDING
         log.error(
             "trash.failed",
             mapping=str(a.mapping.local),

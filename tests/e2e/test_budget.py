@@ -299,3 +299,29 @@ def test_keep_both_and_hold_look_first_in_batches(tmp_path, policy):
             assert any(p.startswith("f07 (conflict ") for p in files)
         else:
             assert emu.metered() == 78 + 2 and "held" in proc.stderr
+
+
+def test_a_delete_waits_for_the_budget_without_an_error_per_file(tmp_path):
+    """`deletes: trash` with the budget spent: the moves into the trash wait (no
+    `trash.failed`), the records stay, and the pass after a raise trashes them."""
+    share = tmp_path / "share"
+    share.mkdir()
+    for i in range(3):
+        (share / f"f{i}.txt").write_bytes(b"file %d" % i)
+    with Emulator(folders=[ROOT_UUID], store_content=True, monthly_quota=UNLIMITED) as emu:
+        sync = {"workers": 4, "deletes": "trash", "max_delete_percent": 100}
+        mapping = [{"local": str(share), "parent_dentry_uuid": ROOT_UUID}]
+        cfg = write_config(tmp_path, emu, mapping, sync=sync)
+        run_cli("sync", "-c", str(cfg), check=True)
+        spent = emu.metered()
+        (share / "f0.txt").unlink()
+        cfg = write_config(
+            tmp_path, emu, mapping, sync=sync, dingtalk={"monthly_call_budget": spent}
+        )
+        proc = run_cli("sync", "-c", str(cfg))
+        names = [e["event"] for e in events(proc.stderr)]
+        assert proc.returncode == 1 and "trash.failed" not in names and emu.metered() == spent
+        assert "f0.txt" in emu.files()
+        cfg = write_config(tmp_path, emu, mapping, sync=sync, dingtalk={"monthly_call_budget": 0})
+        run_cli("sync", "-c", str(cfg), check=True)
+        assert "f0.txt" not in emu.files()

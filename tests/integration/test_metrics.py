@@ -244,6 +244,21 @@ def test_the_months_calls_and_a_spent_quota_show_in_metrics_and_health(tmp_path)
                 timeout=20,
                 interval=0.2,
             )
-            assert d.count("upload.failed") == 0
+            # `run` keeps watching; within the hour no further call is sent (not even a probe)
+            refused = emu.stats()["metered"]["refused"]
+            for i in range(3):
+                (share / f"later{i}.txt").write_bytes(b"waits for the quota")
+            wait_until(
+                lambda: (
+                    samples(requests.get(f"{url}/metrics", timeout=5).text).get(
+                        "syncd_pending_files"
+                    )
+                    == 4
+                ),
+                timeout=20,
+                interval=0.2,
+            )
+            assert emu.stats()["metered"]["refused"] == refused
+            assert d.count("upload.failed") == 0 and d.count("quota.exhausted") == 1
         finally:
             assert d.stop() == 0
