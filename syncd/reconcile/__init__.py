@@ -1,4 +1,4 @@
-"""reconcile: a walk × the records × the listings → actions. It yields and never executes.
+"""reconcile: a walk, the records and the listings → actions. It yields and never executes.
 
 `loop.Reconciler` compares one mapping's scan with its records (through `plan.ports`), pairs
 moves (`moves`), checks the root marker (`root_marker`) and remote drift (`drift`).

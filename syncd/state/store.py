@@ -92,12 +92,6 @@ class StateStore(Ledger, Notes):
         )
         return {r[0]: DirRow(*r[1:]) for r in rows}
 
-    def dirs_with_inode(self, key: str, inode: int) -> list[str]:
-        rows = self._query(
-            "SELECT path FROM dirs WHERE mapping=? AND inode=?", (self.mapping_id(key), inode)
-        )
-        return [r[0] for r in rows]
-
     def set_dir_inode(self, key: str, folder: str, inode: int) -> None:
         """Remember a local folder's inode (folder renames are found by it)."""
         dir_id = self.dir_id(key, folder)
