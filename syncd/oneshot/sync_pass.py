@@ -117,7 +117,12 @@ class SyncPass:
     def feed(self, actions: Iterable[Action]) -> None:
         self.consumer.feed(actions)
 
-    def mapping(self, m: Mapping) -> None:
+    def scan(self, m: Mapping) -> ScanReport | None:
+        """Walk mapping `m` and carry out its uploads and moves; None when it failed.
+
+        Its deletes wait for `finish`, after every mapping was walked: a file moved out of
+        this mapping into one walked later is paired there with its record, never trashed
+        or forgotten first (and so never uploaded anew)."""
         report = ScanReport(m, "")
         planned = self.planned[0]
         ctx, run = self.ctx, self.world.executor.execute
@@ -126,27 +131,16 @@ class SyncPass:
             if verdict.problem is not None:
                 hint = "nothing is deleted or uploaded for it until the folder is back"
                 ctx.mapping_failed(m, MappingFailedError(verdict.problem, hint=hint))
-                return
+                return None
             if verdict.marker is not None:
                 run(verdict.marker)
             self.feed(self.recon.scan(m, "", report))
         except RootUnavailable as exc:
             ctx.mapping_failed(m, MappingFailedError(exc.reason, hint=f"check {m.local}"))
-            return
+            return None
         except StateError as exc:
             ctx.state_failed(exc, "scan")
         self._drain()
-        if not self._stopped():
-            try:
-                for action in self.recon.finish(report):
-                    run(action)
-            except StateError as exc:
-                ctx.state_failed(exc, "scan")
-        if self.check_remote and ctx.blocked_reason(m) is None:
-            self.repair(m)
-        if ctx.blocked_reason(m) is None:
-            for action in self.recon.housekeeping(m):
-                run(action)
         c = report.counters
         log.info(
             "scan.finished",
@@ -158,6 +152,24 @@ class SyncPass:
             **({"unreadable_folders": len(c.failed)} if c.failed else {}),
             seconds=round(report.seconds, 3),
         )
+        return report
+
+    def finish(self, report: ScanReport, moved: set[tuple[str, str]]) -> None:
+        """Mapping `report.mapping`'s deletes (`moved`: every (mapping, path) some mapping's
+        walk paired with a move), drift repair and housekeeping."""
+        m, ctx, run = report.mapping, self.ctx, self.world.executor.execute
+        report.gone.moved_sources |= moved
+        if not self._stopped():
+            try:
+                for action in self.recon.finish(report):
+                    run(action)
+            except StateError as exc:
+                ctx.state_failed(exc, "scan")
+        if self.check_remote and ctx.blocked_reason(m) is None:
+            self.repair(m)
+        if ctx.blocked_reason(m) is None:
+            for action in self.recon.housekeeping(m):
+                run(action)
 
     def repair(self, m: Mapping) -> None:
         """`--check-remote`: list the mapped remote tree and repair drift."""
@@ -222,10 +234,20 @@ def run_sync(
     result = SyncResult({}, 0.0)
     try:
         run.feed(run.recon.removed_mappings())
+        reports: list[ScanReport] = []
         for m in config.mappings:
             if ctx.fatal is not None or ctx.state_broken is not None:
                 break
-            run.mapping(m)
+            if (report := run.scan(m)) is not None:
+                reports.append(report)
+        # A real run's state says which file left which mapping (a move re-keys its record;
+        # a move that fell back to an upload leaves the source recorded, to be trashed). A
+        # dry-run records nothing, so the pairings the walks made are handed on instead.
+        moved = set() if run.acts else {s for r in reports for s in r.gone.moved_sources}
+        for report in reports:
+            if ctx.fatal is not None or ctx.state_broken is not None:
+                break
+            run.finish(report, moved)
         run.retry_deferred()
     except KeyboardInterrupt:  # SIGINT/SIGTERM: finish what is in flight, drop the queue
         ctx.stopping.set()
