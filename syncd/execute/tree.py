@@ -142,9 +142,11 @@ class TreeActions:
                     raise
                 return self._rename_then_move(space, rec, parent.dentry_id, name)
             calls += 1
+            remote.caps.learn(space, Capability.MOVE, True)
         if renames:
             dentry = remote.dentries.rename(space, rec.dentry_id, name)
             calls += 1
+            remote.caps.learn(space, Capability.RENAME, True)
         return dentry or Dentry(rec.dentry_uuid, rec.dentry_id), calls
 
     def _rename_then_move(

@@ -78,8 +78,9 @@ class Capabilities:
             ):
                 return False
             space[cap.value] = (value, source.value)
-        if source is Source.TRAFFIC:
-            log.info("capability.learned", space_id=space_id, capability=cap.value, value=value)
+        if source is Source.TRAFFIC:  # news when a space lacks something; else a detail
+            say = log.info if value is False else log.debug
+            say("capability.learned", space_id=space_id, capability=cap.value, value=value)
         self._write(lambda s: s.set_capability(space_id, cap.value, value, source.value))
         return old is None or old[0] != value
 

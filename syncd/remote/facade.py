@@ -43,5 +43,5 @@ def build_remote(config: Config, store: Store, stats: Any = None) -> Remote:
     dentries = DentryApi(transport)
     folders = FolderResolver(storage, store)
     transfer = Transfer(storage, dentries, folders, bwlimit=config.sync.bwlimit, caps=caps)
-    index = RemoteIndex(dentries, folders)
+    index = RemoteIndex(dentries, folders, caps)
     return Remote(transport, storage, dentries, folders, transfer, index, caps)
