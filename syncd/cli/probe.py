@@ -375,7 +375,9 @@ def _table(f: Finding) -> None:
     for cap in Capability:
         value = f.caps.get(cap)
         answer = "yes" if value is True else "no" if value is False else "?"
-        if value is None:
+        if value is None and cap is Capability.ETAG_IS_MD5 and f.caps.get(Capability.UPLOAD):
+            meaning = "no ETag at all: " + MEANING[cap][1]
+        elif value is None:
             meaning = "not known: syncd assumes the documented behaviour, with its fallback ready"
         else:
             meaning = MEANING[cap][0 if value else 1]
