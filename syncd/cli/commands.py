@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from syncd.core.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from syncd.core.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 _last_signal = [0]
 
@@ -123,6 +123,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from syncd.config import default_state_dir, state_dir_problem
     from syncd.core.errors import ConfigError
 
+    if (args.probe and args.offline) or (args.json and not args.probe):
+        print(
+            "syncd check: --probe talks to DingTalk (not with --offline); --json goes with --probe",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     config = _load_config(args, require_credentials=not args.offline, check_credentials=True)
     _setup_logging(args, config)
     notes = list(config.notes)
@@ -135,11 +141,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif (problem := state_dir_problem(config.state_dir)) is not None:
         raise ConfigError([problem], str(config.source))
     plural = "s" if len(config.mappings) != 1 else ""
-    print(f"config {config.source}: OK ({len(config.mappings)} mapping{plural})")
+    out = sys.stderr if args.json else sys.stdout  # --json: stdout is the object only
+    print(f"config {config.source}: OK ({len(config.mappings)} mapping{plural})", file=out)
     for note in notes:
-        print(f"  note: {note}")
+        print(f"  note: {note}", file=out)
     if args.offline:
         return EXIT_OK
+    if args.probe:
+        from syncd.cli.probe import probe
+
+        return probe(config, as_json=args.json)
     from syncd.cli.check import check_remote
 
     return check_remote(config)

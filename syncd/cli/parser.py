@@ -154,9 +154,15 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
     _common(parser, config=True, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _sync_and_run(sub)
-    _sub(sub, "check").add_argument(
-        "--offline", action="store_true", help="only validate the config file"
+    p = _sub(sub, "check")
+    p.add_argument("--offline", action="store_true", help="only validate the config file")
+    p.add_argument(
+        "--probe",
+        action="store_true",
+        help="try each tenant-dependent behaviour once in a scratch folder under each "
+        "mapping (about 12 metered calls per mapping) and remember the answers",
     )
+    p.add_argument("--json", action="store_true", help="with --probe: one JSON object")
     _sub(sub, "status").add_argument("--json", action="store_true", help="machine-readable output")
     p = _sub(sub, "ls")
     p.add_argument(

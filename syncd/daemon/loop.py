@@ -299,6 +299,7 @@ class Daemon:
         if now >= self.next_rescan:
             self.next_rescan = now + self.config.sync.rescan_interval_seconds
             self.ctx.failed_mappings.clear()  # a remote root may have been fixed meanwhile
+            self.ctx.failed_subfolders.clear()
             self.scanner.full("interval")
             self.scanner.purge()
         for polled in self.maps.due_polls(now):
@@ -457,6 +458,7 @@ class Daemon:
         self.ctx.reconfigure(new)
         self.recon.reconfigure(new)
         self.ctx.failed_mappings.clear()
+        self.ctx.failed_subfolders.clear()
         self._forget_removed()
         self.gate.settle = new.sync.settle_seconds
         self.next_rescan = time.monotonic() + new.sync.rescan_interval_seconds

@@ -5,6 +5,11 @@ Before overwriting a file it uploaded, syncd compares the remote version with th
 last commit produced (one get-dentry call on its own API budget): someone else's edit is
 never overwritten without `remote.changed` naming who and how to get it back, kept beside
 ours, or held, per `sync.on_remote_change`.
+
+In a space whose listings do not carry our stamp (dingtalk-api.md §15.3.1), a remote twin
+the listing shows unstamped is looked at once with get-dentry before it is uploaded over:
+stamped there, it is adopted. In a space without the folder API (§15.3.3), the first
+subfolder file fails the mapping's subfolders once; root files keep syncing.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from syncd.core.actions import (
     Upload,
     Verify,
 )
+from syncd.core.capabilities import NOT_SUPPORTED, Capability
 from syncd.core.errors import (
     CredentialsError,
     FileChangedError,
@@ -97,9 +103,16 @@ class FileActions:
     # -- upload --------------------------------------------------------------------------
     def upload(self, a: Upload, remote: Dentry | None = None, *, looked: bool = False) -> Outcome:
         ctx, m, f = self.ctx, a.mapping, a.file
-        if (why := ctx.blocked_reason(m)) is not None:
+        if (why := ctx.blocked_reason(m, f.folder)) is not None:
             ctx.stats.add(abandoned=1)
             return why
+        if a.reason is Reason.TWIN_UNSTAMPED and a.twin is not None:
+            try:
+                stamped = self._stamped_twin(m, a.twin)
+            except Exception as exc:  # noqa: BLE001 - bookkept as the upload's failure
+                return self.failure(m, f, exc)
+            if stamped is not None:
+                return self.adopt(Adopt(m, f, stamped))
         current = ctx.state.record(m.key, f.rel_path)
         if (
             not looked
@@ -123,6 +136,19 @@ class FileActions:
             return self._send(a, record, remote, verdict, name, strategy)
         except Exception as exc:  # noqa: BLE001 - every failure is bookkept, none escapes
             return self.failure(m, f, exc)
+
+    def _stamped_twin(self, m: Mapping, twin: Dentry) -> Dentry | None:
+        """The twin as get-dentry shows it, when that carries a stamp the listing did not
+        (None: the listing can be trusted, or the twin is really not stamped)."""
+        remote = self.ctx.remote()
+        space = remote.folders.root(self.ctx.target(m)).space_id
+        if remote.caps.known(space, Capability.LISTING_RETURNS_STAMP) is True:
+            return None
+        got = remote.dentries.get(space, twin.id)
+        if got is None or not got.stamp:
+            return None
+        remote.caps.learn(space, Capability.LISTING_RETURNS_STAMP, False)
+        return got
 
     def _remote_state(self, m: Mapping, record: Record) -> Dentry | None:
         remote = self.ctx.remote()
@@ -338,6 +364,15 @@ class FileActions:
                 f.rel_path, "too slow for the upload window", exc.message, f.size, f.mtime_ns
             )
             return issues.refuse(ctx, refuse(m, r, issue))
+        if (
+            isinstance(exc, PermanentError)
+            and exc.code == NOT_SUPPORTED
+            and exc.api == "storage.addFolder"
+            and f.folder
+        ):
+            self._no_folder_api(m, exc)
+            ctx.stats.add(abandoned=1)
+            return Outcome.ABANDONED
         if isinstance(exc, RootMissingError) or (
             isinstance(exc, PermanentError) and exc.code in MAPPING_CODES
         ):
@@ -359,6 +394,24 @@ class FileActions:
             raise exc
         self._quarantine(m, f, exc, fields)
         return Outcome.FAILED
+
+    def _no_folder_api(self, m: Mapping, exc: PermanentError) -> None:
+        """The space has no folder API: its subfolders fail once, at mapping level."""
+        ctx = self.ctx
+        if ctx.has_remote():
+            remote = ctx.remote()
+            space = remote.folders.root(ctx.target(m)).space_id
+            remote.caps.learn(space, Capability.ADD_FOLDER, False)
+        ctx.subfolders_failed(
+            m,
+            MappingFailedError(
+                f"the remote space does not offer the folder API (capability add_folder: "
+                f"{exc.message}); files in subfolders are not uploaded, root files are",
+                code=exc.code,
+                hint="set `subfolders: false` on this mapping, or map a folder of a space "
+                "that has the folder API (`syncd check --probe` tells)",
+            ),
+        )
 
     def _local_failure(
         self, m: Mapping, f: LocalFile, exc: BaseException, fields: dict[str, Any]

@@ -262,7 +262,7 @@ def run_sync(
     result.seconds = time.monotonic() - started
     result.counters = stats.summary()
     result.fatal, result.state_broken = ctx.fatal, ctx.state_broken
-    result.failed_mappings = dict(ctx.failed_mappings)
+    result.failed_mappings = {**ctx.failed_subfolders, **ctx.failed_mappings}
     result.folders = len(run.folders)
     result.dry_run = not run.acts
     _report(config, stats, result)
