@@ -25,14 +25,21 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _load_config(
-    args: argparse.Namespace, *, require_credentials: bool = True, check_credentials: bool = False
+    args: argparse.Namespace,
+    *,
+    require_credentials: bool = True,
+    check_credentials: bool = False,
+    require_folders: bool = False,
 ) -> Any:
+    """The config; a mapping whose folder does not exist is kept (a share mounted after the
+    start) unless `require_folders` (`check`, which reports it)."""
     from syncd.config import find_config, load
 
     return load(
         find_config(getattr(args, "config", None)),
         require_credentials=require_credentials,
         check_credentials=check_credentials,
+        require_folders=require_folders,
     )
 
 
@@ -123,7 +130,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from syncd.config import default_state_dir, state_dir_problem
     from syncd.core.errors import ConfigError
 
-    config = _load_config(args, require_credentials=not args.offline, check_credentials=True)
+    config = _load_config(
+        args, require_credentials=not args.offline, check_credentials=True, require_folders=True
+    )
     _setup_logging(args, config)
     notes = list(config.notes)
     service_dir = str(config.state_dir) == default_state_dir(config.source, {})
