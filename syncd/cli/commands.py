@@ -195,6 +195,23 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         client.close()
 
 
+def cmd_retry(args: argparse.Namespace) -> int:
+    from syncd.cli.act import retry
+
+    if bool(args.paths) == bool(args.all):
+        print("syncd retry: give PATH… or --all (one of them)", file=sys.stderr)
+        return 2
+    return retry(_load_config(args, require_credentials=False), args.paths, args.all)
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from syncd.cli.act import resolve
+    from syncd.core.actions import Resolution
+
+    config = _load_config(args, require_credentials=False)
+    return resolve(config, args.path, Resolution(args.resolution))
+
+
 def cmd_example_config(args: argparse.Namespace) -> int:
     from syncd.cli.shipped import example_config
 
@@ -251,6 +268,8 @@ HANDLERS = {
     "check": cmd_check,
     "status": cmd_status,
     "ls": cmd_ls,
+    "retry": cmd_retry,
+    "resolve": cmd_resolve,
     "whoami": cmd_whoami,
     "example-config": cmd_example_config,
     "unit": cmd_unit,

@@ -44,6 +44,7 @@ from syncd.daemon.report import Live, Reporting
 from syncd.daemon.retries import RetryTimers
 from syncd.daemon.scanner import Scanner
 from syncd.daemon.settle import SettleGate, Stat
+from syncd.execute import requests
 from syncd.execute.consume import Consumer
 from syncd.execute.context import RemoteFactory
 from syncd.execute.pool import Job, Workers
@@ -161,6 +162,7 @@ class Daemon:
             settle_seconds=self.gate.settle,
             pid=os.getpid(),
         )
+        self._requests(time.monotonic())  # left while no daemon ran
         self.report.snapshot(force=True)  # `status` sees the daemon from its start
         try:
             self._loop()
@@ -322,6 +324,7 @@ class Daemon:
             self.next_root_check = now + ROOT_CHECK
             self.maps.check_roots(self.watches, self.scanner.request, self.recon.root_check)
             self._probe_state()
+            self._requests(now)
             self.report.snapshot()
         if self.watchdog_every and now >= self.next_ping:
             sdnotify.notify("WATCHDOG=1")
@@ -332,6 +335,13 @@ class Daemon:
                 {k: (m.local, m.subfolders) for k, m in self.mappings.items()}
             )
             self._publish_status()
+
+    def _requests(self, now: float) -> None:
+        """`syncd retry` / `syncd resolve`: look at their files again now, past any back-off."""
+        for key, rel in requests.take(self.ctx, list(self.mappings)):
+            self.retries.discard((key, rel))
+            self.forced.add((key, rel))
+            self._touch(key, rel, now)
 
     def _handle(self, item: Any) -> None:
         now = time.monotonic()

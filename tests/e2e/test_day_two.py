@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -58,3 +59,71 @@ def test_a_missing_share_is_skipped_by_sync_shown_by_status_and_fails_check(tmp_
     check = run_cli("check", "-c", str(cfg), "--offline")
     assert check.returncode == 3
     assert f"mappings[0].local: folder does not exist: {missing}" in check.stderr
+
+
+COLLEAGUE = "colleague-union-id"
+
+
+def _held(tmp_path, emulator):
+    """plan.xlsx edited remotely by a colleague and locally: held (on_remote_change: hold)."""
+    root = tmp_path / "share"
+    root.mkdir()
+    (root / "plan.xlsx").write_bytes(b"ours v1")
+    cfg = write_config(
+        tmp_path,
+        emulator,
+        [{"local": str(root), "parent_dentry_uuid": ROOT_UUID}],
+        sync={"on_remote_change": "hold"},
+    )
+    run_cli("sync", "-c", str(cfg), check=True)
+    emulator.edit(emulator.files()["plan.xlsx"]["uuid"], b"theirs v2", modifier=COLLEAGUE)
+    (root / "plan.xlsx").write_bytes(b"ours v2, longer")
+    run_cli("sync", "-c", str(cfg))
+    assert "held: plan.xlsx" in run_cli("status", "-c", str(cfg)).stdout
+    return root, cfg
+
+
+@pytest.mark.parametrize("choice", ["keep-local", "keep-remote", "keep-both"])
+def test_resolve_without_a_daemon_is_carried_out_by_the_next_sync(tmp_path, emulator, choice):
+    root, cfg = _held(tmp_path, emulator)
+    proc = run_cli("resolve", "-c", str(cfg), str(root / "plan.xlsx"), f"--{choice}")
+    assert proc.returncode == 0, proc.stderr
+    assert "queued: no daemon runs; the next `syncd sync`" in proc.stdout
+    proc = run_cli("sync", "-c", str(cfg))
+    assert proc.returncode == 0, proc.stderr
+    (done,) = [e for e in events(proc.stderr) if e["event"] == "hold.resolved"]
+    assert done["resolution"] == choice
+    files = emulator.files()
+    if choice == "keep-local":
+        assert files["plan.xlsx"]["sha256"] == sha(b"ours v2, longer")
+        assert "version 2 in the file's version history" in done["restore"]
+    elif choice == "keep-remote":
+        assert files["plan.xlsx"]["sha256"] == sha(b"theirs v2") and len(files) == 1
+        emulator.reset_stats()
+        run_cli("sync", "-c", str(cfg), check=True)
+        assert emulator.stats()["total"] == 0  # accepted: nothing sent, nothing held
+        (root / "plan.xlsx").write_bytes(b"ours v3")  # until ours changes again
+        run_cli("sync", "-c", str(cfg), check=True)
+        assert emulator.files()["plan.xlsx"]["sha256"] == sha(b"ours v3")
+    else:
+        assert files["plan.xlsx"]["sha256"] == sha(b"theirs v2")
+        (copy,) = [p for p in files if p.startswith("plan (conflict ")]
+        assert files[copy]["sha256"] == sha(b"ours v2, longer")
+    status = run_cli("status", "-c", str(cfg)).stdout
+    assert "held:" not in status and "hold resolved: plan.xlsx: " + choice in status
+
+
+def test_resolve_and_retry_refuse_what_is_not_theirs_to_act_on(tmp_path, emulator):
+    root, cfg = _held(tmp_path, emulator)
+    proc = run_cli("resolve", "-c", str(cfg), str(tmp_path / "elsewhere.txt"), "--keep-local")
+    assert proc.returncode == 1 and "is in no mapping (mapped folders: " in proc.stderr
+    (root / "other.txt").write_bytes(b"x")
+    proc = run_cli("resolve", "-c", str(cfg), str(root / "other.txt"), "--keep-local")
+    assert proc.returncode == 1 and "other.txt is not held" in proc.stderr
+    assert run_cli("retry", "-c", str(cfg)).returncode == 2
+    proc = run_cli("retry", "-c", str(cfg), "--all")
+    assert (proc.returncode, proc.stdout) == (0, "no failing file\n")
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
