@@ -3,6 +3,7 @@ with since when, the daemon's activity and pending work; gauges read at scrape t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -71,4 +72,38 @@ def test_status_and_healthz_agree_on_a_mapping_waiting_for_its_share(
     health = requests.get(f"{url}/healthz", timeout=5)
     assert (health.status_code, health.text) == (200, "degraded: 1 file refused\n")
     assert "syncd_failed_mappings 0.0" in requests.get(f"{url}/metrics", timeout=5).text
+    assert d.stop() == 0
+
+
+def test_retry_and_resolve_while_run_holds_the_lock(tmp_path, emulator, share, daemons):
+    """Neither command takes the lock: the daemon takes their request within seconds and
+    they print what was done."""
+    (share / "plan.xlsx").write_bytes(b"ours v1")
+    cfg = cfg_for(tmp_path, emulator, share, on_remote_change="hold")
+    d = start(daemons, cfg)
+    d.wait_event("upload.completed", path="plan.xlsx", timeout=20)
+    emulator.set_fault("commit", "5xx")
+    (share / "late.txt").write_bytes(b"fails first")
+    d.wait_event("upload.failed", path="late.txt", timeout=60)
+
+    def failing() -> dict | None:
+        items = _status(cfg)["mappings"][0]["failing"]
+        return items[0] if items else None
+
+    item = wait_until(failing, timeout=20, interval=0.2, message="late.txt failing")
+    emulator.clear_faults()
+    proc = run_cli("retry", "-c", str(cfg), str(share / "late.txt"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"retrying now: {share / 'late.txt'}\n"
+    done = d.wait_event("upload.completed", path="late.txt", timeout=30)
+    assert done["timestamp"] < item["next_retry"]  # before its back-off would have ended
+
+    emulator.edit(emulator.files()["plan.xlsx"]["uuid"], b"theirs v2", modifier="colleague")
+    (share / "plan.xlsx").write_bytes(b"ours v2, longer")
+    d.wait_event("remote.changed", path="plan.xlsx", timeout=30)
+    proc = run_cli("resolve", "-c", str(cfg), str(share / "plan.xlsx"), "--keep-local")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"resolved: {share / 'plan.xlsx'}: keep-local: ours uploaded")
+    assert "version 2 in the file's version history" in proc.stdout
+    assert emulator.files()["plan.xlsx"]["sha256"] == hashlib.sha256(b"ours v2, longer").hexdigest()
     assert d.stop() == 0
