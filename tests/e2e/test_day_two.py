@@ -127,3 +127,11 @@ def test_resolve_and_retry_refuse_what_is_not_theirs_to_act_on(tmp_path, emulato
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("command", ["retry", "resolve"])
+def test_the_new_commands_have_help_with_exit_codes_and_an_example(command):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0
+    assert "exit codes: 0 " in proc.stdout and f"example: syncd {command} " in proc.stdout
+    assert command in run_cli("completion", "bash", check=True).stdout
