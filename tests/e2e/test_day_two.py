@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import pytest
 
@@ -135,3 +136,38 @@ def test_the_new_commands_have_help_with_exit_codes_and_an_example(command):
     assert proc.returncode == 0
     assert "exit codes: 0 " in proc.stdout and f"example: syncd {command} " in proc.stdout
     assert command in run_cli("completion", "bash", check=True).stdout
+
+
+def _offline(tmp_path, dingtalk: dict) -> tuple[int, str, str]:
+    here = tmp_path / "here"
+    here.mkdir(exist_ok=True)
+    cfg = tmp_path / "c.yaml"
+    mapping = f"mappings:\n  - local: {here}\n    parent_dentry_uuid: {ROOT_UUID}\n"
+    body = "".join(f"  {k}: {v!r}\n" for k, v in dingtalk.items())
+    cfg.write_text(("dingtalk:\n" + body if body else "") + mapping)
+    assert "CREDENTIALS_DIRECTORY" not in os.environ  # as for an operator at a shell
+    proc = run_cli("check", "--offline", "-c", str(cfg))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_check_offline_fails_on_missing_credentials_and_unusable_literal_secret_files(tmp_path):
+    """No app_key, secret or union_id, or a literal secret path that is missing or a folder:
+    exit 3 naming each; a secret only the unit provides is a note, not a failure."""
+    code, _, err = _offline(tmp_path, {})
+    assert code == 3
+    for problem in (
+        "dingtalk.app_key: required",
+        "dingtalk.app_secret: required (or app_secret_file)",
+        "dingtalk.union_id: required",
+    ):
+        assert problem in err
+    keys = {"app_key": "k", "union_id": "u"}
+    missing = tmp_path / "no-such.secret"
+    code, _, err = _offline(tmp_path, {**keys, "app_secret_file": str(missing)})
+    assert code == 3 and f"dingtalk.app_secret_file: cannot read {missing}: No such file" in err
+    code, _, err = _offline(tmp_path, {**keys, "app_secret_file": str(tmp_path)})
+    assert code == 3 and f"cannot read {tmp_path}: Is a directory" in err
+    unit = "${CREDENTIALS_DIRECTORY}/dingtalk-app-secret"
+    code, out, err = _offline(tmp_path, {**keys, "app_secret_file": unit})
+    assert code == 0, err
+    assert "OK" in out and "read when the service starts" in out
