@@ -207,20 +207,28 @@ class FileActions:
     ) -> Outcome:
         ctx, m, f = self.ctx, a.mapping, a.file
         transfer = ctx.remote().transfer
+        sending = ctx.progress.sending(f.size)  # the bytes bar follows the bytes sent
         with ctx.concurrency.slot():
             transfer.storage.t.limiter_wait()
             started = time.monotonic()
-            sent = transfer.send(ctx.tree(m), ctx.target(m), f, strategy=strategy, name=name)
+            try:
+                sent = transfer.send(
+                    ctx.tree(m), ctx.target(m), f, strategy=strategy, name=name, on_bytes=sending
+                )
+            except BaseException:
+                ctx.progress.file_failed(sending)
+                raise
             busy = time.monotonic() - started - transfer.storage.t.limiter_wait()
             ctx.concurrency.observe(busy, f.size)
         dentry = sent.dentry
         if verdict is RemoteVerdict.KEEP_BOTH and remote is not None:
             dentry = remote  # the local path stays paired with their file; ours sits beside
         if not ctx.record(m, f, sent.sha256, dentry.uuid, dentry.id, dentry.version):
+            ctx.progress.file_failed(sending)
             return Outcome.FAILED
         seconds = time.monotonic() - started
         ctx.stats.uploaded(f.size, seconds)
-        ctx.progress.file_done(f.size)
+        ctx.progress.file_done(f.size, sending)
         if verdict is not RemoteVerdict.PROCEED:
             self._tell_remote_change(m, f, record, remote, verdict, sent.dentry)
         log.info(
