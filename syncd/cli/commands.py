@@ -25,14 +25,21 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _load_config(
-    args: argparse.Namespace, *, require_credentials: bool = True, check_credentials: bool = False
+    args: argparse.Namespace,
+    *,
+    require_credentials: bool = True,
+    check_credentials: bool = False,
+    require_folders: bool = False,
 ) -> Any:
+    """The config; a mapping whose folder does not exist is kept (a share mounted after the
+    start) unless `require_folders` (`check`, which reports it)."""
     from syncd.config import find_config, load
 
     return load(
         find_config(getattr(args, "config", None)),
         require_credentials=require_credentials,
         check_credentials=check_credentials,
+        require_folders=require_folders,
     )
 
 
@@ -129,7 +136,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    config = _load_config(args, require_credentials=not args.offline, check_credentials=True)
+    config = _load_config(
+        args, require_credentials=not args.offline, check_credentials=True, require_folders=True
+    )
     _setup_logging(args, config)
     notes = list(config.notes)
     service_dir = str(config.state_dir) == default_state_dir(config.source, {})
@@ -197,6 +206,23 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         client.close()
 
 
+def cmd_retry(args: argparse.Namespace) -> int:
+    from syncd.cli.act import retry
+
+    if bool(args.paths) == bool(args.all):
+        print("syncd retry: give PATH… or --all (one of them)", file=sys.stderr)
+        return 2
+    return retry(_load_config(args, require_credentials=False), args.paths, args.all)
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from syncd.cli.act import resolve
+    from syncd.core.actions import Resolution
+
+    config = _load_config(args, require_credentials=False)
+    return resolve(config, args.path, Resolution(args.resolution))
+
+
 def cmd_example_config(args: argparse.Namespace) -> int:
     from syncd.cli.shipped import example_config
 
@@ -253,6 +279,8 @@ HANDLERS = {
     "check": cmd_check,
     "status": cmd_status,
     "ls": cmd_ls,
+    "retry": cmd_retry,
+    "resolve": cmd_resolve,
     "whoami": cmd_whoami,
     "example-config": cmd_example_config,
     "unit": cmd_unit,

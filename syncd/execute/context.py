@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from syncd.core.actions import Outcome
+from syncd.core.actions import Outcome, Resolution
 from syncd.core.errors import MappingFailedError, StateError
 from syncd.core.model import LocalFile, Record
 from syncd.core.settings import Config, Mapping
@@ -63,6 +63,8 @@ class Context:
         self.failed_mappings: dict[str, MappingFailedError] = {}
         # mappings whose remote space has no folder API: only their root files are sent
         self.failed_subfolders: dict[str, MappingFailedError] = {}
+        # `syncd resolve` requests, by (mapping key, path): taken by the file's next upload
+        self.resolutions: dict[tuple[str, str], Resolution] = {}
         self._remote_factory = remote_factory
         self._remote: Remote | None = None
         self._setup = threading.Lock()

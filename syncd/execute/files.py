@@ -28,6 +28,7 @@ from syncd.core.actions import (
     Outcome,
     Reason,
     Refuse,
+    Resolution,
     ResolveRemoteChange,
     Reupload,
     Touch,
@@ -101,7 +102,16 @@ class FileActions:
         self.ctx = ctx
 
     # -- upload --------------------------------------------------------------------------
-    def upload(self, a: Upload, remote: Dentry | None = None, *, looked: bool = False) -> Outcome:
+    def upload(
+        self,
+        a: Upload,
+        remote: Dentry | None = None,
+        *,
+        looked: bool = False,
+        choice: Resolution | None = None,
+    ) -> Outcome:
+        """Upload `a` (after a look at the remote when overwriting ours); `choice` ends a
+        hold (`syncd resolve`); a hold by a remote edit takes a pending resolution too."""
         ctx, m, f = self.ctx, a.mapping, a.file
         if (why := ctx.blocked_reason(m, f.folder)) is not None:
             ctx.stats.add(abandoned=1)
@@ -116,6 +126,7 @@ class FileActions:
         current = ctx.state.record(m.key, f.rel_path)
         if (
             not looked
+            and choice is None
             and current is not None
             and (current.size, current.mtime_ns, current.inode) == f.key
         ):
@@ -128,14 +139,70 @@ class FileActions:
                 if not looked:
                     remote = self._remote_state(m, record)
                 verdict = remote_verdict(record, remote, ctx.policy)
+                if verdict is RemoteVerdict.HOLD and choice is None:
+                    choice = ctx.resolutions.pop((m.key, f.rel_path), None)
+                if choice is Resolution.KEEP_REMOTE:
+                    return self._accept_remote(m, f, record, remote)
+                if choice is not None and verdict is not RemoteVerdict.GONE:
+                    keep_both = choice is Resolution.KEEP_BOTH
+                    verdict = RemoteVerdict.KEEP_BOTH if keep_both else RemoteVerdict.PROCEED
                 if verdict is RemoteVerdict.HOLD:
                     return self._hold_remote(a, record, remote)
                 if verdict is RemoteVerdict.KEEP_BOTH:
                     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H%M")
                     name, strategy = conflict_name(f.name, stamp), ConflictStrategy.AUTO_RENAME
-            return self._send(a, record, remote, verdict, name, strategy)
+            outcome = self._send(a, record, remote, verdict, name, strategy)
         except Exception as exc:  # noqa: BLE001 - every failure is bookkept, none escapes
             return self.failure(m, f, exc)
+        if choice is not None and outcome is Outcome.COMPLETED:
+            self._resolved(m, f, choice, remote)
+        return outcome
+
+    def hold(self, a: Hold) -> Outcome:
+        """The empty-file guard holds `a`, unless `syncd resolve` has ended that hold."""
+        choice = self.ctx.resolutions.pop((a.mapping.key, a.file.rel_path), None)
+        record = self.ctx.state.record(a.mapping.key, a.file.rel_path)
+        if choice is None or record is None:
+            return issues.hold(self.ctx, a)
+        return self.upload(Upload(a.mapping, a.file, Reason.CHANGED, record), choice=choice)
+
+    def _accept_remote(
+        self, m: Mapping, f: LocalFile, record: Record, remote: Dentry | None
+    ) -> Outcome:
+        """keep-remote: their version becomes the one we last committed; ours is sent again
+        only when it changes."""
+        sha = self._hash(m, f)
+        if isinstance(sha, Outcome):
+            return sha
+        theirs = remote if remote is not None else None
+        uuid = theirs.uuid if theirs else record.dentry_uuid
+        dentry_id = theirs.id if theirs else record.dentry_id
+        version = theirs.version if theirs else record.version
+        if not self.ctx.record(m, f, sha, uuid, dentry_id, version):
+            return Outcome.FAILED
+        self._resolved(m, f, Resolution.KEEP_REMOTE, remote)
+        return Outcome.UNCHANGED
+
+    def _resolved(
+        self, m: Mapping, f: LocalFile, choice: Resolution, remote: Dentry | None
+    ) -> None:
+        version = remote.version if remote is not None else 0
+        if choice is Resolution.KEEP_LOCAL:
+            done = "ours uploaded"
+            extra = {
+                "restore": f"the overwritten content is version {version} in the file's "
+                "version history (DingTalk: file > version history > restore)"
+            }
+        elif choice is Resolution.KEEP_REMOTE:
+            done = f"theirs (version {version}) accepted; ours is sent when it changes again"
+            extra = {}
+        else:
+            done = "ours uploaded beside theirs as the conflict copy"
+            extra = {}
+        log.warning("hold.resolved", **_fields(m, f), resolution=choice.value, action=done, **extra)
+        detail = f"{choice.value}: {done}" + (f"; {extra['restore']}" if extra else "")
+        note = Notice(f.rel_path, NoticeKind.RESOLVED, detail)
+        self.ctx.write("notice", lambda: self.ctx.state.add_notice(m.key, note))
 
     def _stamped_twin(self, m: Mapping, twin: Dentry) -> Dentry | None:
         """The twin as get-dentry shows it, when that carries a stamp the listing did not
@@ -166,20 +233,28 @@ class FileActions:
     ) -> Outcome:
         ctx, m, f = self.ctx, a.mapping, a.file
         transfer = ctx.remote().transfer
+        sending = ctx.progress.sending(f.size)  # the bytes bar follows the bytes sent
         with ctx.concurrency.slot():
             transfer.storage.t.limiter_wait()
             started = time.monotonic()
-            sent = transfer.send(ctx.tree(m), ctx.target(m), f, strategy=strategy, name=name)
+            try:
+                sent = transfer.send(
+                    ctx.tree(m), ctx.target(m), f, strategy=strategy, name=name, on_bytes=sending
+                )
+            except BaseException:
+                ctx.progress.file_failed(sending)
+                raise
             busy = time.monotonic() - started - transfer.storage.t.limiter_wait()
             ctx.concurrency.observe(busy, f.size)
         dentry = sent.dentry
         if verdict is RemoteVerdict.KEEP_BOTH and remote is not None:
             dentry = remote  # the local path stays paired with their file; ours sits beside
         if not ctx.record(m, f, sent.sha256, dentry.uuid, dentry.id, dentry.version):
+            ctx.progress.file_failed(sending)
             return Outcome.FAILED
         seconds = time.monotonic() - started
         ctx.stats.uploaded(f.size, seconds)
-        ctx.progress.file_done(f.size)
+        ctx.progress.file_done(f.size, sending)
         if verdict is not RemoteVerdict.PROCEED:
             self._tell_remote_change(m, f, record, remote, verdict, sent.dentry)
         log.info(

@@ -22,6 +22,7 @@ import structlog
 from syncd.core.actions import Action, Defer, Outcome, Reupload, Upload, path_of
 from syncd.core.errors import MappingFailedError, RootUnavailable, StateError
 from syncd.core.settings import Config, Mapping
+from syncd.execute import requests
 from syncd.execute.consume import Consumer
 from syncd.execute.context import RemoteFactory
 from syncd.execute.pool import Job, Workers
@@ -233,6 +234,8 @@ def run_sync(
     run = SyncPass(config, world, check_remote=check_remote, max_delete=max_delete)
     result = SyncResult({}, 0.0)
     try:
+        # `syncd resolve` left while no daemon ran (a retry needs nothing: a pass retries all)
+        requests.take(ctx, [m.key for m in config.mappings])
         run.feed(run.recon.removed_mappings())
         reports: list[ScanReport] = []
         for m in config.mappings:
