@@ -63,13 +63,26 @@ class Context:
         self.failed_mappings: dict[str, MappingFailedError] = {}
         # mappings whose remote space has no folder API: only their root files are sent
         self.failed_subfolders: dict[str, MappingFailedError] = {}
-        # `syncd resolve` requests, by (mapping key, path): taken by the file's next upload
-        self.resolutions: dict[tuple[str, str], Resolution] = {}
+        # `syncd resolve` requests, by (mapping key, path), with the held file's (size, mtime):
+        # taken by the file's next upload, only while the file is the one that was held
+        self.resolutions: dict[tuple[str, str], tuple[Resolution, int, int]] = {}
         self._remote_factory = remote_factory
         self._remote: Remote | None = None
         self._setup = threading.Lock()
         self.concurrency = AdaptiveLimit(config.sync.workers, config.dingtalk.qps)
         self.reconfigure(config)
+
+    def resolution(self, key: str, rel: str, size: int, mtime_ns: int) -> Resolution | None:
+        """The `syncd resolve` choice for the held file `rel` when it is still the file that
+        was held (same size and mtime); a resolution of an earlier hold is dropped."""
+        taken = self.resolutions.pop((key, rel), None)
+        if taken is None:
+            return None
+        choice, held_size, held_mtime = taken
+        if (held_size, held_mtime) != (size, mtime_ns):
+            log.info("request.expired", path=rel, reason="the file changed after it was held")
+            return None
+        return choice
 
     # -- configuration and the lazily built remote side --------------------------------
     def reconfigure(self, config: Config) -> None:

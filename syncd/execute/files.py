@@ -140,7 +140,7 @@ class FileActions:
                     remote = self._remote_state(m, record)
                 verdict = remote_verdict(record, remote, ctx.policy)
                 if verdict is RemoteVerdict.HOLD and choice is None:
-                    choice = ctx.resolutions.pop((m.key, f.rel_path), None)
+                    choice = ctx.resolution(m.key, f.rel_path, f.size, f.mtime_ns)
                 if choice is Resolution.KEEP_REMOTE:
                     return self._accept_remote(m, f, record, remote)
                 if choice is not None and verdict is not RemoteVerdict.GONE:
@@ -160,7 +160,8 @@ class FileActions:
 
     def hold(self, a: Hold) -> Outcome:
         """The empty-file guard holds `a`, unless `syncd resolve` has ended that hold."""
-        choice = self.ctx.resolutions.pop((a.mapping.key, a.file.rel_path), None)
+        f = a.file
+        choice = self.ctx.resolution(a.mapping.key, f.rel_path, f.size, f.mtime_ns)
         record = self.ctx.state.record(a.mapping.key, a.file.rel_path)
         if choice is None or record is None:
             return issues.hold(self.ctx, a)

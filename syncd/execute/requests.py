@@ -46,6 +46,7 @@ def take(ctx: Context, mappings: list[str]) -> list[tuple[str, str]]:
     except StateError:
         return []
     paths: list[tuple[str, str]] = []
+    _forget_ended(ctx)
     for r in pending:
         paths += _take(ctx, r, mappings)
         ctx.write("request", lambda r=r: ctx.state.done_request(r.id))  # type: ignore[misc]
@@ -63,9 +64,31 @@ def _take(ctx: Context, r: Request, mappings: list[str]) -> list[tuple[str, str]
         except ValueError:
             log.warning("request.dropped", kind=r.kind, path=r.path, reason=f"unknown {r.arg!r}")
             return []
-        ctx.resolutions[(keys[0], r.path)] = choice
+        issue = ctx.state.issues(keys[0]).get(r.path)
+        if issue is None or issue.kind is not IssueKind.HELD:
+            log.warning("request.dropped", kind=r.kind, path=r.path, reason="not held (any more)")
+            return []
+        ctx.resolutions[(keys[0], r.path)] = (choice, issue.size, issue.mtime_ns)
         log.info("request.taken", kind=r.kind, path=r.path, resolution=choice.value)
         return [(keys[0], r.path)]
     found = failing(ctx, keys, r.path)
     log.info("request.taken", kind=r.kind, path=r.path or "(all)", files=len(found))
     return found
+
+
+def _held(ctx: Context, key: str, path: str) -> bool:
+    issue = ctx.state.issues(key).get(path)
+    return issue is not None and issue.kind is IssueKind.HELD
+
+
+def _forget_ended(ctx: Context) -> None:
+    """A resolution whose hold ended otherwise (the file changed or went, the remote came
+    back as we left it) is dropped: it must never decide a later, different hold."""
+    for key, path in list(ctx.resolutions):
+        try:
+            held = _held(ctx, key, path)
+        except StateError:
+            continue
+        if not held:
+            ctx.resolutions.pop((key, path), None)
+            log.info("request.expired", path=path, reason="the hold ended before it was resolved")

@@ -171,3 +171,22 @@ def test_check_offline_fails_on_missing_credentials_and_unusable_literal_secret_
     code, out, err = _offline(tmp_path, {**keys, "app_secret_file": unit})
     assert code == 0, err
     assert "OK" in out and "read when the service starts" in out
+
+
+def test_a_resolution_decides_only_the_hold_it_was_asked_for(tmp_path, emulator):
+    """keep-remote is queued, then ours changes again before it is carried out: that is a
+    new version of ours, not the one the operator looked at. The request expires (logged),
+    the file stays held, and theirs is not silently accepted over our newer content."""
+    root, cfg = _held(tmp_path, emulator)
+    proc = run_cli("resolve", "-c", str(cfg), str(root / "plan.xlsx"), "--keep-remote")
+    assert proc.returncode == 0, proc.stderr
+    (root / "plan.xlsx").write_bytes(b"ours v3, written after the request")
+    proc = run_cli("sync", "-c", str(cfg))
+    seen = events(proc.stderr)
+    assert [e["event"] for e in seen if e["event"].startswith("request.")] == [
+        "request.taken",
+        "request.expired",
+    ], proc.stderr
+    assert not [e for e in seen if e["event"] == "hold.resolved"]
+    assert "held: plan.xlsx" in run_cli("status", "-c", str(cfg)).stdout
+    assert emulator.files()["plan.xlsx"]["sha256"] == sha(b"theirs v2")
