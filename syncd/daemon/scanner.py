@@ -55,6 +55,7 @@ class Scanner:
         self.pending: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
         self.last_purge = 0.0
+        self.current = ""  # what it is scanning now, for `status` ("" when idle)
 
     def request(self, req: ScanRequest) -> None:
         """Queue a scan unless an equal or wider one is already waiting."""
@@ -95,6 +96,7 @@ class Scanner:
             m = self.maps.by_key.get(req.key)
             if m is None or m.key in self.maps.local_failed:
                 continue
+            self.current = f"scanning {m.local} ({req.reason})"
             try:
                 self.scan(m, req)
             except RootUnavailable as exc:
@@ -103,6 +105,8 @@ class Scanner:
                 self.state_failed(exc, "scan")
             except Exception as exc:
                 log.exception("scan.failed", mapping=str(m.local), error=repr(exc))
+            finally:
+                self.current = ""
 
     def _gone(self, key: str) -> bool:
         return self.stopping.is_set() or key not in self.maps.by_key

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from syncd.core.actions import Outcome
+from syncd.core.actions import Outcome, Resolution
 from syncd.core.budget import BudgetView, Exhausted, exhausted_reason
 from syncd.core.errors import MappingFailedError, StateError
 from syncd.core.model import LocalFile, Record
@@ -62,11 +62,28 @@ class Context:
         self.unrecorded: list[tuple[str, Record]] = []
         self.stopping = threading.Event()  # a stop was requested: queued work is abandoned
         self.failed_mappings: dict[str, MappingFailedError] = {}
+        # mappings whose remote space has no folder API: only their root files are sent
+        self.failed_subfolders: dict[str, MappingFailedError] = {}
+        # `syncd resolve` requests, by (mapping key, path), with the held file's (size, mtime):
+        # taken by the file's next upload, only while the file is the one that was held
+        self.resolutions: dict[tuple[str, str], tuple[Resolution, int, int]] = {}
         self._remote_factory = remote_factory
         self._remote: Remote | None = None
         self._setup = threading.Lock()
         self.concurrency = AdaptiveLimit(config.sync.workers, config.dingtalk.qps)
         self.reconfigure(config)
+
+    def resolution(self, key: str, rel: str, size: int, mtime_ns: int) -> Resolution | None:
+        """The `syncd resolve` choice for the held file `rel` when it is still the file that
+        was held (same size and mtime); a resolution of an earlier hold is dropped."""
+        taken = self.resolutions.pop((key, rel), None)
+        if taken is None:
+            return None
+        choice, held_size, held_mtime = taken
+        if (held_size, held_mtime) != (size, mtime_ns):
+            log.info("request.expired", path=rel, reason="the file changed after it was held")
+            return None
+        return choice
 
     # -- configuration and the lazily built remote side --------------------------------
     def reconfigure(self, config: Config) -> None:
@@ -127,6 +144,22 @@ class Context:
         if meter is not None:
             meter.need(calls, api)
 
+    def bank_calls(self, calls: int) -> bool:
+        """Set `calls` aside for a job about to be queued (False: the budget cannot)."""
+        meter = self.remote().transport.meter
+        return meter.bank(calls) if meter is not None else True
+
+    def claim_calls(self, calls: int) -> None:
+        """The job `bank_calls` paid for starts on this thread."""
+        remote = self._remote
+        if remote is not None and remote.transport.meter is not None:
+            remote.transport.meter.claim(calls)
+
+    def unbank_calls(self) -> None:
+        remote = self._remote
+        if remote is not None and remote.transport.meter is not None:
+            remote.transport.meter.unbank()
+
     def release_calls(self) -> None:
         """Give back what `need_calls` pledged and this thread did not use."""
         remote = self._remote
@@ -153,11 +186,14 @@ class Context:
         """The configured mapping whose key is `key` (None: no longer configured)."""
         return next((m for m in self.config.mappings if m.key == key), None)
 
-    def blocked_reason(self, m: Mapping) -> Outcome | None:
-        """Why nothing may be sent for mapping `m` right now (None: go ahead)."""
+    def blocked_reason(self, m: Mapping, folder: str = "") -> Outcome | None:
+        """Why nothing may be sent for mapping `m` (into its subfolder `folder`) right now
+        (None: go ahead)."""
         if self.fatal is not None or self.stopping.is_set() or self.state_broken is not None:
             return Outcome.ABANDONED
         if m.key in self.failed_mappings:
+            return Outcome.ABANDONED
+        if folder and m.key in self.failed_subfolders:
             return Outcome.ABANDONED
         return None
 
@@ -193,6 +229,23 @@ class Context:
             mapping=str(m.local),
             parent_dentry_uuid=m.parent_dentry_uuid,
             reason=err.reason,
+            **({"error_code": err.code} if err.code else {}),
+            **({"hint": err.hint} if err.hint else {}),
+        )
+
+    def subfolders_failed(self, m: Mapping, err: MappingFailedError) -> None:
+        """Mapping `m`'s subfolders cannot be made remotely: one `mapping.failed`, then its
+        subfolder files wait quietly (its root files go on)."""
+        if m.key in self.failed_subfolders:
+            return
+        self.failed_subfolders[m.key] = err
+        log.error(
+            "mapping.failed",
+            mapping=str(m.local),
+            parent_dentry_uuid=m.parent_dentry_uuid,
+            reason=err.reason,
+            scope="subfolders",
+            capability="add_folder",
             **({"error_code": err.code} if err.code else {}),
             **({"hint": err.hint} if err.hint else {}),
         )

@@ -174,7 +174,7 @@ class DryRunExecutor:
                 known.add(sub)
                 self.api_calls += COST_FOLDER
                 remote = f"{m.parent_dentry_uuid}/{sub}"
-                emit("plan.mkdir", mapping=str(m.local), remote_folder=remote)
+                emit("plan.mkdir", mapping=str(m.local), folder=sub, remote_folder=remote)
         if self.memo:
             flush()
 

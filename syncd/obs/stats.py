@@ -42,6 +42,7 @@ GAUGES = (
     "refused_files",
     "pending_files",
     "watches",
+    "failed_mappings",
     "remote_reachable",
     "last_upload_time",
     "last_scan_seconds",

@@ -20,9 +20,10 @@ from typing import Any
 import structlog
 
 from syncd.core.actions import Action, Defer, Outcome, Reason, Reupload, Upload, path_of
-from syncd.core.budget import BudgetView
+from syncd.core.budget import COST_NEW_FILE, BudgetView
 from syncd.core.errors import MappingFailedError, RootUnavailable, StateError
 from syncd.core.settings import Config, Mapping, RemoteChangePolicy
+from syncd.execute import requests
 from syncd.execute.consume import Consumer
 from syncd.execute.context import RemoteFactory
 from syncd.execute.dry_run import DryRunExecutor
@@ -152,17 +153,35 @@ class SyncPass:
             return
         self._submit(action)
 
-    def _submit(self, action: Action) -> None:
+    def _submit(self, action: Action, *, banked: bool = False) -> None:
         run = self.world.executor.execute
+        if banked:
+            ctx = self.ctx
+
+            def job() -> Outcome:
+                ctx.claim_calls(COST_NEW_FILE)
+                try:
+                    return run(action)
+                finally:
+                    ctx.release_calls()
+
+            self.pool.submit(Job(path_of(action), path_of(action), job, action))
+            return
         self.pool.submit(Job(path_of(action), path_of(action), lambda: run(action), action))
 
     def _release(self) -> None:
         """The uploads held back while the month's budget is limited, oldest change first
         (§4.11: what has waited longest gets the calls that are left)."""
         held, self.held = self.held, []
+        if not held:
+            return
+        self.pool.drain()  # the moves and folders queued meanwhile are paid for first
         held.sort(key=lambda a: a.file.mtime_ns)
         for action in held:
-            self._submit(action)
+            if self.ctx.bank_calls(COST_NEW_FILE):  # paid for in this order, not the workers'
+                self._submit(action, banked=True)
+            else:
+                self._submit(action)  # sends nothing: pending at once
 
     def _done(self, job: Job, outcome: Outcome) -> None:
         if outcome is Outcome.DEFERRED:
@@ -177,7 +196,12 @@ class SyncPass:
     def feed(self, actions: Iterable[Action]) -> None:
         self.consumer.feed(actions)
 
-    def mapping(self, m: Mapping) -> None:
+    def scan(self, m: Mapping) -> ScanReport | None:
+        """Walk mapping `m` and carry out its uploads and moves; None when it failed.
+
+        Its deletes wait for `finish`, after every mapping was walked: a file moved out of
+        this mapping into one walked later is paired there with its record, never trashed
+        or forgotten first (and so never uploaded anew)."""
         report = ScanReport(m, "")
         planned = self.planned[0]
         ctx, run = self.ctx, self.world.executor.execute
@@ -186,27 +210,16 @@ class SyncPass:
             if verdict.problem is not None:
                 hint = "nothing is deleted or uploaded for it until the folder is back"
                 ctx.mapping_failed(m, MappingFailedError(verdict.problem, hint=hint))
-                return
+                return None
             if verdict.marker is not None:
                 run(verdict.marker)
             self.feed(self.recon.scan(m, "", report))
         except RootUnavailable as exc:
             ctx.mapping_failed(m, MappingFailedError(exc.reason, hint=f"check {m.local}"))
-            return
+            return None
         except StateError as exc:
             ctx.state_failed(exc, "scan")
         self._drain()
-        if not self._stopped():
-            try:
-                for action in self.recon.finish(report):
-                    run(action)
-            except StateError as exc:
-                ctx.state_failed(exc, "scan")
-        if self.check_remote and ctx.blocked_reason(m) is None:
-            self.repair(m)
-        if ctx.blocked_reason(m) is None:
-            for action in self.recon.housekeeping(m):
-                run(action)
         c = report.counters
         log.info(
             "scan.finished",
@@ -218,6 +231,24 @@ class SyncPass:
             **({"unreadable_folders": len(c.failed)} if c.failed else {}),
             seconds=round(report.seconds, 3),
         )
+        return report
+
+    def finish(self, report: ScanReport, moved: set[tuple[str, str]]) -> None:
+        """Mapping `report.mapping`'s deletes (`moved`: every (mapping, path) some mapping's
+        walk paired with a move), drift repair and housekeeping."""
+        m, ctx, run = report.mapping, self.ctx, self.world.executor.execute
+        report.gone.moved_sources |= moved
+        if not self._stopped():
+            try:
+                for action in self.recon.finish(report):
+                    run(action)
+            except StateError as exc:
+                ctx.state_failed(exc, "scan")
+        if self.check_remote and ctx.blocked_reason(m) is None:
+            self.repair(m)
+        if ctx.blocked_reason(m) is None:
+            for action in self.recon.housekeeping(m):
+                run(action)
 
     def repair(self, m: Mapping) -> None:
         """`--check-remote`: list the mapped remote tree and repair drift."""
@@ -290,11 +321,23 @@ def run_sync(
     run = SyncPass(config, world, check_remote=check_remote, max_delete=max_delete)
     result = SyncResult({}, 0.0)
     try:
+        # `syncd resolve` left while no daemon ran (a retry needs nothing: a pass retries all)
+        requests.take(ctx, [m.key for m in config.mappings])
         run.feed(run.recon.removed_mappings())
+        reports: list[ScanReport] = []
         for m in config.mappings:
             if ctx.fatal is not None or ctx.state_broken is not None:
                 break
-            run.mapping(m)
+            if (report := run.scan(m)) is not None:
+                reports.append(report)
+        # A real run's state says which file left which mapping (a move re-keys its record;
+        # a move that fell back to an upload leaves the source recorded, to be trashed). A
+        # dry-run records nothing, so the pairings the walks made are handed on instead.
+        moved = set() if run.acts else {s for r in reports for s in r.gone.moved_sources}
+        for report in reports:
+            if ctx.fatal is not None or ctx.state_broken is not None:
+                break
+            run.finish(report, moved)
         run.retry_deferred()
     except KeyboardInterrupt:  # SIGINT/SIGTERM: finish what is in flight, drop the queue
         ctx.stopping.set()
@@ -312,7 +355,7 @@ def run_sync(
     result.seconds = time.monotonic() - started
     result.counters = stats.summary()
     result.fatal, result.state_broken = ctx.fatal, ctx.state_broken
-    result.failed_mappings = dict(ctx.failed_mappings)
+    result.failed_mappings = {**ctx.failed_subfolders, **ctx.failed_mappings}
     result.folders = len(run.folders)
     result.dry_run = not run.acts
     _report(config, stats, result)

@@ -46,6 +46,9 @@ log = structlog.get_logger(__name__)
 FLUSH_SECONDS = 1.0
 PROBE_SECONDS = 3600.0  # `run`: at most one probe an hour while the quota is spent
 WAIT_SECONDS = 1.0  # a caller waiting for the probe looks again this often
+# the calls an upload pledges (`need`): its folder or a listing pays on its own, so a
+# pledge is never spent elsewhere and leaves an upload half done
+PLEDGED_APIS = frozenset({"storage.uploadInfos", "storage.commit"})
 
 
 class Charge(enum.Enum):
@@ -93,6 +96,7 @@ class Meter:
         self._told: set[Exhausted] = set()  # logged once per process and exhaustion
         self._probing = False
         self._inflight = 0  # reserved, not yet settled
+        self._banked = 0  # set aside for queued jobs (`bank`), not yet started
         self._last_probe = 0.0
         self._write_failed = False
         self.exhausted: Exhausted | None = None  # the plain value `status`/healthz read
@@ -143,8 +147,7 @@ class Meter:
                 self._roll(now)
                 if self.exhausted is Exhausted.BUDGET and self._room():
                     self.exhausted = None  # the budget was raised: an upload fits again
-                    self._save_exhausted(None)
-                    self._told.discard(Exhausted.BUDGET)
+                    self._save_exhausted(None)  # said once a month all the same
                 if self.exhausted is not Exhausted.QUOTA:
                     break
                 if self._probing:
@@ -155,7 +158,7 @@ class Meter:
                 self._probing, self._last_probe, self._mine.probe = True, now, True
                 log.info("quota.probe", api=api, calls_this_month=self._charged())
                 break
-            pledged = int(getattr(self._mine, "pledge", 0))
+            pledged = int(getattr(self._mine, "pledge", 0)) if api in PLEDGED_APIS else 0
             if pledged:
                 self._mine.pledge = pledged - 1  # counted when `need` pledged it
             elif not self._take():
@@ -309,6 +312,8 @@ class Meter:
         wasted)."""
         with self._cond:
             self._roll(self.clock())
+            if int(getattr(self._mine, "pledge", 0)) >= calls:
+                return  # paid for when it was queued (`bank`)
             self._unpledge()
             if not self.budget:
                 return
@@ -321,6 +326,40 @@ class Meter:
                 self._exhaust(Exhausted.BUDGET, self.clock())
                 raise self._refusal(Exhausted.BUDGET, api)
             self._mine.pledge = calls  # counted now; this thread's next calls use them
+
+    def bank(self, calls: int) -> bool:
+        """Set `calls` aside for a job about to be queued, in the order the jobs are queued
+        (the oldest change first, whatever thread starts first); False when the budget
+        cannot pay for it (that job then fails its `need` at once, sending nothing)."""
+        with self._cond:
+            self._roll(self.clock())
+            if not self.budget:
+                return True
+            got = 0
+            while got < calls and self._take():
+                got += 1
+            if got < calls:
+                for _ in range(got):
+                    self._give_back()
+                self._exhaust(Exhausted.BUDGET, self.clock())
+                return False
+            self._banked += calls
+            return True
+
+    def claim(self, calls: int) -> None:
+        """A banked job starts on this thread: its calls become this thread's pledge."""
+        with self._cond:
+            self._unpledge()
+            n = min(calls, self._banked)
+            self._banked -= n
+            self._mine.pledge = n
+
+    def unbank(self) -> None:
+        """Jobs banked for and never started (a stop): their calls go back."""
+        with self._cond:
+            for _ in range(self._banked):
+                self._give_back()
+            self._banked = 0
 
     def release(self) -> None:
         """After the upload `need` paid for: what it did not use goes back."""
@@ -356,6 +395,7 @@ class Meter:
             self._flush(force=True)
 
     def close(self) -> None:
+        self.unbank()
         self.flush()
         if self.shared is not None:
             self.shared.close()

@@ -149,3 +149,20 @@ def test_an_upload_pledges_its_calls_and_a_refusal_stays_until_there_is_room():
     t.join(10)
     assert seen == [Exhausted.BUDGET] and meter.exhausted is Exhausted.BUDGET
     assert meter.view().spent == 1  # the unused pledged call went back
+
+
+def test_queued_uploads_are_paid_for_in_queue_order_and_only_by_their_own_calls():
+    """`bank` sets an upload's calls aside when it is queued (oldest change first); the
+    worker that starts it `claim`s them; a folder call does not eat them."""
+    meter = Meter(FakeLedger(), 4, clock=Clock(NEW_YEAR_CST))
+    assert meter.bank(2) and meter.bank(2)
+    assert not meter.bank(2)  # nothing left: the third upload is refused before it is queued
+    meter.claim(2)
+    meter.need(2)  # already paid for
+    with pytest.raises(BudgetExhaustedError):
+        meter.reserve("storage.addFolder")  # what is left is the queued uploads'
+    meter.reserve("storage.uploadInfos")
+    meter.settle("storage.uploadInfos", Charge.CHARGED)
+    meter.release()  # the commit was not needed: 1 back
+    meter.unbank()  # the second upload never started: 2 back
+    assert meter.view().spent == 1
