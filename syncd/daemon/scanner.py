@@ -16,10 +16,11 @@ from typing import Any
 
 import structlog
 
-from syncd.core.actions import Action, Defer, Outcome, Upload
+from syncd.core.actions import Action, Blocked, Defer, Outcome, Trash, Upload
 from syncd.core.errors import RootUnavailable, StateError
 from syncd.core.settings import Mapping
 from syncd.daemon import sdnotify
+from syncd.daemon.delete_window import DeleteWindows, window_seconds
 from syncd.daemon.mappings import Mappings
 from syncd.daemon.messages import Done, Fresh, PathJob, ScanRequest
 from syncd.execute.consume import Consumer, Executes
@@ -55,6 +56,9 @@ class Scanner:
         self.pending: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
         self.last_purge = 0.0
+        self.windows = DeleteWindows(
+            lambda: window_seconds(self.recon.config.sync.rescan_interval_seconds)
+        )
 
     def request(self, req: ScanRequest) -> None:
         """Queue a scan unless an equal or wider one is already waiting."""
@@ -139,8 +143,7 @@ class Scanner:
         changed = consumer.feed(self.recon.scan(m, req.start, report))
         if self._gone(req.key):
             return
-        for action in self.recon.finish(report):
-            self.executor.execute(action)
+        self._finish(m, report)
         self.stats.set(last_scan_seconds=report.seconds, last_scan_time=time.time())
         log.info(
             "scan.finished",
@@ -152,6 +155,23 @@ class Scanner:
             seconds=round(report.seconds, 3),
         )
         sdnotify.notify(f"STATUS={self.stats.status_text(len(self.maps.by_key))}")
+
+    def _finish(self, m: Mapping, report: ScanReport) -> None:
+        """What is gone: the guards count over the mapping's delete window, and a hold is
+        said once per window."""
+        gone = report.gone
+        window = None
+        if report.complete and (gone.vanished or gone.dirs):
+            total = self.recon.records.summary(m.key)["files"]
+            window = self.windows.counts(m.key, total, time.monotonic())
+        for action in self.recon.finish(report, window):
+            if isinstance(action, Blocked) and report.complete:  # noqa: SIM102
+                if not self.windows.held(m.key, time.monotonic()):  # said once per window
+                    log.debug("deletes.still_held", mapping=str(m.local), count=action.count)
+                    continue
+            outcome = self.executor.execute(action)
+            if isinstance(action, Trash) and outcome is Outcome.TRASHED:
+                self.windows.trashed(m.key, len(action.records), time.monotonic())
 
     def work_path(self, job: PathJob) -> tuple[Outcome, float]:
         """On a worker: plan one settled path and carry it out."""

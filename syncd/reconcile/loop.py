@@ -54,7 +54,7 @@ from syncd.plan.decide import (
     with_twin,
 )
 from syncd.plan.deletes import Gone, plan_deletes
-from syncd.plan.guards import DeleteLimits
+from syncd.plan.guards import DeleteLimits, WindowCounts
 from syncd.plan.ports import Listings, Records, ScanOptions
 from syncd.reconcile.helper_records import HelperRecords
 from syncd.reconcile.moves import MoveFinder
@@ -322,15 +322,18 @@ class Reconciler:
         write at a first sync (`root_marker`)."""
         return check_root(self.records, self.trees.of(m), m, self.config.sync.deletes)
 
-    def finish(self, report: ScanReport) -> Iterator[Planned]:
+    def finish(self, report: ScanReport, window: WindowCounts | None = None) -> Iterator[Planned]:
         """After a walk that saw everything: what becomes of the records of what is gone.
-        After one that did not, nothing is deleted, and pending deletes say why."""
+        After one that did not, nothing is deleted, and pending deletes say why. `window`:
+        the daemon's delete window for the mapping (the guards count over it)."""
         s = self.config.sync
         if not report.complete:
             yield from _incomplete(report, s.deletes)
             return
         limits = DeleteLimits(s.max_delete, s.max_delete_percent, self.options.max_delete)
-        yield from plan_deletes(self.records, report.mapping, report.gone, s.deletes, limits)
+        yield from plan_deletes(
+            self.records, report.mapping, report.gone, s.deletes, limits, window
+        )
 
     def removed_mappings(self) -> Iterator[Planned]:
         """Mappings the store knows that the config no longer has: forget them."""

@@ -1,0 +1,51 @@
+"""`syncd run` and what a remote change must prove (issue "Trust", product §4.8): the delete
+guards over a window, supervised helpers."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.integration.daemon_proc import cfg_for, start
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_rm_rf_folder_by_folder_under_run_is_held_by_the_window(
+    tmp_path, emulator, share, daemons
+):
+    """Finding 2: 80 % of a 120-file mapping removed folder by folder under `run`
+    (max_delete 50, 10 %): each folder alone is under the limits, but the window counts
+    them together; at most the limit is trashed, and one `deletes.blocked` says so."""
+    for i in range(24):
+        (share / f"d{i:02d}").mkdir()
+        for j in range(5):
+            (share / f"d{i:02d}" / f"f{j}.txt").write_bytes(b"%d-%d" % (i, j))
+    cfg = cfg_for(tmp_path, emulator, share, deletes="trash", max_delete=50)
+    run_cli("sync", "-c", str(cfg), check=True)
+    d = start(daemons, cfg, "--log-level", "debug")
+    d.wait_event("scan.finished", timeout=60)
+
+    def said() -> int:
+        return d.count("deletes.blocked") + d.count("deletes.still_held")
+
+    for i in range(19):  # 95 of 120 files, one folder at a time
+        before = said()
+        shutil.rmtree(share / f"d{i:02d}")
+        d.wait_for(
+            lambda evs, i=i, before=before: (
+                said() > before
+                or any(
+                    e.get("event") == "file.trashed" and e["path"].startswith(f"d{i:02d}/")
+                    for e in evs
+                )
+            ),
+            timeout=60,
+            what=f"d{i:02d}'s delete trashed or held",
+        )
+    assert d.stop() == 0
+    trashed = [p for p in emulator.files() if p.startswith(".syncd-trash/")]
+    assert len(trashed) <= 12, f"{len(trashed)} files trashed"
+    assert d.count("deletes.blocked") == 1
