@@ -113,6 +113,19 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class Unsettled:
+    """A file that kept changing while it was uploaded, round after round: it fails (a
+    one-shot `sync` exits non-zero) instead of being deferred for ever."""
+
+    mapping: Mapping
+    file: LocalFile
+    rounds: int
+
+    def __str__(self) -> str:
+        return f"give up on {self.file.rel_path} (still changing after {self.rounds} tries)"
+
+
+@dataclass(frozen=True, slots=True)
 class Mkdir:
     mapping: Mapping
     folder: str
@@ -342,6 +355,7 @@ Action = (
     | ClearIssues
     | Blocked
     | Defer
+    | Unsettled
     | FolderInode
     | WriteMarker
     | RemoteChecked

@@ -19,7 +19,16 @@ from typing import Any
 
 import structlog
 
-from syncd.core.actions import Action, Defer, Outcome, Reupload, Upload, path_of
+from syncd.core.actions import (
+    UPLOADS,
+    Action,
+    Defer,
+    Outcome,
+    Reupload,
+    Unsettled,
+    Upload,
+    path_of,
+)
 from syncd.core.errors import MappingFailedError, RootUnavailable, StateError
 from syncd.core.settings import Config, Mapping
 from syncd.execute.consume import Consumer
@@ -187,6 +196,9 @@ class SyncPass:
             self._drain()
             jobs, self.deferred[:] = list(self.deferred), []
         for job in jobs:
+            if isinstance(job, UPLOADS):  # changed during each upload: a failure, not a wait
+                self.world.executor.execute(Unsettled(job.mapping, job.file, DEFER_ROUNDS + 1))
+                continue
             log.warning(
                 "upload.deferred",
                 mapping=str(job.mapping.local),

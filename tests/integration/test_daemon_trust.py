@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import events, run_cli
 from tests.integration.daemon_proc import cfg_for, start
 
 pytestmark = pytest.mark.integration
@@ -49,3 +49,29 @@ def test_a_rm_rf_folder_by_folder_under_run_is_held_by_the_window(
     trashed = [p for p in emulator.files() if p.startswith(".syncd-trash/")]
     assert len(trashed) <= 12, f"{len(trashed)} files trashed"
     assert d.count("deletes.blocked") == 1
+
+
+def test_a_file_that_keeps_growing_fails_a_sync_instead_of_waiting_for_ever(
+    tmp_path, emulator, share
+):
+    """A log still being written changes during each of its uploads: after the deferred
+    rounds it is a failed file (`status` lists it) and `sync` exits 1, not 0."""
+    log = share / "growing.log"
+    log.write_bytes(b"line\n")
+    (share / "still.txt").write_bytes(b"still")
+
+    def grow(path, obj) -> None:  # the writer appends while each of its PUTs is on the wire
+        if obj.data is not None and obj.data.startswith(b"line"):
+            with log.open("ab") as fh:
+                fh.write(b"line\n")
+
+    emulator.on_put = grow
+    cfg = cfg_for(tmp_path, emulator, share, settle_seconds=0)
+    done = run_cli("sync", "-c", str(cfg), "--log-format", "json")
+    emulator.on_put = None
+    assert done.returncode == 1, done.stderr[-2000:]
+    failed = [e for e in events(done.stderr) if e["event"] == "upload.failed"]
+    assert [(e["path"], e["error_code"]) for e in failed] == [("growing.log", "fileStillChanging")]
+    assert "growing.log" not in emulator.files() and "still.txt" in emulator.files()
+    status = run_cli("status", "-c", str(cfg))
+    assert "growing.log" in status.stdout
