@@ -3,10 +3,19 @@ guards over a window, supervised helpers."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 
 import pytest
 
+from syncd.config import load
+from syncd.core.actions import Outcome
+from syncd.core.model import Issue, IssueKind
+from syncd.execute.world import open_world
+from syncd.plan.decide import quarantine_delay
+from syncd.reconcile.loop import Reconciler
+from syncd.state.store import StateStore
 from tests.conftest import events, run_cli
 from tests.integration.daemon_proc import cfg_for, start
 
@@ -75,3 +84,35 @@ def test_a_file_that_keeps_growing_fails_a_sync_instead_of_waiting_for_ever(
     assert "growing.log" not in emulator.files() and "still.txt" in emulator.files()
     status = run_cli("status", "-c", str(cfg))
     assert "growing.log" in status.stdout
+
+
+def test_a_forced_retry_keeps_the_escalating_back_off(tmp_path, emulator, share):
+    """A quarantined file whose retry timer fired is tried despite its quarantine, and when
+    it fails again its back-off escalates (attempt 3: 750 s), never back to the first 30 s."""
+    (share / "f.txt").write_bytes(b"fails")
+    config = load(cfg_for(tmp_path, emulator, share))
+    m = config.mappings[0]
+    state = StateStore.open(config.state_dir)
+    st = os.stat(share / "f.txt")
+    now = time.time()
+    issue = Issue(
+        "f.txt", IssueKind.FAILED, "upload failed", st.st_size, st.st_mtime_ns, "x", "x", 2, now
+    )
+    state.put_issue(m.key, issue)  # attempt 2 failed; its retry is due now
+    world = open_world(config, state, dry_run=False, daemon=True)
+    recon = Reconciler(
+        config, state, world.ctx.trees, world.listings, world.executor.execute, world.scan_options()
+    )
+    try:
+        state.put_issue(m.key, issue._replace(next_retry=now + 3600))
+        assert list(recon.path(m, "f.txt")) == []  # quarantined: not tried on an event
+        state.put_issue(m.key, issue)
+        emulator.set_fault("commit", "5xx")
+        outcomes = [world.executor.execute(a) for a in recon.path(m, "f.txt", force=True)]
+        assert outcomes == [Outcome.FAILED]
+        again = state.issue(m.key, "f.txt")
+        assert again is not None and again.attempts == 3
+        assert again.next_retry >= now + quarantine_delay(3) - 1
+    finally:
+        world.ctx.close()
+        state.close()
