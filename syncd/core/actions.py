@@ -20,6 +20,8 @@ class Reason(enum.StrEnum):
     REMOTE_DELETED = "deleted remotely"
     TWIN_DIFFERS = "remote file of that name has other content"
     TWIN_UNSTAMPED = "remote file of that name was not uploaded by syncd"
+    # stamped by syncd, but last changed by someone else (an edit may keep the stamp)
+    TWIN_EDITED = "remote file of that name was edited by someone else"
     MOVE_FAILED = "move could not be done remotely"
 
 
