@@ -62,3 +62,22 @@ def test_our_own_stamped_twin_is_still_adopted(tmp_path, emulator):
     proc = run_cli("sync", "-c", str(cfg), "--log-format", "json", check=True)
     assert [e["path"] for e in events(proc.stderr) if e["event"] == "upload.adopted"] == ["a.txt"]
     assert emulator.calls("commit") == 0
+
+
+def test_follow_symlinks_uploads_no_excluded_content(tmp_path, emulator):
+    """Finding 10: with `follow_symlinks: true`, links to an excluded `.env` and an ignored
+    `*.tmp` upload nothing of them; a link to a synced file is uploaded."""
+    root = tmp_path / "share"
+    root.mkdir()
+    (root / ".env").write_bytes(b"SECRET=canary")
+    (root / "build.tmp").write_bytes(b"canary tmp")
+    (root / "real.txt").write_bytes(b"real")
+    (root / "settings.txt").symlink_to(".env")
+    (root / "notes.txt").symlink_to(root / "build.tmp")
+    (root / "alias.txt").symlink_to("real.txt")
+    mapping = {"local": str(root), "parent_dentry_uuid": ROOT_UUID, "exclude": [".env"]}
+    cfg = write_config(tmp_path, emulator, [mapping], sync={"follow_symlinks": True})
+    proc = run_cli("sync", "-c", str(cfg), "--log-format", "json")
+    assert sorted(emulator.files()) == ["alias.txt", "real.txt"], proc.stderr[-2000:]
+    skipped = {e["path"] for e in events(proc.stderr) if e["event"] == "upload.skipped"}
+    assert skipped == {"settings.txt", "notes.txt"}
