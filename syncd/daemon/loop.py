@@ -120,6 +120,7 @@ class Daemon:
         self.watchdog_every = sdnotify.watchdog_interval()
         self.next_ping = now
         self.report = Reporting(lambda: self.config, ctx, self.stats)
+        self.scanner.scanning = self.report.scanning
 
     @property
     def mappings(self) -> dict[str, Mapping]:

@@ -27,6 +27,7 @@ class Reporting:
         self.ctx, self.state, self.stats = ctx, ctx.state, stats
         self.health = HealthState()
         self.metrics: Any = None
+        self.scan_since: float | None = None  # when the scan running now began (monotonic)
 
     def start_metrics(self) -> None:
         listen = self.config().metrics.listen
@@ -35,11 +36,21 @@ class Reporting:
         from syncd.obs.metrics import MetricsServer
 
         try:
-            self.metrics = MetricsServer(listen, self.stats, self.health.reason, self.issue_gauges)
+            self.metrics = MetricsServer(listen, self.stats, self.reason, self.issue_gauges)
         except OSError as exc:
             raise SyncdError(f"metrics.listen: cannot listen on {listen}: {exc.strerror}") from None
         self.metrics.start()
         log.info("metrics.listening", address=listen, port=self.metrics.port)
+
+    def scanning(self, running: bool) -> None:
+        """The scanner thread starts (True) or ends (False) a scan."""
+        self.scan_since = time.monotonic() if running else None
+
+    def reason(self) -> str | None:
+        """Why /healthz answers 503, or None: the health state's reasons, or a scan that
+        has not finished within its expected time (the rescan interval)."""
+        expected = self.config().sync.rescan_interval_seconds
+        return self.health.reason() or overdue_scan(self.scan_since, time.monotonic(), expected)
 
     def stop_metrics(self) -> None:
         if self.metrics is not None:
@@ -75,3 +86,10 @@ class Reporting:
             held_files=counts.get("held", 0),
             refused_files=counts.get("refused", 0),
         )
+
+
+def overdue_scan(since: float | None, now: float, expected: float) -> str | None:
+    """A scan running for longer than `expected` seconds (a stalled walk), or None."""
+    if since is None or now - since <= expected:
+        return None
+    return f"a scan has been running for {int(now - since)} s (expected within {expected:g} s)"

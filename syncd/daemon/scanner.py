@@ -56,6 +56,7 @@ class Scanner:
         self.pending: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
         self.last_purge = 0.0
+        self.scanning: Callable[[bool], None] = lambda running: None  # the health report
         self.windows = DeleteWindows(
             lambda: window_seconds(self.recon.config.sync.rescan_interval_seconds)
         )
@@ -99,6 +100,7 @@ class Scanner:
             m = self.maps.by_key.get(req.key)
             if m is None or m.key in self.maps.local_failed:
                 continue
+            self.scanning(True)
             try:
                 self.scan(m, req)
             except RootUnavailable as exc:
@@ -107,6 +109,8 @@ class Scanner:
                 self.state_failed(exc, "scan")
             except Exception as exc:
                 log.exception("scan.failed", mapping=str(m.local), error=repr(exc))
+            finally:
+                self.scanning(False)
 
     def _gone(self, key: str) -> bool:
         return self.stopping.is_set() or key not in self.maps.by_key
@@ -144,6 +148,8 @@ class Scanner:
         if self._gone(req.key):
             return
         self._finish(m, report)
+        if report.counters.stalled:  # retried at once (the reconciler walks it alone)
+            self.request(ScanRequest(m.key, req.start, "helper stalled"))
         self.stats.set(last_scan_seconds=report.seconds, last_scan_time=time.time())
         log.info(
             "scan.finished",

@@ -68,6 +68,7 @@ class WalkCounters:
     ignored: int = 0
     refused: int = 0
     failed: list[str] = field(default_factory=list)  # folders that could not be listed
+    stalled: bool = False  # a helper walking part of it was killed for making no progress
 
 
 # A folder's records, or None: the caller walks that folder (and what is below it) elsewhere

@@ -24,7 +24,8 @@ Every folder is walked once, by one of the two, with the code of the single walk
 order differs, and nothing that plans a walk depends on it (a move waits for the end of the
 walk). Should the helper fail or die, the parent takes the runs that are left and counts
 those the helper had taken as unread: the scan is incomplete and nothing is deleted after
-it. Used for a full walk of a mapping that has records and does not follow symlinks (a
+it. The helper is supervised: one that sends nothing for `stall` seconds (stopped, hung on
+a dead mount) is killed, and the same holds (`counters.stalled` says so). Used for a full walk of a mapping that has records and does not follow symlinks (a
 followed link may lead above the subtree it is found in, and a subtree walked on its own
 would not know the folders above it).
 """
@@ -43,7 +44,7 @@ import structlog
 from syncd.core.model import Known
 from syncd.local import helper as walk_child
 from syncd.local.fs import LocalTree, Root
-from syncd.local.helper import BATCH_ENTRIES, DONE, ERROR, SCANS, Helper, Packed, Send
+from syncd.local.helper import BATCH_ENTRIES, DONE, ERROR, SCANS, STALLED, Helper, Packed, Send
 from syncd.local.walk import FolderScan, KnownFor, WalkCounters, walk
 
 log = structlog.get_logger(__name__)
@@ -67,6 +68,7 @@ def walk_split(
     counters: WalkCounters,
     *,
     spawn: bool = False,
+    stall: float | None = None,
 ) -> Iterator[FolderScan]:
     """`walk(tree, "", known_for, counters)`, shared with a helper process: forked where
     no other thread runs, else (or with `spawn`) a new interpreter, as in `syncd run`.
@@ -82,7 +84,7 @@ def walk_split(
         claims = _Claims.offer(len(runs)) if len(runs) > 1 else None
         helper = None
         if claims is not None:
-            helper = _start(tree, root, runs, claims, child_known, spawn)
+            helper = _start(tree, root, runs, claims, child_known, spawn, stall)
         if claims is None or helper is None:
             yield from top
             for rel in frontier:
@@ -103,13 +105,14 @@ def _start(
     claims: _Claims,
     child_known: ChildKnown,
     spawn: bool,
+    stall: float | None,
 ) -> Helper | None:
     """The helper, or None (the claims closed) when no process can be had."""
     work = functools.partial(_help, tree, root, runs, claims, child_known)
     try:
         if spawn or threading.active_count() > 1:  # a fork copies no lock another thread holds
-            return walk_child.spawn(work, (root.fd, claims.fd))
-        return walk_child.start(work)
+            return walk_child.spawn(work, (root.fd, claims.fd), stall)
+        return walk_child.start(work, stall)
     except OSError as exc:  # EAGAIN, ENOMEM: the parent walks alone
         log.debug("scan.unshared", error=exc.strerror)
         claims.close()
@@ -253,6 +256,15 @@ class _Shared:
         elif kind == DONE:
             self.helper.done = self.over = True
             walk_child.merge(self.counters, payload)
+        elif kind == STALLED:
+            self.over = self.counters.stalled = True
+            log.warning(
+                "scan.helper_stalled",
+                pid=self.helper.pid,
+                seconds=payload,
+                action="killed; nothing is deleted after this scan, and the mapping is "
+                "scanned again without a helper",
+            )
         else:  # ERROR, or the pipe ended without a word
             self.over = True
             log.warning(

@@ -126,7 +126,7 @@ class SyncPass:
     def feed(self, actions: Iterable[Action]) -> None:
         self.consumer.feed(actions)
 
-    def mapping(self, m: Mapping) -> None:
+    def mapping(self, m: Mapping, *, again: bool = False) -> None:
         report = ScanReport(m, "")
         planned = self.planned[0]
         ctx, run = self.ctx, self.world.executor.execute
@@ -145,6 +145,9 @@ class SyncPass:
         except StateError as exc:
             ctx.state_failed(exc, "scan")
         self._drain()
+        if report.counters.stalled and not again and not self._stopped():
+            self.mapping(m, again=True)  # once more, walked alone (the helper was killed)
+            return
         if not self._stopped():
             try:
                 for action in self.recon.finish(report):

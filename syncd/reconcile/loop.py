@@ -78,7 +78,7 @@ class ScanReport:
 
     @property
     def complete(self) -> bool:
-        return not self.counters.failed
+        return not self.counters.failed and not self.counters.stalled
 
 
 def _under(start: str, path: str) -> bool:
@@ -131,6 +131,7 @@ class Reconciler:
         self.listings = listings
         self.move_folder = move_folder
         self.options = options or ScanOptions()
+        self.unshared: set[str] = set()  # mappings whose last helper stalled: walk alone
         self.reconfigure(config)
 
     def reconfigure(self, config: Config) -> None:
@@ -166,6 +167,8 @@ class Reconciler:
         yield from w.take_notes()
         yield from finder.release(report.gone, report.complete)
         report.seconds = time.monotonic() - started
+        if report.counters.stalled:
+            self.unshared.add(m.key)  # the retry walks alone
         if report.complete:
             olds = set(w.renamed.values())
             reserved = self.trees.of(m).reserved  # the trash is remote-only: never "gone"
@@ -193,9 +196,12 @@ class Reconciler:
         if start:
             return walk(tree, start, known_for, counters)
         shared = self.records.shared_dir
-        if not self.records.has_records_in(w.m.key):
+        stall = self.config.sync.scan_stall_seconds
+        if w.m.key in self.unshared:
+            self.unshared.discard(w.m.key)
+        elif not self.records.has_records_in(w.m.key):
             if self.options.fork_walk and threading.active_count() == 1:  # a fork copies
-                return walk_forked(tree, known_for, counters)  # no lock another thread holds
+                return walk_forked(tree, known_for, counters, stall)  # no lock another holds
         elif self.options.split_walk and shared is not None and not tree.follow_symlinks:
             return walk_split(
                 tree,
@@ -203,6 +209,7 @@ class Reconciler:
                 HelperRecords(shared, {p: (r.id, r.inode) for p, r in w.dirs.items()}, w.by_folder),
                 lambda rel, scan: self._adopt(w, rel, scan),
                 counters,
+                stall=stall,
             )
         return walk(tree, start, known_for, counters)
 
@@ -439,6 +446,15 @@ def _incomplete(report: ScanReport, mode: DeleteMode) -> Iterator[Planned]:
         return
     failed = report.counters.failed
     where = ", ".join(display(f) for f in failed[:3]) + (" …" if len(failed) > 3 else "")
+    if report.counters.stalled:
+        yield Blocked(
+            m,
+            "the scan's helper process made no progress and was killed; nothing is deleted "
+            "after an incomplete scan",
+            len(pending) + len(gone.dirs),
+            "the mapping is scanned again at once, without a helper",
+        )
+        return
     yield Blocked(
         m,
         f"the scan could not read {where}; nothing is deleted after a scan that missed folders",

@@ -116,3 +116,34 @@ def test_a_forced_retry_keeps_the_escalating_back_off(tmp_path, emulator, share)
     finally:
         world.ctx.close()
         state.close()
+
+
+def test_healthz_reports_a_scan_that_overruns_its_interval(tmp_path, emulator, share, daemons):
+    """Finding 8: a scan that has not finished within its expected time (the rescan
+    interval) makes /healthz 503 with the reason; once it ends, /healthz is 200 again.
+    The scan is held by a slow remote listing (its new file's adoption look-up)."""
+    import requests
+
+    from tests.conftest import wait_until
+    from tests.integration.test_metrics import free_port
+
+    (share / "a.txt").write_bytes(b"a")
+    emulator.set_fault("listDentries", "slow", count=1, delay=8)
+    port = free_port()
+    cfg = cfg_for(
+        tmp_path, emulator, share, {"read_timeout_seconds": 30}, rescan_interval_seconds=1
+    )
+    cfg.write_text(cfg.read_text() + f"metrics:\n  listen: 127.0.0.1:{port}\n")
+    d = start(daemons, cfg)
+    d.wait_event("metrics.listening")
+    url = f"http://127.0.0.1:{port}/healthz"
+
+    def answer(status: int) -> str | None:
+        got = requests.get(url, timeout=5)
+        return got.text if got.status_code == status else None
+
+    why = wait_until(lambda: answer(503), timeout=30, interval=0.05, message="a 503")
+    assert "a scan has been running for" in why and "expected within 1 s" in why
+    d.wait_event("upload.completed", path="a.txt", timeout=30)
+    assert wait_until(lambda: answer(200), timeout=30, interval=0.05, message="a 200")
+    assert d.stop() == 0

@@ -375,3 +375,47 @@ def test_a_message_cut_short_by_a_killed_helper_is_the_end_not_an_error(tmp_path
     assert helper.ready()
     assert helper.receive() == (ENDED, None)
     os.close(read_fd)
+
+
+def test_a_stopped_helper_is_killed_after_its_stall_time_and_the_scan_is_incomplete(
+    share: tuple[Path, dict[str, Known]],
+) -> None:
+    """Finding 8: the helper is stopped (SIGSTOP) in its first folder. The parent walks
+    everything else, waits `stall` seconds for it, kills and reaps it, and counts its run
+    as unread (nothing is deleted after the scan); the walk ends instead of hanging."""
+    root, records = share
+    expected, _ = _single(root, records)
+    rec = _Records(records, handed=set())
+    before = child_pids()
+
+    def stopping() -> KnownFor:
+        def known(rel: str, ino: int) -> Known | None:
+            os.write(rec.write_fd, b".")
+            os.kill(os.getpid(), signal.SIGSTOP)
+            return None  # pragma: no cover - never reached
+
+        return known
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("the walk hung on a stopped helper")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)  # the bound on this test: without supervision the walk never ends
+    counters = WalkCounters()
+    try:
+        with capture_logs() as logs:
+            got = list(
+                walk_split(LocalTree(root), rec.known_for, stopping, rec.adopt, counters, stall=1)
+            )
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        rec.close()
+    assert child_pids() == before
+    assert counters.stalled and len(counters.failed) == 1 and counters.failed[0] in expected
+    lost = counters.failed[0]
+    assert {s.rel for s in got} == {
+        r for r in expected if r != lost and not r.startswith(lost + "/")
+    }
+    stalled = [e for e in logs if e["event"] == "scan.helper_stalled"]
+    assert len(stalled) == 1 and stalled[0]["seconds"] == 1

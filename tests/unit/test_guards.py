@@ -90,3 +90,13 @@ def test_a_daemon_window_holds_once_and_opens_again_after_its_length():
     assert w.counts("m", 110, now=5.0) == WindowCounts(10, 120, held=True)
     assert w.counts("m", 110, now=3604.0) == WindowCounts(0, 110)
     assert w.held("m", now=3605.0)
+
+
+def test_a_scan_past_its_expected_time_is_overdue():
+    """/healthz's overdue-scan fact: none while no scan runs or within the interval."""
+    from syncd.daemon.report import overdue_scan
+
+    assert overdue_scan(None, 5000.0, 3600.0) is None
+    assert overdue_scan(1000.0, 4600.0, 3600.0) is None
+    why = overdue_scan(1000.0, 4700.0, 3600.0)
+    assert why == "a scan has been running for 3700 s (expected within 3600 s)"
