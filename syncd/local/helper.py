@@ -235,6 +235,7 @@ def merge(into: WalkCounters, child: WalkCounters) -> None:
     into.ignored += child.ignored
     into.refused += child.refused
     into.failed.extend(child.failed)
+    into.moving.extend(child.moving)
 
 
 def _read(fd: int, n: int) -> bytes:

@@ -56,8 +56,9 @@ _TOKEN = struct.Struct("<I")
 
 Adopt = Callable[[str, FolderScan | None], None]  # a folder the helper walked (its scan)
 ChildKnown = Callable[[], KnownFor]  # builds the helper's `known_for`, in the helper
-# the helper's SCANS: quiet folders, whole scans, folders handed back, runs done, unread folders
-Message = tuple[list[str], list[Packed], list[str], list[int], list[str]]
+# the helper's SCANS: quiet folders, whole scans, folders handed back, runs done, unread
+# folders, folders gone between their listing and their opening
+Message = tuple[list[str], list[Packed], list[str], list[int], list[str], list[str]]
 
 
 def walk_split(
@@ -242,8 +243,9 @@ class _Shared:
     def _take(self) -> Iterator[FolderScan]:
         kind, payload = self.helper.receive()
         if kind == SCANS:
-            quiet, scans, back, done, failed = payload
+            quiet, scans, back, done, failed, moving = payload
             self.counters.failed.extend(failed)  # with the runs it finished, not at the end
+            self.counters.moving.extend(moving)
             for rel in quiet:
                 self.adopt(rel, None)
             self.back.extend(back)
@@ -309,7 +311,7 @@ def _help(  # pragma: no cover - runs in the helper; checked through the parent
                 send(SCANS, out.take(back))
         out.done.append(n)
     send(SCANS, out.take(back))
-    counters.failed = []  # sent already, each with the runs it belongs to
+    counters.failed, counters.moving = [], []  # sent already, each with its runs
     send(DONE, counters)
 
 
@@ -319,6 +321,7 @@ class _Batch:  # pragma: no cover - runs in the helper
     def __init__(self, counters: WalkCounters) -> None:
         self.counters = counters
         self.sent_failed = 0  # of counters.failed
+        self.sent_moving = 0  # of counters.moving
         self.quiet: list[str] = []
         self.scans: list[Packed] = []
         self.done: list[int] = []
@@ -337,7 +340,9 @@ class _Batch:  # pragma: no cover - runs in the helper
         reported done has its unread folders with it, should the helper die before DONE."""
         failed = self.counters.failed[self.sent_failed :]
         self.sent_failed = len(self.counters.failed)
-        message = (self.quiet, self.scans, back[:], self.done, failed)
+        moving = self.counters.moving[self.sent_moving :]
+        self.sent_moving = len(self.counters.moving)
+        message = (self.quiet, self.scans, back[:], self.done, failed, moving)
         back.clear()
         self.quiet, self.scans, self.done, self.entries = [], [], [], 0
         return message

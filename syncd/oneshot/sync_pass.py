@@ -145,8 +145,11 @@ class SyncPass:
         except StateError as exc:
             ctx.state_failed(exc, "scan")
         self._drain()
-        if report.counters.stalled and not again and not self._stopped():
-            self.mapping(m, again=True)  # once more, walked alone (the helper was killed)
+        c = report.counters
+        if (c.stalled or c.moving) and not again and not self._stopped():
+            # once more: walked alone (the helper was killed), or to pair the folders that
+            # were renamed while the walk ran
+            self.mapping(m, again=True)
             return
         if not self._stopped():
             try:

@@ -169,6 +169,17 @@ class Reconciler:
         report.seconds = time.monotonic() - started
         if report.counters.stalled:
             self.unshared.add(m.key)  # the retry walks alone
+        moving = report.counters.moving
+        if moving:  # renamed or moved while the walk ran: what is under them is not gone
+            log.info(
+                "scan.folders_moving",
+                mapping=str(m.local),
+                folders=[display(p) for p in moving[:5]],
+                count=len(moving),
+                action="nothing under them is deleted; the next scan pairs their moves",
+            )
+            held = {p for p in report.gone.vanished if any(_under(d, p) for d in moving)}
+            report.gone.vanished = [p for p in report.gone.vanished if p not in held]
         if report.complete:
             olds = set(w.renamed.values())
             reserved = self.trees.of(m).reserved  # the trash is remote-only: never "gone"
@@ -180,6 +191,7 @@ class Reconciler:
                 and p not in w.visited
                 and p.split("/", 1)[0] not in reserved
                 and not any(p == o or p.startswith(o + "/") for o in olds)
+                and not any(_under(d, p) for d in moving)
             ]
             report.gone.dirs = [p for p in unseen if tree.folder_allowed(p)]
             report.gone.excluded = [p for p in unseen if not tree.folder_allowed(p)]

@@ -339,7 +339,8 @@ def test_a_helper_that_dies_before_done_still_leaves_its_unread_folders_unread(
     claims = _Claims.offer(len(runs))
     assert claims is not None
     assert claims.take() == 0  # the helper's run
-    failed_message = (["d00/sub"], [], [], [0], ["d00"])
+    # d00 unread; d00/gone was listed but renamed before it was opened
+    failed_message = (["d00/sub"], [], [], [0], ["d00"], ["d00/gone"])
     helper = _Scripted([("scans", failed_message)])
     counters = WalkCounters()
     adopted: list[str] = []
@@ -357,7 +358,7 @@ def test_a_helper_that_dies_before_done_still_leaves_its_unread_folders_unread(
         )
         got = [s.rel for s in shared.run([])]
     claims.close()
-    assert counters.failed == ["d00"]
+    assert counters.failed == ["d00"] and counters.moving == ["d00/gone"]
     assert adopted == ["d00/sub"] and "d01" in got and "d00" not in got
     assert any(e["event"] == "scan.helper_failed" for e in logs)
 
