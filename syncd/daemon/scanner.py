@@ -30,6 +30,7 @@ from syncd.reconcile.loop import Reconciler, ScanReport
 log = structlog.get_logger(__name__)
 
 PURGE = "purge trash"
+MOVING = "folders moved during a scan"
 
 
 class Scanner:
@@ -150,6 +151,9 @@ class Scanner:
         self._finish(m, report)
         if report.counters.stalled:  # retried at once (the reconciler walks it alone)
             self.request(ScanRequest(m.key, req.start, "helper stalled"))
+        if report.counters.moving and req.reason != MOVING:  # once: a churning folder
+            for parent in {p.rpartition("/")[0] for p in report.counters.moving}:  # waits
+                self.request(ScanRequest(m.key, parent, MOVING))  # for the next rescan
         self.stats.set(last_scan_seconds=report.seconds, last_scan_time=time.time())
         log.info(
             "scan.finished",
