@@ -147,3 +147,26 @@ def test_healthz_reports_a_scan_that_overruns_its_interval(tmp_path, emulator, s
     d.wait_event("upload.completed", path="a.txt", timeout=30)
     assert wait_until(lambda: answer(200), timeout=30, interval=0.05, message="a 200")
     assert d.stop() == 0
+
+
+def test_the_ids_our_commits_were_answered_with_are_ours_in_the_next_process(
+    tmp_path, emulator, share
+):
+    """Adoption's identity: the configured union_id, and every modifier id the remote
+    answered our own commits with (kept in the state store for the next process)."""
+    from syncd.execute.identity import OwnIds
+
+    config = load(cfg_for(tmp_path, emulator, share))
+    state = StateStore.open(config.state_dir)
+    try:
+        world = open_world(config, state, dry_run=False)
+        own = OwnIds(world.ctx)
+        assert own.ids() == {config.dingtalk.union_id}
+        own.learn("staff-0042")  # a tenant that answers with another id form
+        own.learn("")
+        world.ctx.close()
+        again = open_world(config, state, dry_run=False)
+        assert OwnIds(again.ctx).ids() == {config.dingtalk.union_id, "staff-0042"}
+        again.ctx.close()
+    finally:
+        state.close()
