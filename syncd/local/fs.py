@@ -107,7 +107,7 @@ class Root:
                 target = self._step(stack, name, last=not pending)
                 if target is None:
                     if not pending:
-                        self._check_target(names + [name], links)
+                        self._check_target([*names, name], links)
                         return stack.pop(), name
                     names.append(name)
                     continue

@@ -25,9 +25,10 @@ order differs, and nothing that plans a walk depends on it (a move waits for the
 walk). Should the helper fail or die, the parent takes the runs that are left and counts
 those the helper had taken as unread: the scan is incomplete and nothing is deleted after
 it. The helper is supervised: one that sends nothing for `stall` seconds (stopped, hung on
-a dead mount) is killed, and the same holds (`counters.stalled` says so). Used for a full walk of a mapping that has records and does not follow symlinks (a
-followed link may lead above the subtree it is found in, and a subtree walked on its own
-would not know the folders above it).
+a dead mount) is killed, and the same holds (`counters.stalled` says so). Used for a full
+walk of a mapping that has records and does not follow symlinks (a followed link may lead
+above the subtree it is found in, and a subtree walked on its own would not know the
+folders above it).
 """
 
 from __future__ import annotations
