@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT_UUID
+from tests.conftest import ROOT_UUID, wait_until
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[1]
@@ -135,8 +135,37 @@ def test_the_readme_install_steps_work_as_written(prefix, emulator):
             assert "not running" in proc.stdout
     assert edited and env is not None
     assert "q3.xlsx" in emulator.files()
+    _boot_with_the_share_mounted_late(root, user, env, share, emulator)
     assert (root / "etc/syncd").stat().st_mode & 0o777 == 0o750
     assert (root / "etc/syncd/reports.secret").stat().st_mode & 0o777 == 0o600
+
+
+def _boot_with_the_share_mounted_late(
+    root: Path, user: str, env: dict[str, str], share: Path, emulator
+) -> None:
+    """The service starts before the share is mounted: it runs (no exit 3, which systemd
+    would never restart), reports the mapping failed, and syncs the share once it is there."""
+    unmounted = share.with_name("reports.unmounted")
+    share.rename(unmounted)
+    log = root / "run.log"
+    cmd = [shutil.which("runuser") or "runuser", "-u", user, "--", f"{root}/usr/local/bin/syncd"]
+    cmd += ["run", "-c", f"{root}/etc/syncd/reports.yaml", "--log-format", "json"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=out, cwd="/")
+    try:
+        wait_until(
+            lambda: '"local folder missing"' in log.read_text() or proc.poll() is not None,
+            timeout=60,
+            message="mapping.failed",
+        )
+        assert proc.poll() is None, log.read_text()
+        (unmounted / "q4.xlsx").write_bytes(b"more numbers")
+        unmounted.rename(share)  # the mount arrives
+        wait_until(lambda: "q4.xlsx" in emulator.files(), timeout=60, message="q4.xlsx synced")
+    finally:
+        proc.terminate()  # runuser passes it on (and itself reports the signal)
+        proc.wait(timeout=60)
+    assert '"event": "daemon.stopped"' in log.read_text()
 
 
 def _edit_config(root: Path, share: Path, emulator) -> bool:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from syncd.core.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from syncd.core.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 _last_signal = [0]
 
@@ -25,14 +25,21 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _load_config(
-    args: argparse.Namespace, *, require_credentials: bool = True, check_credentials: bool = False
+    args: argparse.Namespace,
+    *,
+    require_credentials: bool = True,
+    check_credentials: bool = False,
+    require_folders: bool = False,
 ) -> Any:
+    """The config; a mapping whose folder does not exist is kept (a share mounted after the
+    start) unless `require_folders` (`check`, which reports it)."""
     from syncd.config import find_config, load
 
     return load(
         find_config(getattr(args, "config", None)),
         require_credentials=require_credentials,
         check_credentials=check_credentials,
+        require_folders=require_folders,
     )
 
 
@@ -123,7 +130,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     from syncd.config import default_state_dir, state_dir_problem
     from syncd.core.errors import ConfigError
 
-    config = _load_config(args, require_credentials=not args.offline, check_credentials=True)
+    if (args.probe and args.offline) or (args.json and not args.probe):
+        print(
+            "syncd check: --probe talks to DingTalk (not with --offline); --json goes with --probe",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    config = _load_config(
+        args, require_credentials=not args.offline, check_credentials=True, require_folders=True
+    )
     _setup_logging(args, config)
     notes = list(config.notes)
     service_dir = str(config.state_dir) == default_state_dir(config.source, {})
@@ -135,11 +150,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif (problem := state_dir_problem(config.state_dir)) is not None:
         raise ConfigError([problem], str(config.source))
     plural = "s" if len(config.mappings) != 1 else ""
-    print(f"config {config.source}: OK ({len(config.mappings)} mapping{plural})")
+    out = sys.stderr if args.json else sys.stdout  # --json: stdout is the object only
+    print(f"config {config.source}: OK ({len(config.mappings)} mapping{plural})", file=out)
     for note in notes:
-        print(f"  note: {note}")
+        print(f"  note: {note}", file=out)
     if args.offline:
         return EXIT_OK
+    if args.probe:
+        from syncd.cli.probe import probe
+
+        return probe(config, as_json=args.json)
     from syncd.cli.check import check_remote
 
     return check_remote(config)
@@ -184,6 +204,23 @@ def cmd_whoami(args: argparse.Namespace) -> int:
         return show(client, mobile=args.mobile, name=args.name, as_json=args.json)
     finally:
         client.close()
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from syncd.cli.act import retry
+
+    if bool(args.paths) == bool(args.all):
+        print("syncd retry: give PATH… or --all (one of them)", file=sys.stderr)
+        return 2
+    return retry(_load_config(args, require_credentials=False), args.paths, args.all)
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from syncd.cli.act import resolve
+    from syncd.core.actions import Resolution
+
+    config = _load_config(args, require_credentials=False)
+    return resolve(config, args.path, Resolution(args.resolution))
 
 
 def cmd_example_config(args: argparse.Namespace) -> int:
@@ -242,6 +279,8 @@ HANDLERS = {
     "check": cmd_check,
     "status": cmd_status,
     "ls": cmd_ls,
+    "retry": cmd_retry,
+    "resolve": cmd_resolve,
     "whoami": cmd_whoami,
     "example-config": cmd_example_config,
     "unit": cmd_unit,

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-COMMANDS = ("sync", "run", "check", "status", "ls", "emulator", "demo", "completion")
+COMMANDS = (
+    "sync",
+    "run",
+    "check",
+    "status",
+    "retry",
+    "resolve",
+    "ls",
+    "emulator",
+    "demo",
+    "completion",
+)
 COMMON = ("-c", "--config", "--log-format", "--log-level", "--help")
 OPTIONS = {
     "sync": ("--dry-run", "--check-remote", "--max-delete"),
     "run": ("--dry-run",),
     "check": ("--offline",),
     "status": ("--json",),
+    "retry": ("--all",),
+    "resolve": ("--keep-local", "--keep-remote", "--keep-both"),
     "ls": ("--json",),
     "completion": ("bash", "zsh", "fish"),
 }

@@ -48,6 +48,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "exit codes: 0 success, 1 the remote refused, 3 invalid config or credentials",
         "syncd ls && syncd ls MNDoBb60VLBPraakI1Ywxyyn8lemrZQ3",
     ),
+    "retry": (
+        "retry failing files now, past their back-off (works while `run` runs)",
+        "exit codes: 0 done or queued, 1 no such failing file or no state, 3 invalid config",
+        "syncd retry -c /etc/syncd/reports.yaml /srv/share/report.xlsx   (or --all)",
+    ),
+    "resolve": (
+        "end a hold on a file: keep ours, keep theirs, or keep both (works while `run` runs)",
+        "exit codes: 0 done or queued, 1 the file is not held or no state, 2 usage error, "
+        "3 invalid config",
+        "syncd resolve -c /etc/syncd/reports.yaml /srv/share/report.xlsx --keep-local",
+    ),
     "whoami": (
         "the operator's unionId: find a user by mobile or name, or resolve dingtalk.union_id",
         "exit codes: 0 found, 1 no such user or the remote refused, 2 usage error, "
@@ -154,9 +165,15 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
     _common(parser, config=True, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _sync_and_run(sub)
-    _sub(sub, "check").add_argument(
-        "--offline", action="store_true", help="only validate the config file"
+    p = _sub(sub, "check")
+    p.add_argument("--offline", action="store_true", help="only validate the config file")
+    p.add_argument(
+        "--probe",
+        action="store_true",
+        help="try each tenant-dependent behaviour once in a scratch folder under each "
+        "mapping (about 12 metered calls per mapping) and remember the answers",
     )
+    p.add_argument("--json", action="store_true", help="with --probe: one JSON object")
     _sub(sub, "status").add_argument("--json", action="store_true", help="machine-readable output")
     p = _sub(sub, "ls")
     p.add_argument(
@@ -164,6 +181,7 @@ def build_parser(*, with_emulator: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _secret_file(p)
+    _act(sub)
     _whoami(_sub(sub, "whoami"))
     _sub(sub, "example-config", config=False)
     _sub(sub, "unit", config=False).add_argument(
@@ -188,6 +206,23 @@ def _secret_file(p: argparse.ArgumentParser) -> None:
         help="read the app secret from FILE for this run (instead of the config's; e.g. the "
         "service's /etc/syncd/NAME.secret, whose ${CREDENTIALS_DIRECTORY} only systemd sets)",
     )
+
+
+def _act(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = _sub(sub, "retry")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="a failing file, or a folder")
+    p.add_argument("--all", action="store_true", help="every failing file of every mapping")
+    p = _sub(sub, "resolve")
+    p.add_argument("path", metavar="PATH", help="the held file (as `syncd status` lists it)")
+    how = p.add_mutually_exclusive_group(required=True)
+    for value, text in (
+        ("keep-local", "upload ours over theirs (the log names their version to restore)"),
+        ("keep-remote", "accept theirs: nothing is uploaded until ours changes again"),
+        ("keep-both", "upload ours beside theirs, as the conflict copy"),
+    ):
+        how.add_argument(
+            f"--{value}", dest="resolution", action="store_const", const=value, help=text
+        )
 
 
 def _whoami(p: argparse.ArgumentParser) -> None:

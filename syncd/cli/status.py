@@ -4,6 +4,11 @@ Times are ISO-8601 in UTC (as in the logs), sizes are human; `--json` has the sa
 with the same ISO times, exact, where the text escapes control characters and escape
 sequences (a remote name or message is never obeyed by the terminal). Whether a daemon is
 running is read from the state lock, not guessed from its last snapshot.
+
+The first line is the verdict (`ok` / `degraded: …` / `failing: …`), computed by
+`obs.verdict` from the same facts as the daemon's `/healthz`: the running daemon's snapshot
+(failing mappings with since when, the remote, its main loop) and the state store's issues;
+without a daemon, a mapping whose local folder is missing is failing.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from syncd.core.model import IssueKind
 from syncd.core.settings import Config, Mapping
 from syncd.core.text import terminal_safe
 from syncd.core.units import human
+from syncd.obs.verdict import LOOP_STALE, Facts, verdict
 from syncd.state.lock import LOCK_FILE
 from syncd.state.store import STATE_FILE, StateStore
 
@@ -55,14 +61,44 @@ def _daemon(config: Config, snapshot: Any) -> dict[str, Any]:
     if isinstance(snapshot, dict):
         out["last_seen"] = iso(snapshot.get("updated"))
         out["last_seen_seconds"] = int(time.time() - float(snapshot.get("updated") or 0))
-        out["counters"] = {k: v for k, v in snapshot.items() if k not in ("updated", "pid")}
+        out["counters"] = snapshot.get("counters") or {}
+        if pid is not None:  # what a stopped daemon was doing is not news
+            out["activity"] = snapshot.get("activity") or "idle"
+            out["pending"] = snapshot.get("pending") or {}
     return out
 
 
-def _mapping(state: StateStore | None, m: Mapping) -> dict[str, Any]:
+def _live(snapshot: Any, running: bool) -> dict[str, Any]:
+    """The running daemon's snapshot (empty without one)."""
+    return snapshot if running and isinstance(snapshot, dict) else {}
+
+
+def _failure(m: Mapping, live: dict[str, Any]) -> dict[str, Any] | None:
+    """Why mapping `m` cannot be synced, and since when: the running daemon's word, else
+    what can be seen from here (its local folder missing)."""
+    if live:
+        found = (live.get("failed_mappings") or {}).get(m.key)
+        if not found:
+            return None
+        return {
+            "reason": found.get("reason", ""),
+            "error_code": found.get("code") or None,
+            "since": iso(found.get("since")),
+        }
+    try:
+        if m.local.is_dir():
+            return None
+        reason = "local folder missing" if not m.local.exists() else "not a directory"
+    except OSError as exc:
+        reason = f"cannot access the local folder: {exc.strerror}"
+    return {"reason": reason, "error_code": None, "since": None}
+
+
+def _mapping(state: StateStore | None, m: Mapping, live: dict[str, Any]) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "local": str(m.local),
         "parent_dentry_uuid": m.parent_dentry_uuid,
+        "failure": _failure(m, live),
         "files": 0,
         "bytes": 0,
         "last_upload": None,
@@ -106,12 +142,33 @@ def collect(config: Config) -> dict[str, Any]:
     else:
         out["note"] = "no state yet: nothing has been synced with this state_dir"
     try:
-        out["daemon"] = _daemon(config, state.meta("daemon.status") if state else None)
-        out["mappings"] = [_mapping(state, m) for m in config.mappings]
+        snapshot = state.meta("daemon.status") if state else None
+        out["daemon"] = daemon = _daemon(config, snapshot)
+        live = _live(snapshot, daemon["running"])
+        out["mappings"] = [_mapping(state, m, live) for m in config.mappings]
     finally:
         if state is not None:
             state.close()
+    judged = verdict(_facts(out["mappings"], live))
+    out = {"verdict": judged.line, "level": judged.level.value, **out}
     return out
+
+
+def _facts(mappings: list[dict[str, Any]], live: dict[str, Any]) -> Facts:
+    """The verdict's facts: the daemon's (when one runs) and the store's issues."""
+    silent = time.time() - float(live.get("updated") or 0) if live else 0.0
+    return Facts(
+        failed_mappings=tuple(
+            f"{m['local']}: {m['failure']['reason']}" for m in mappings if m["failure"]
+        ),
+        state_broken=str(live.get("state_broken") or ""),
+        # the daemon writes its snapshot every few seconds: one this old means a stuck loop
+        loop_silent_seconds=silent if silent > LOOP_STALE else 0.0,
+        remote_down_seconds=float(live.get("remote_down_seconds") or 0.0),
+        failing_files=sum(len(m["failing"]) for m in mappings),
+        held_files=sum(len(m["held"]) for m in mappings),
+        refused_files=sum(len(m["refused"]) for m in mappings),
+    )
 
 
 def _daemon_line(d: dict[str, Any]) -> str:
@@ -127,11 +184,24 @@ def _daemon_line(d: dict[str, Any]) -> str:
     return head
 
 
+def _activity_lines(d: dict[str, Any]) -> list[str]:
+    if "activity" not in d:
+        return []
+    lines = [f"  now: {d['activity']}"]
+    p = d.get("pending") or {}
+    lines.append(
+        f"  pending: {p.get('settling', 0)} settling, {p.get('queued', 0)} queued, "
+        f"{p.get('in_flight', 0)} in flight, {p.get('retrying', 0)} waiting to retry"
+    )
+    return lines
+
+
 def render(data: dict[str, Any]) -> list[str]:
-    lines = [f"state: {data['state']}"]
+    lines = [data["verdict"], f"state: {data['state']}"]
     if data.get("note"):
         lines.append(data["note"])
     lines.append(f"daemon: {_daemon_line(data.get('daemon') or {})}")
+    lines += _activity_lines(data.get("daemon") or {})
     for m in data["mappings"]:
         lines += ["", f"{m['local']} -> {m['parent_dentry_uuid']}", *_mapping_lines(m)]
     return lines
@@ -139,7 +209,12 @@ def render(data: dict[str, Any]) -> list[str]:
 
 def _mapping_lines(m: dict[str, Any]) -> list[str]:
     last = m["last_upload"] or "never"
-    lines = [f"  synced: {m['files']} files, {human(m['bytes'])}; last upload {last}"]
+    lines = []
+    if (f := m["failure"]) is not None:
+        code = f" ({f['error_code']})" if f.get("error_code") else ""
+        since = f"; since {f['since']}" if f.get("since") else ""
+        lines.append(f"  FAILED: {f['reason']}{code}{since}")
+    lines += [f"  synced: {m['files']} files, {human(m['bytes'])}; last upload {last}"]
     remote = f"  remote: last checked {m['remote_checked'] or 'never'}"
     if m["tallies"]:
         remote += "; " + ", ".join(f"{k} {v}" for k, v in sorted(m["tallies"].items()))

@@ -47,6 +47,7 @@ def parse(
     dingtalk_only: bool = False,
     secret_file: str | None = None,
     need_union_id: bool = True,
+    require_folders: bool = True,
 ) -> Config:
     """Validate already-loaded YAML `data` into a `Config`; raise `ConfigError` with every problem.
 
@@ -57,6 +58,8 @@ def parse(
     `whoami`) reads the `dingtalk` and `log` sections alone: no mapping is needed or looked
     at. `secret_file` replaces the configured secret with that file's content (`--secret-file`);
     `need_union_id=False` lets `union_id` be absent (`whoami --mobile`, which finds it).
+    `require_folders=False` (`run`, `sync`, `status`) keeps a mapping whose local folder does
+    not exist (a share not mounted yet) with a note, instead of a problem; `check` requires it.
     `environ` defaults to `os.environ`.
     """
     env = os.environ if environ is None else environ
@@ -89,7 +92,7 @@ def parse(
         config = Config(
             dingtalk=dingtalk,
             state_dir=read_state_dir(root, Path(source) if source else None),
-            mappings=read_mappings(root),
+            mappings=read_mappings(root, require_folders),
             sync=read_sync(root.section("sync")),
             log=read_log(root.section("log")),
             source=Path(source) if source else None,
@@ -141,6 +144,7 @@ def load(
     dingtalk_only: bool = False,
     secret_file: str | None = None,
     need_union_id: bool = True,
+    require_folders: bool = True,
 ) -> Config:
     """Read, expand and validate the config file at `path` (see `parse`)."""
     path = Path(path)
@@ -164,6 +168,7 @@ def load(
         dingtalk_only=dingtalk_only,
         secret_file=secret_file,
         need_union_id=need_union_id,
+        require_folders=require_folders,
     )
 
 

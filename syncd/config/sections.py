@@ -175,14 +175,20 @@ def read_dingtalk(
     )
 
 
-def _folder(sec: Section, raw: str) -> Path | None:
-    """`raw` made absolute with symlinks resolved, if it is an existing directory."""
+def _folder(sec: Section, raw: str, require: bool) -> Path | None:
+    """`raw` made absolute with symlinks resolved, if it is an existing directory; with
+    `require` False, a folder that does not exist (yet: a share mounted later) is kept,
+    with a note: the daemon waits for it, `sync` skips it, `status` shows it."""
     try:
         path = Path(raw).expanduser().resolve()
         mode = path.stat().st_mode
     except FileNotFoundError:
-        sec.report("local", f"folder does not exist: {Path(raw).expanduser().absolute()}")
-        return None
+        missing = f"folder does not exist: {Path(raw).expanduser().absolute()}"
+        if require:
+            sec.report("local", missing)
+            return None
+        sec.notes.append(f"{sec.at('local')}: {missing} (skipped until it appears)")
+        return Path(raw).expanduser().resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # ValueError: an embedded NUL
         sec.report("local", f"cannot access {raw!r}: {getattr(exc, 'strerror', None) or exc}")
         return None
@@ -192,10 +198,10 @@ def _folder(sec: Section, raw: str) -> Path | None:
     return path
 
 
-def _mapping(sec: Section) -> Mapping | None:
+def _mapping(sec: Section, require_folders: bool) -> Mapping | None:
     sec.check_keys(_MAPPING_KEYS)
     raw = sec.text("local")
-    local = _folder(sec, raw) if raw else None
+    local = _folder(sec, raw, require_folders) if raw else None
     uuid = sec.text("parent_dentry_uuid", check=uuid_error)
     exclude = sec.text_list("exclude")
     for i, pattern in enumerate(exclude):
@@ -223,7 +229,7 @@ def _overlap(i: int, a: Mapping, j: int, b: Mapping) -> str | None:
     return None
 
 
-def read_mappings(root: Section) -> tuple[Mapping, ...]:
+def read_mappings(root: Section, require_folders: bool = True) -> tuple[Mapping, ...]:
     value = root.data.get("mappings")
     if not isinstance(value, list) or not value:
         problem = (
@@ -238,7 +244,7 @@ def read_mappings(root: Section) -> tuple[Mapping, ...]:
     found: list[tuple[int, Mapping]] = []
     for i, item in enumerate(value):
         sec = root.child(f"mappings[{i}]", item)
-        mapping = _mapping(sec) if sec else None
+        mapping = _mapping(sec, require_folders) if sec else None
         if mapping:
             found.append((i, mapping))
     for (i, a), (j, b) in itertools.combinations(found, 2):

@@ -102,6 +102,14 @@ class Refuse:
         return f"refuse {self.refusal.rel_path} ({self.refusal.reason}{detail})"
 
 
+class Resolution(enum.Enum):
+    """How `syncd resolve` ends a hold (a remote edit, or the empty-file guard)."""
+
+    KEEP_LOCAL = "keep-local"  # upload ours over theirs (theirs stays in the history)
+    KEEP_REMOTE = "keep-remote"  # accept theirs: nothing is sent until ours changes again
+    KEEP_BOTH = "keep-both"  # upload ours beside theirs, as the conflict copy
+
+
 @dataclass(frozen=True, slots=True)
 class Hold:
     mapping: Mapping

@@ -11,6 +11,7 @@ header and signed-URL query strings are never put into an exception.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 
@@ -163,6 +164,7 @@ class MappingFailedError(SyncdError):
         self.reason = reason
         self.code = code
         self.hint = hint
+        self.at = time.time()  # since when (`status`)
 
 
 class FileChangedError(SyncdError):

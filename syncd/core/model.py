@@ -117,6 +117,7 @@ class NoticeKind(enum.StrEnum):
     TRASHED = "trashed"
     PURGED = "purged from trash"
     REUPLOADED = "re-uploaded after a remote delete"
+    RESOLVED = "hold resolved"
 
 
 class Notice(NamedTuple):

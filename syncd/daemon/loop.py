@@ -40,10 +40,11 @@ from syncd.daemon import sdnotify
 from syncd.daemon.claims import Claims
 from syncd.daemon.mappings import Mappings
 from syncd.daemon.messages import Done, Fresh, PathJob, Reload, ScanRequest, Stop
-from syncd.daemon.report import Reporting
+from syncd.daemon.report import Live, Reporting
 from syncd.daemon.retries import RetryTimers
 from syncd.daemon.scanner import Scanner
 from syncd.daemon.settle import SettleGate, Stat
+from syncd.execute import requests
 from syncd.execute.consume import Consumer
 from syncd.execute.context import RemoteFactory
 from syncd.execute.pool import Job, Workers
@@ -119,8 +120,22 @@ class Daemon:
         self.next_root_check = now + ROOT_CHECK
         self.watchdog_every = sdnotify.watchdog_interval()
         self.next_ping = now
-        self.report = Reporting(lambda: self.config, ctx, self.stats)
+        self.report = Reporting(lambda: self.config, ctx, self.stats, self._live)
         self.scanner.scanning = self.report.scanning
+
+    def _live(self) -> Live:
+        """What the daemon is doing now (read from other threads: only lengths and copies)."""
+        in_flight = len(self.claims)
+        activity = self.scanner.current or (f"uploading {in_flight}" if in_flight else "idle")
+        return Live(
+            settling=len(self.gate),
+            queued=len(self.ready) + len(self.pool),
+            in_flight=in_flight,
+            retrying=len(self.retries),
+            watches=len(self.watches.watches),
+            activity=activity,
+            failed_mappings=self.maps.failures(),
+        )
 
     @property
     def mappings(self) -> dict[str, Mapping]:
@@ -148,6 +163,8 @@ class Daemon:
             settle_seconds=self.gate.settle,
             pid=os.getpid(),
         )
+        self._requests(time.monotonic())  # left while no daemon ran
+        self.report.snapshot(force=True)  # `status` sees the daemon from its start
         try:
             self._loop()
         finally:
@@ -300,6 +317,7 @@ class Daemon:
         if now >= self.next_rescan:
             self.next_rescan = now + self.config.sync.rescan_interval_seconds
             self.ctx.failed_mappings.clear()  # a remote root may have been fixed meanwhile
+            self.ctx.failed_subfolders.clear()
             self.scanner.full("interval")
             self.scanner.purge()
         for polled in self.maps.due_polls(now):
@@ -308,6 +326,8 @@ class Daemon:
             self.next_root_check = now + ROOT_CHECK
             self.maps.check_roots(self.watches, self.scanner.request, self.recon.root_check)
             self._probe_state()
+            self._requests(now)
+            self.report.snapshot()
         if self.watchdog_every and now >= self.next_ping:
             sdnotify.notify("WATCHDOG=1")
             self.next_ping = now + self.watchdog_every
@@ -317,6 +337,13 @@ class Daemon:
                 {k: (m.local, m.subfolders) for k, m in self.mappings.items()}
             )
             self._publish_status()
+
+    def _requests(self, now: float) -> None:
+        """`syncd retry` / `syncd resolve`: look at their files again now, past any back-off."""
+        for key, rel in requests.take(self.ctx, list(self.mappings)):
+            self.retries.discard((key, rel))
+            self.forced.add((key, rel))
+            self._touch(key, rel, now)
 
     def _handle(self, item: Any) -> None:
         now = time.monotonic()
@@ -431,12 +458,7 @@ class Daemon:
 
     # -- reload and status ---------------------------------------------------------------
     def _publish_status(self) -> None:
-        self.report.publish(
-            queued=len(self.gate) + len(self.ready) + len(self.pool),
-            in_flight=len(self.claims),
-            watches=len(self.watches.watches),
-            mappings=len(self.mappings),
-        )
+        self.report.publish(mappings=len(self.mappings))
 
     def _reload(self) -> None:
         sdnotify.reloading()
@@ -458,6 +480,7 @@ class Daemon:
         self.ctx.reconfigure(new)
         self.recon.reconfigure(new)
         self.ctx.failed_mappings.clear()
+        self.ctx.failed_subfolders.clear()
         self._forget_removed()
         self.gate.settle = new.sync.settle_seconds
         self.next_rescan = time.monotonic() + new.sync.rescan_interval_seconds

@@ -42,6 +42,7 @@ class Mappings:
         self.config = config
         self.identity: dict[str, tuple[int, int]] = {}
         self.local_failed: dict[str, str] = {}
+        self.local_since: dict[str, float] = {}  # when the root went missing (wall clock)
         self.polled: dict[str, float] = {}  # mapping key -> when it is polled next
 
     def _identity(self, m: Mapping) -> tuple[int, int]:
@@ -84,6 +85,7 @@ class Mappings:
         if m.key in self.local_failed:
             return
         self.local_failed[m.key] = reason
+        self.local_since[m.key] = time.time()
         hint = f"syncd looks for {m.local} every few seconds and rescans it when it is back"
         self.fail(m, MappingFailedError(reason, hint=hint))
 
@@ -108,6 +110,7 @@ class Mappings:
             if key in self.local_failed or self.identity.get(key) != now:
                 back = key in self.local_failed
                 self.local_failed.pop(key, None)
+                self.local_since.pop(key, None)
                 self.failed.pop(key, None)
                 self.identity[key] = now
                 watches.remove(key)
@@ -124,6 +127,21 @@ class Mappings:
                     )
                 )
 
+    def failures(self) -> dict[str, dict[str, object]]:
+        """The mappings failing now, by key: local, reason, code, since (for `status`)."""
+        out: dict[str, dict[str, object]] = {}
+        for key, err in list(self.failed.items()):
+            m = self.by_key.get(key)
+            if m is not None:
+                out[key] = {"local": str(m.local), "reason": err.reason, "code": err.code}
+                out[key]["since"] = self.local_since.get(key, err.at)
+        for key, reason in list(self.local_failed.items()):
+            m = self.by_key.get(key)
+            if m is not None and key not in out:
+                since = self.local_since.get(key, 0.0)
+                out[key] = {"local": str(m.local), "reason": reason, "code": "", "since": since}
+        return out
+
     def reload(self, new: Config, watches: WatchSet, gate: SettleGate) -> tuple[int, int]:
         """Apply the mappings of a reloaded config; returns (added, removed)."""
         old = self.by_key
@@ -133,6 +151,7 @@ class Mappings:
             gate.clear(functools.partial(_in_mapping, key=key))
             self.identity.pop(key, None)
             self.local_failed.pop(key, None)
+            self.local_since.pop(key, None)
             self.polled.pop(key, None)
         self.by_key = {m.key: m for m in new.mappings}
         self.config = new

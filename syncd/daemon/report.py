@@ -1,11 +1,18 @@
 """The daemon's outward signs: the `stats` line, `STATUS=`, the status snapshot that
-`syncd status` reads, metrics (`/metrics`, `/healthz`, the textfile) and the health state."""
+`syncd status` reads, metrics (`/metrics`, `/healthz`, the textfile) and the health state.
+
+The snapshot (`daemon.status` in the state store) is written every few seconds while it
+changes, so `status` shows what the daemon does now: its activity, the pending work, the
+failing mappings (with since when) and the facts of the verdict (`obs.verdict`), which
+`/healthz` computes from the same facts. The gauges are set from `live()` at each scrape.
+"""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +24,40 @@ from syncd.daemon import sdnotify
 from syncd.execute.context import Context
 from syncd.obs.metrics import HealthState
 from syncd.obs.stats import Stats
+from syncd.obs.verdict import Facts, Verdict, verdict
 
 log = structlog.get_logger(__name__)
 
+SNAPSHOT_EVERY = 60.0  # an unchanged snapshot is written again this often (last seen)
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """What the daemon is doing, read from its queues when asked."""
+
+    settling: int = 0  # changed files waiting to be quiet for settle_seconds
+    queued: int = 0  # settled, waiting for a worker
+    in_flight: int = 0  # being uploaded (or moved, trashed) now
+    retrying: int = 0  # failing files waiting for their next attempt
+    watches: int = 0
+    activity: str = "idle"
+    failed_mappings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
 
 class Reporting:
-    def __init__(self, config: Callable[[], Config], ctx: Context, stats: Stats) -> None:
+    def __init__(
+        self,
+        config: Callable[[], Config],
+        ctx: Context,
+        stats: Stats,
+        live: Callable[[], Live] = Live,
+    ) -> None:
         self.config = config  # the current one (a reload replaces it)
         self.ctx, self.state, self.stats = ctx, ctx.state, stats
+        self.live = live
         self.health = HealthState()
         self.metrics: Any = None
+        self._written: tuple[Any, float] = (None, 0.0)  # the last snapshot (less time), when
         self.scan_since: float | None = None  # when the scan running now began (monotonic)
 
     def start_metrics(self) -> None:
@@ -36,7 +67,7 @@ class Reporting:
         from syncd.obs.metrics import MetricsServer
 
         try:
-            self.metrics = MetricsServer(listen, self.stats, self.reason, self.issue_gauges)
+            self.metrics = MetricsServer(listen, self.stats, self.verdict, self.refresh)
         except OSError as exc:
             raise SyncdError(f"metrics.listen: cannot listen on {listen}: {exc.strerror}") from None
         self.metrics.start()
@@ -46,26 +77,78 @@ class Reporting:
         """The scanner thread starts (True) or ends (False) a scan."""
         self.scan_since = time.monotonic() if running else None
 
-    def reason(self) -> str | None:
-        """Why /healthz answers 503, or None: the health state's reasons, or a scan that
-        has not finished within its expected time (the rescan interval)."""
-        expected = self.config().sync.rescan_interval_seconds
-        return self.health.reason() or overdue_scan(self.scan_since, time.monotonic(), expected)
-
     def stop_metrics(self) -> None:
         if self.metrics is not None:
             self.metrics.stop()
 
-    def publish(self, *, queued: int, in_flight: int, watches: int, mappings: int) -> None:
-        """One `stats` line, `STATUS=`, the snapshot for `syncd status`, the textfile."""
-        self.stats.set(queued=queued, in_flight=in_flight, watches=watches)
+    def refresh(self) -> Live:
+        """The live gauges, from the daemon's queues and the state store (each scrape)."""
+        live = self.live()
+        self.stats.set(
+            queued=live.settling + live.queued,
+            in_flight=live.in_flight,
+            watches=live.watches,
+            failed_mappings=len(live.failed_mappings),
+        )
         self.issue_gauges()
+        return live
+
+    def facts(self, live: Live) -> Facts:
+        gauges = self.stats.snapshot()["gauges"]
+        broken = self.ctx.state_broken
+        return Facts(
+            failed_mappings=tuple(
+                f"{f['local']}: {f['reason']}" for f in live.failed_mappings.values()
+            ),
+            state_broken=str(broken) if broken is not None else "",
+            loop_silent_seconds=self.health.loop_silent(),
+            remote_down_seconds=self.health.remote_down(),
+            failing_files=int(gauges["failing"]),
+            held_files=int(gauges["held_files"]),
+            refused_files=int(gauges["refused_files"]),
+            scan_running_seconds=scan_running(self.scan_since, time.monotonic()),
+            scan_expected_seconds=self.config().sync.rescan_interval_seconds,
+        )
+
+    def verdict(self) -> Verdict:
+        """What `/healthz` answers (the same as the top line of `syncd status`)."""
+        return verdict(self.facts(self.refresh()))
+
+    def snapshot(self, *, force: bool = False) -> None:
+        """The snapshot `syncd status` reads, when it changed (or once a minute)."""
+        if self.state.readonly:  # a dry-run's store is read-only: nothing is written
+            return
+        live = self.refresh()
+        facts = self.facts(live)
+        body = {
+            "counters": self.stats.line(),
+            "pid": os.getpid(),
+            "activity": live.activity,
+            "pending": {
+                "settling": live.settling,
+                "queued": live.queued,
+                "in_flight": live.in_flight,
+                "retrying": live.retrying,
+            },
+            "failed_mappings": live.failed_mappings,
+            "remote_down_seconds": round(facts.remote_down_seconds, 1),
+            "state_broken": facts.state_broken,
+        }
+        now = time.time()
+        last, when = self._written
+        if not force and body == last and now - when < SNAPSHOT_EVERY:
+            return
+        self._written = (body, now)
+        snap = {**body, "updated": now, "facts": asdict(facts)}
+        self.ctx.write("status", lambda: self.state.set_meta("daemon.status", snap))
+
+    def publish(self, *, mappings: int) -> None:
+        """One `stats` line, `STATUS=`, the snapshot for `syncd status`, the textfile."""
+        self.refresh()
         line = self.stats.line()
         log.info("stats", **line)
         sdnotify.notify(f"STATUS={self.stats.status_text(mappings)}")
-        if not self.state.readonly:  # a dry-run's store is read-only: nothing is written
-            snapshot = {**line, "pid": os.getpid(), "updated": time.time()}
-            self.ctx.write("status", lambda: self.state.set_meta("daemon.status", snapshot))
+        self.snapshot(force=True)
         textfile = self.config().metrics.textfile
         if textfile:
             from syncd.obs.metrics import write_textfile
@@ -88,8 +171,6 @@ class Reporting:
         )
 
 
-def overdue_scan(since: float | None, now: float, expected: float) -> str | None:
-    """A scan running for longer than `expected` seconds (a stalled walk), or None."""
-    if since is None or now - since <= expected:
-        return None
-    return f"a scan has been running for {int(now - since)} s (expected within {expected:g} s)"
+def scan_running(since: float | None, now: float) -> float:
+    """How long the scan running now has run (0: none runs)."""
+    return 0.0 if since is None else now - since

@@ -61,6 +61,7 @@ class Scanner:
         self.windows = DeleteWindows(
             lambda: window_seconds(self.recon.config.sync.rescan_interval_seconds)
         )
+        self.current = ""  # what it is scanning now, for `status` ("" when idle)
 
     def request(self, req: ScanRequest) -> None:
         """Queue a scan unless an equal or wider one is already waiting."""
@@ -102,6 +103,7 @@ class Scanner:
             if m is None or m.key in self.maps.local_failed:
                 continue
             self.scanning(True)
+            self.current = f"scanning {m.local} ({req.reason})"
             try:
                 self.scan(m, req)
             except RootUnavailable as exc:
@@ -112,6 +114,7 @@ class Scanner:
                 log.exception("scan.failed", mapping=str(m.local), error=repr(exc))
             finally:
                 self.scanning(False)
+                self.current = ""
 
     def _gone(self, key: str) -> bool:
         return self.stopping.is_set() or key not in self.maps.by_key

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from syncd.core.actions import Outcome
+from syncd.core.actions import Outcome, Resolution
 from syncd.core.errors import MappingFailedError, StateError
 from syncd.core.model import LocalFile, Record
 from syncd.core.settings import Config, Mapping
@@ -61,6 +61,10 @@ class Context:
         self.unrecorded: list[tuple[str, Record]] = []
         self.stopping = threading.Event()  # a stop was requested: queued work is abandoned
         self.failed_mappings: dict[str, MappingFailedError] = {}
+        # mappings whose remote space has no folder API: only their root files are sent
+        self.failed_subfolders: dict[str, MappingFailedError] = {}
+        # `syncd resolve` requests, by (mapping key, path): taken by the file's next upload
+        self.resolutions: dict[tuple[str, str], Resolution] = {}
         self._remote_factory = remote_factory
         self._remote: Remote | None = None
         self._setup = threading.Lock()
@@ -109,11 +113,14 @@ class Context:
         """The configured mapping whose key is `key` (None: no longer configured)."""
         return next((m for m in self.config.mappings if m.key == key), None)
 
-    def blocked_reason(self, m: Mapping) -> Outcome | None:
-        """Why nothing may be sent for mapping `m` right now (None: go ahead)."""
+    def blocked_reason(self, m: Mapping, folder: str = "") -> Outcome | None:
+        """Why nothing may be sent for mapping `m` (into its subfolder `folder`) right now
+        (None: go ahead)."""
         if self.fatal is not None or self.stopping.is_set() or self.state_broken is not None:
             return Outcome.ABANDONED
         if m.key in self.failed_mappings:
+            return Outcome.ABANDONED
+        if folder and m.key in self.failed_subfolders:
             return Outcome.ABANDONED
         return None
 
@@ -149,6 +156,23 @@ class Context:
             mapping=str(m.local),
             parent_dentry_uuid=m.parent_dentry_uuid,
             reason=err.reason,
+            **({"error_code": err.code} if err.code else {}),
+            **({"hint": err.hint} if err.hint else {}),
+        )
+
+    def subfolders_failed(self, m: Mapping, err: MappingFailedError) -> None:
+        """Mapping `m`'s subfolders cannot be made remotely: one `mapping.failed`, then its
+        subfolder files wait quietly (its root files go on)."""
+        if m.key in self.failed_subfolders:
+            return
+        self.failed_subfolders[m.key] = err
+        log.error(
+            "mapping.failed",
+            mapping=str(m.local),
+            parent_dentry_uuid=m.parent_dentry_uuid,
+            reason=err.reason,
+            scope="subfolders",
+            capability="add_folder",
             **({"error_code": err.code} if err.code else {}),
             **({"hint": err.hint} if err.hint else {}),
         )

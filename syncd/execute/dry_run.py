@@ -164,7 +164,7 @@ class DryRunExecutor:
             if sub not in known:
                 known.add(sub)
                 remote = f"{m.parent_dentry_uuid}/{sub}"
-                emit("plan.mkdir", mapping=str(m.local), remote_folder=remote)
+                emit("plan.mkdir", mapping=str(m.local), folder=sub, remote_folder=remote)
         if self.memo:
             flush()
 

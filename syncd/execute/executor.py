@@ -74,7 +74,7 @@ class Executor:
             Mkdir: tree.mkdir,
             Blocked: tree.blocked,
             Refuse: lambda a: issues.refuse(ctx, a),
-            Hold: lambda a: issues.hold(ctx, a),
+            Hold: files.hold,
             Forget: lambda a: issues.forget(ctx, a),
             ForgetMapping: lambda a: issues.forget_mapping(ctx, a),
             ClearIssues: lambda a: issues.clear(ctx, a),

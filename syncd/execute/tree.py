@@ -8,6 +8,10 @@ reason logged: never a duplicate, never a lost file. A folder moves as a whole o
 has proven it is the recorded folder (`reconcile.moves`: what it holds, by content); what a
 colleague dropped into it moves with it, as it would in any synced folder. When it cannot be
 moved, it stays, and the walk of the new folder pairs its files one by one.
+
+In a space without rename/move (dingtalk-api.md §15.3.3, `operationNotSupported`), syncd
+behaves as with `renames: upload` there: logged once (`renames.unsupported`), remembered,
+and each later move is an upload at the new place without trying the call again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import structlog
 
 from syncd.core.actions import Blocked, Mkdir, Move, MoveFolder, Outcome, Reason, Upload
+from syncd.core.capabilities import NOT_SUPPORTED, Capability
 from syncd.core.errors import ParentMissingError, PermanentError, RemoteError
 from syncd.core.model import Dentry, LocalFile, Record
 from syncd.core.settings import Mapping
@@ -37,6 +42,7 @@ class TreeActions:
         self.ctx = ctx
         self.upload = upload
         self.failure = failure
+        self._told: set[str] = set()  # spaces whose missing rename/move was logged
 
     def handlers(self) -> dict[type, Callable[[Any], Outcome]]:
         return {Move: self.move, MoveFolder: self.move_folder, Mkdir: self.mkdir}
@@ -74,9 +80,13 @@ class TreeActions:
         source = ctx.mapping(a.source_key)
         if current is None or current.dentry_id != rec.dentry_id or source is None:
             return self._fallback(a, "the recorded source is gone")
+        if (missing := self._unsupported(m)) is not None:
+            return self._fallback(a, missing)
         try:
             dentry, calls = self._move_remote(source, m, rec, f.folder, f.name)
         except RemoteError as exc:
+            if exc.code == NOT_SUPPORTED and exc.api in _MOVE_APIS:
+                return self._fallback(a, self._not_supported(m, exc))
             if isinstance(exc, ParentMissingError) and exc.code == "dentryNotExist":
                 return self._fallback(a, "the remote source is gone")
             if exc.code in TAKEN:
@@ -132,9 +142,11 @@ class TreeActions:
                     raise
                 return self._rename_then_move(space, rec, parent.dentry_id, name)
             calls += 1
+            remote.caps.learn(space, Capability.MOVE, True)
         if renames:
             dentry = remote.dentries.rename(space, rec.dentry_id, name)
             calls += 1
+            remote.caps.learn(space, Capability.RENAME, True)
         return dentry or Dentry(rec.dentry_uuid, rec.dentry_id), calls
 
     def _rename_then_move(
@@ -156,6 +168,36 @@ class TreeActions:
             raise
         return dentry, 3
 
+    def _space(self, m: Mapping) -> str:
+        return self.ctx.remote().folders.root(self.ctx.target(m)).space_id
+
+    def _unsupported(self, m: Mapping) -> str | None:
+        """Why a move cannot be tried in `m`'s space (None: try it): rename or move is
+        known to be missing there. (Both are needed, as the planner cannot tell which.)"""
+        caps = self.ctx.remote().caps
+        space = self._space(m)
+        for cap in (Capability.RENAME, Capability.MOVE):
+            if caps.known(space, cap) is False:
+                return f"the remote space does not offer {cap.value} (renames: upload there)"
+        return None
+
+    def _not_supported(self, m: Mapping, exc: RemoteError) -> str:
+        """A rename or move the space refused as unsupported: remembered, logged once."""
+        cap = Capability.RENAME if exc.api == "storage.renameDentry" else Capability.MOVE
+        space = self._space(m)
+        self.ctx.remote().caps.learn(space, cap, False)
+        if space not in self._told:
+            self._told.add(space)
+            log.warning(
+                "renames.unsupported",
+                mapping=str(m.local),
+                capability=cap.value,
+                error=exc.message,
+                action="renames and moves in this space are uploads at the new place "
+                "(as with `renames: upload`)",
+            )
+        return f"the remote space does not offer {cap.value} (renames: upload there)"
+
     def _fallback(self, a: Move, reason: str) -> Outcome:
         log.info(
             "move.fallback",
@@ -175,11 +217,15 @@ class TreeActions:
             return why or Outcome.UNCHANGED
         calls = 0
         if row.dentry_id:
+            if (missing := self._unsupported(m)) is not None:
+                return self._not_moved(a, missing)
             ref = _FolderRef(a.old, row.dentry_id, row.dentry_uuid)
             new_folder, _, new_name = a.new.rpartition("/")
             try:
                 _, calls = self._move_remote(m, m, ref, new_folder, new_name)
             except RemoteError as exc:
+                if exc.code == NOT_SUPPORTED and exc.api in _MOVE_APIS:
+                    return self._not_moved(a, self._not_supported(m, exc))
                 return self._folder_fallback(a, exc)
             ctx.remote().folders.moved(ctx.target(m), a.old, a.new)
         if not ctx.write("folder move", lambda: ctx.state.move_dir(m.key, a.old, a.new)):
@@ -222,6 +268,9 @@ class TreeActions:
             action="its files are moved (or uploaded) one by one; the folder stays",
         )
         return Outcome.FAILED
+
+
+_MOVE_APIS = ("storage.renameDentry", "storage.moveDentry")
 
 
 class _OtherSpace(RemoteError):

@@ -1,9 +1,10 @@
 """Prometheus metrics and a health check (`metrics.listen`, `metrics.textfile`).
 
 The optional extra `syncd[metrics]` brings prometheus_client. The metrics are read at scrape
-time from the same `Stats` that feeds the `stats` log line and systemd's STATUS=, so the
-numbers always agree. `/healthz` answers 200 while the daemon's main loop is alive and the
-remote answered recently (or nothing needed it), else 503 with the reason.
+time from the same `Stats` that feeds the `stats` log line and systemd's STATUS= (the
+daemon's `refresh` sets its live gauges, queues and issues, before each scrape), so the
+numbers always agree. `/healthz` answers with the verdict of `syncd status`
+(`obs.verdict`): 200 for `ok` and `degraded: …`, 503 for `failing: …`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from syncd.obs.stats import COUNTERS, DURATION_BUCKETS, GAUGES, Stats
+from syncd.obs.verdict import LOOP_STALE, REMOTE_DOWN, Verdict
 
-Health = Callable[[], str | None]  # None: healthy; else why not
+Health = Callable[[], Verdict | None]  # None: ok
 
 
 class _Collector:
@@ -121,7 +123,7 @@ class MetricsServer:
         listen: str,
         stats: Stats,
         health: Health,
-        refresh: Callable[[], None] = _nothing,
+        refresh: Callable[[], object] = _nothing,
         *,
         max_connections: int = MAX_CONNECTIONS,
         request_seconds: float = REQUEST_SECONDS,
@@ -139,9 +141,10 @@ class MetricsServer:
                     refresh()
                     self._send(200, render(reg), "text/plain; version=0.0.4; charset=utf-8")
                 elif path == "/healthz":
-                    why = health()
-                    body = b"ok\n" if why is None else f"unhealthy: {why}\n".encode()
-                    self._send(200 if why is None else 503, body, "text/plain; charset=utf-8")
+                    verdict = health()
+                    body = f"{verdict.line if verdict else 'ok'}\n".encode()
+                    status = 200 if verdict is None or verdict.healthy else 503
+                    self._send(status, body, "text/plain; charset=utf-8")
                 else:
                     self._send(404, b"not found: try /metrics or /healthz\n", "text/plain")
 
@@ -195,8 +198,8 @@ def write_textfile(path: Path, stats: Stats) -> None:
 class HealthState:
     """What /healthz judges: the main loop's heartbeat and the remote's last answers."""
 
-    LOOP_STALE = 90.0  # the loop wakes at least every 30 s
-    REMOTE_DOWN = 300.0  # the remote failing this long (with work waiting) is unhealthy
+    LOOP_STALE = LOOP_STALE
+    REMOTE_DOWN = REMOTE_DOWN
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -212,6 +215,14 @@ class HealthState:
     def remote_failed(self) -> None:
         if self.remote_down_since is None:
             self.remote_down_since = self.clock()
+
+    def loop_silent(self) -> float:
+        return self.clock() - self.beat
+
+    def remote_down(self) -> float:
+        """For how long the remote has been failing (0: it answers)."""
+        since = self.remote_down_since
+        return 0.0 if since is None else max(self.clock() - since, 1e-3)
 
     def reason(self) -> str | None:
         now = self.clock()

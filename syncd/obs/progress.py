@@ -2,22 +2,42 @@
 
 tqdm is a well-kept library that already handles terminal width, rate smoothing and
 redrawing around log lines, so syncd does not hand-write one. It is used only when stderr
-is a terminal and logs are rendered for the console, never in JSON/journald mode. Both bars
-advance when a file is committed, so they never count bytes that are sent again.
+is a terminal and logs are rendered for the console, never in JSON/journald mode. The files
+bar advances when a file is committed; the bytes bar as its bytes are sent (`sending`), each
+file credited at most its size (a PUT sent again counts once) and taken back if it fails.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
+
+
+class Sending:
+    """One file's bytes as they are sent: called with each chunk's length (from the
+    thread that reads the file); `credited` never passes the file's size."""
+
+    def __init__(self, size: int, advance: Callable[[int], None]) -> None:
+        self.size, self.advance, self.credited = size, advance, 0
+
+    def __call__(self, n: int) -> None:
+        step = min(n, self.size - self.credited)
+        if step > 0:
+            self.credited += step
+            self.advance(step)
 
 
 class Progress:
     """Receives progress; the default does nothing."""
 
     def planned(self, files: int, size: int) -> None: ...
-    def file_done(self, size: int) -> None: ...
+    def sending(self, size: int) -> Sending | None:
+        return None
+
+    def file_done(self, size: int, sending: Sending | None = None) -> None: ...
+    def file_failed(self, sending: Sending | None) -> None: ...
     def close(self) -> None: ...
 
 
@@ -47,10 +67,22 @@ class BarProgress(Progress):
             self.files.refresh()
             self.bytes.refresh()
 
-    def file_done(self, size: int) -> None:
+    def _advance(self, n: int) -> None:
+        with self._lock:
+            self.bytes.update(n)
+
+    def sending(self, size: int) -> Sending | None:
+        return Sending(size, self._advance)
+
+    def file_done(self, size: int, sending: Sending | None = None) -> None:
         with self._lock:
             self.files.update(1)
-            self.bytes.update(size)
+            self.bytes.update(size - (sending.credited if sending is not None else 0))
+
+    def file_failed(self, sending: Sending | None) -> None:
+        if sending is not None and sending.credited:
+            with self._lock:
+                self.bytes.update(-sending.credited)
 
     def close(self) -> None:
         self.files.close()

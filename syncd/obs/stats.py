@@ -39,6 +39,7 @@ GAUGES = (
     "held_files",
     "refused_files",
     "watches",
+    "failed_mappings",
     "remote_reachable",
     "last_upload_time",
     "last_scan_seconds",

@@ -31,6 +31,7 @@ from syncd.core.actions import (
 )
 from syncd.core.errors import MappingFailedError, RootUnavailable, StateError
 from syncd.core.settings import Config, Mapping
+from syncd.execute import requests
 from syncd.execute.consume import Consumer
 from syncd.execute.context import RemoteFactory
 from syncd.execute.pool import Job, Workers
@@ -126,7 +127,13 @@ class SyncPass:
     def feed(self, actions: Iterable[Action]) -> None:
         self.consumer.feed(actions)
 
-    def mapping(self, m: Mapping, *, again: bool = False) -> None:
+    def scan(self, m: Mapping, *, again: bool = False) -> ScanReport | None:
+        """Walk mapping `m` and carry out its uploads and moves; None when it failed.
+
+        Its deletes wait for `finish`, after every mapping was walked: a file moved out of
+        this mapping into one walked later is paired there with its record, never trashed
+        or forgotten first (and so never uploaded anew). A walk whose helper stalled, or
+        that met folders renamed while it ran, is made once more (`again`)."""
         report = ScanReport(m, "")
         planned = self.planned[0]
         ctx, run = self.ctx, self.world.executor.execute
@@ -135,13 +142,13 @@ class SyncPass:
             if verdict.problem is not None:
                 hint = "nothing is deleted or uploaded for it until the folder is back"
                 ctx.mapping_failed(m, MappingFailedError(verdict.problem, hint=hint))
-                return
+                return None
             if verdict.marker is not None:
                 run(verdict.marker)
             self.feed(self.recon.scan(m, "", report))
         except RootUnavailable as exc:
             ctx.mapping_failed(m, MappingFailedError(exc.reason, hint=f"check {m.local}"))
-            return
+            return None
         except StateError as exc:
             ctx.state_failed(exc, "scan")
         self._drain()
@@ -149,8 +156,24 @@ class SyncPass:
         if (c.stalled or c.moving) and not again and not self._stopped():
             # once more: walked alone (the helper was killed), or to pair the folders that
             # were renamed while the walk ran
-            self.mapping(m, again=True)
-            return
+            return self.scan(m, again=True)
+        log.info(
+            "scan.finished",
+            mapping=str(m.local),
+            files=c.files,
+            changed=self.planned[0] - planned,
+            ignored=c.ignored,
+            refused=c.refused,
+            **({"unreadable_folders": len(c.failed)} if c.failed else {}),
+            seconds=round(report.seconds, 3),
+        )
+        return report
+
+    def finish(self, report: ScanReport, moved: set[tuple[str, str]]) -> None:
+        """Mapping `report.mapping`'s deletes (`moved`: every (mapping, path) some mapping's
+        walk paired with a move), drift repair and housekeeping."""
+        m, ctx, run = report.mapping, self.ctx, self.world.executor.execute
+        report.gone.moved_sources |= moved
         if not self._stopped():
             try:
                 for action in self.recon.finish(report):
@@ -162,17 +185,6 @@ class SyncPass:
         if ctx.blocked_reason(m) is None:
             for action in self.recon.housekeeping(m):
                 run(action)
-        c = report.counters
-        log.info(
-            "scan.finished",
-            mapping=str(m.local),
-            files=c.files,
-            changed=self.planned[0] - planned,
-            ignored=c.ignored,
-            refused=c.refused,
-            **({"unreadable_folders": len(c.failed)} if c.failed else {}),
-            seconds=round(report.seconds, 3),
-        )
 
     def repair(self, m: Mapping) -> None:
         """`--check-remote`: list the mapped remote tree and repair drift."""
@@ -239,11 +251,23 @@ def run_sync(
     run = SyncPass(config, world, check_remote=check_remote, max_delete=max_delete)
     result = SyncResult({}, 0.0)
     try:
+        # `syncd resolve` left while no daemon ran (a retry needs nothing: a pass retries all)
+        requests.take(ctx, [m.key for m in config.mappings])
         run.feed(run.recon.removed_mappings())
+        reports: list[ScanReport] = []
         for m in config.mappings:
             if ctx.fatal is not None or ctx.state_broken is not None:
                 break
-            run.mapping(m)
+            if (report := run.scan(m)) is not None:
+                reports.append(report)
+        # A real run's state says which file left which mapping (a move re-keys its record;
+        # a move that fell back to an upload leaves the source recorded, to be trashed). A
+        # dry-run records nothing, so the pairings the walks made are handed on instead.
+        moved = set() if run.acts else {s for r in reports for s in r.gone.moved_sources}
+        for report in reports:
+            if ctx.fatal is not None or ctx.state_broken is not None:
+                break
+            run.finish(report, moved)
         run.retry_deferred()
     except KeyboardInterrupt:  # SIGINT/SIGTERM: finish what is in flight, drop the queue
         ctx.stopping.set()
@@ -258,7 +282,7 @@ def run_sync(
     result.seconds = time.monotonic() - started
     result.counters = stats.summary()
     result.fatal, result.state_broken = ctx.fatal, ctx.state_broken
-    result.failed_mappings = dict(ctx.failed_mappings)
+    result.failed_mappings = {**ctx.failed_subfolders, **ctx.failed_mappings}
     result.folders = len(run.folders)
     result.dry_run = not run.acts
     _report(config, stats, result)

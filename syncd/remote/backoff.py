@@ -10,8 +10,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-THROTTLE_FLOOR = 1.0  # DingTalk's advice on QpsLimit errors: wait a second, then retry
-
 
 def backoff_delay(
     attempt: int,

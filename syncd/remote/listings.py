@@ -1,14 +1,17 @@
 """Listings of remote folders, for adoption and lost-commit lookups: each folder is read
 once and kept for the pass in a small LRU, so a burst of new files in one folder costs one
-listing, not one per file."""
+listing, not one per file. A listing that shows our stamp on a file tells that the space's
+listings carry it (dingtalk-api.md §15.3.1), so no get-dentry is spent on unstamped twins."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
 
+from syncd.core.capabilities import Capability
 from syncd.core.errors import ParentMissingError
 from syncd.core.model import Dentry
+from syncd.remote.capabilities import Capabilities
 from syncd.remote.dentries import DentryApi
 from syncd.remote.folders import Folder, FolderResolver, Target
 
@@ -18,9 +21,12 @@ LISTINGS_KEPT = 256
 class RemoteIndex:
     """Listings of remote folders, by mapping and relative path, cached for a pass."""
 
-    def __init__(self, dentries: DentryApi, folders: FolderResolver) -> None:
+    def __init__(
+        self, dentries: DentryApi, folders: FolderResolver, caps: Capabilities | None = None
+    ) -> None:
         self.dentries = dentries
         self.folders = folders
+        self.caps = caps if caps is not None else Capabilities()
         self._cache: OrderedDict[tuple[str, str], dict[str, Dentry] | None] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -43,6 +49,8 @@ class RemoteIndex:
         elif folder is not None:
             try:
                 found = {d.name: d for d in self.dentries.list(folder.space_id, folder.dentry_id)}
+                if any(d.stamp for d in found.values()):
+                    self.caps.learn(folder.space_id, Capability.LISTING_RETURNS_STAMP, True)
             except ParentMissingError:  # a cached folder that is gone remotely
                 self.folders.forget(t, path)
         with self._lock:

@@ -51,7 +51,10 @@ class StorageApi:
 
     # -- the upload calls ----------------------------------------------------------------
     def upload_info(self, parent_uuid: str, name: str, size: int) -> UploadInfo:
+        """Step 1. `name` "" leaves the name out of the pre-check (it is optional, §4.1): for
+        a space whose upload info refuses a name that exists (§15.3.2), an overwrite's."""
         started = self.t.clock()
+        pre: dict[str, Any] = {"size": size, **({"name": name} if name else {})}
         data = self.t.call(
             "storage.uploadInfos",
             "POST",
@@ -61,7 +64,7 @@ class StorageApi:
                 "protocol": "HEADER_SIGNATURE",
                 "option": {
                     "storageDriver": "DINGTALK",
-                    "preCheckParam": {"size": size, "name": name},
+                    "preCheckParam": pre,
                     "preferIntranet": False,  # the intranet URLs only work on Alibaba's network
                 },
             },
@@ -77,11 +80,12 @@ class StorageApi:
         expires = float(as_int(info.get("expirationSeconds", 900), "expirationSeconds", "upload"))
         return UploadInfo(str(data["uploadKey"]), urls, headers, started + expires, expires)
 
-    def put(self, info: UploadInfo, body: Body) -> None:
+    def put(self, info: UploadInfo, body: Body) -> str | None:
         """PUT `body` to the signed URL (the next one when a URL cannot be reached).
 
         Exactly the signed headers, an empty Content-Type (anything else breaks the OSS V1
-        signature) and Content-Length; the body is streamed, never read whole.
+        signature) and Content-Length; the body is streamed, never read whole. Returns the
+        answer's ETag (None: there was none).
         """
         headers = {
             k: v
@@ -109,6 +113,7 @@ class StorageApi:
                 raise oss_error(resp.status_code, resp.content, resp.headers)
             etag = resp.headers.get("ETag")
         self.t.etags.check(urlsplit(url).netloc, etag, body.md5_hex)
+        return etag
 
     def commit(
         self, parent_uuid: str, upload_key: str, name: str, size: int, strategy: str, stamp: str

@@ -7,6 +7,11 @@ carries the content's SHA-256 as syncd's stamp. An expired signature, a rejected
 key, a corrupt transfer or a failed PUT restart the file from step 1; a vanished remote
 folder is forgotten and created again. A commit whose answer was lost is looked up in its
 folder before anything else: found, it counts as done; never replayed blindly.
+
+Tenant variants (dingtalk-api.md §15.3) have one fallback each: upload info that refuses a
+name that exists is asked again without the name (and, once known, without it for every
+upload into that space); in a space whose listings do not carry our stamp, the lookup reads
+the stamp of each file in doubt with get-dentry (one call per candidate).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from typing import Protocol
 
 import structlog
 
+from syncd.core.capabilities import NAME_CONFLICT, Capability
 from syncd.core.errors import (
     FileChangedError,
     ParentMissingError,
+    PermanentError,
     RemoteError,
     RootMissingError,
     TooSlowError,
@@ -31,6 +38,7 @@ from syncd.core.errors import (
 )
 from syncd.core.model import Dentry, LocalFile
 from syncd.remote.backoff import backoff_delay
+from syncd.remote.capabilities import Capabilities
 from syncd.remote.dentries import DentryApi
 from syncd.remote.folders import Folder, FolderResolver, Target
 from syncd.remote.ratelimit import BandwidthLimit
@@ -70,8 +78,10 @@ class Transfer:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         bwlimit: int = 0,
+        caps: Capabilities | None = None,
     ) -> None:
         self.storage = storage
+        self.caps = caps if caps is not None else Capabilities()
         self.limit = BandwidthLimit(bwlimit) if bwlimit else None
         self.dentries = dentries
         self.folders = folders
@@ -133,7 +143,7 @@ class Transfer:
         attempt: int,
     ) -> Sent:
         parent = self.folders.ensure(t, f.folder)
-        info = self.storage.upload_info(parent.uuid, name, f.size)
+        info = self._upload_info(parent, name, f.size)
         body = HashingBody(fd, f.size, on_bytes, self.limit)
         started = self._clock()
         try:
@@ -155,7 +165,23 @@ class Transfer:
         except UploadExpiredError as err:
             self._too_slow(err, info, f, self._clock() - started)
             raise
+        self.caps.note_app_id(self.storage.t.app_id)
+        self.caps.learn(parent.space_id, Capability.COMMIT_RETURNS_VERSION, dentry.version > 0)
         return Sent(dentry, sha, attempt)
+
+    def _upload_info(self, parent: Folder, name: str, size: int) -> UploadInfo:
+        """Step 1 with the name pre-checked, unless the space refuses a name that exists
+        there (then without it: the commit still names the file and applies the strategy)."""
+        space, cap = parent.space_id, Capability.UPLOAD_INFO_ACCEPTS_EXISTING_NAME
+        if self.caps.known(space, cap) is False:
+            return self.storage.upload_info(parent.uuid, "", size)
+        try:
+            return self.storage.upload_info(parent.uuid, name, size)
+        except PermanentError as err:
+            if err.code != NAME_CONFLICT:
+                raise
+        self.caps.learn(space, cap, False)
+        return self.storage.upload_info(parent.uuid, "", size)
 
     def _recover(
         self, err: UncertainError, parent: Folder, name: str, sha: str, f: LocalFile
@@ -203,11 +229,36 @@ class Transfer:
             else re.compile(re.escape(name) + r"\(\d+\)")
         )
         found: Dentry | None = None
-        for d in self.dentries.list(parent.space_id, parent.dentry_id):
-            if d.is_folder or d.stamp != sha or d.size != size:
+        doubt: list[Dentry] = []  # same name and size, but the listing shows no stamp
+        space, cap = parent.space_id, Capability.LISTING_RETURNS_STAMP
+        for d in self.dentries.list(space, parent.dentry_id):
+            if d.stamp:
+                self.caps.learn(space, cap, True)
+            if d.is_folder or d.size != size or not (d.name == name or pattern.fullmatch(d.name)):
                 continue
-            if d.name == name:
+            if not d.stamp:
+                doubt.append(d)
+            elif d.stamp != sha:
+                continue
+            elif d.name == name:
                 return d
-            if pattern.fullmatch(d.name):
+            else:
                 found = d
+        if found is None and doubt and self.caps.known(space, cap) is not True:
+            return self._stamped(space, doubt, name, sha)
+        return found
+
+    def _stamped(self, space: str, doubt: list[Dentry], name: str, sha: str) -> Dentry | None:
+        """Among dentries a listing showed without a stamp, the one whose get-dentry shows
+        ours (the exact name first); a stamp seen there tells the listing hides it."""
+        found: Dentry | None = None
+        for d in sorted(doubt, key=lambda d: d.name != name):
+            got = self.dentries.get(space, d.id)
+            if got is None or not got.stamp:
+                continue
+            self.caps.learn(space, Capability.LISTING_RETURNS_STAMP, False)
+            if got.stamp == sha and got.size == d.size:
+                if got.name == name:
+                    return got
+                found = found or got
         return found

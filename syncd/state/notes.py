@@ -79,13 +79,6 @@ class Notes(StoreBase):
         )
         return [Notice(r[0], NoticeKind(r[1]), r[2], r[3]) for r in rows]
 
-    def notice_counts(self, key: str) -> dict[str, int]:
-        rows = self._query(
-            "SELECT kind, COUNT(*) FROM notices WHERE mapping=? GROUP BY kind",
-            (self.mapping_id(key),),
-        )
-        return {r[0]: r[1] for r in rows}
-
     def tally(self, key: str, what: str, n: int = 1) -> None:
         """Count things done per mapping (adoptions, moves…) for `status`."""
         name = f"tally:{key}"

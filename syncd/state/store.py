@@ -92,12 +92,6 @@ class StateStore(Ledger, Notes):
         )
         return {r[0]: DirRow(*r[1:]) for r in rows}
 
-    def dirs_with_inode(self, key: str, inode: int) -> list[str]:
-        rows = self._query(
-            "SELECT path FROM dirs WHERE mapping=? AND inode=?", (self.mapping_id(key), inode)
-        )
-        return [r[0] for r in rows]
-
     def set_dir_inode(self, key: str, folder: str, inode: int) -> None:
         """Remember a local folder's inode (folder renames are found by it)."""
         dir_id = self.dir_id(key, folder)
@@ -208,21 +202,7 @@ class StateStore(Ledger, Notes):
         """Store `rec` (after a successful commit); the file's issue closes with it."""
         folder, name = _split(rec.rel_path)
         dir_id = self.dir_id(key, folder)
-        self._write(
-            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                dir_id,
-                name,
-                rec.size,
-                rec.mtime_ns,
-                rec.inode,
-                bytes.fromhex(rec.sha256),
-                rec.dentry_uuid,
-                rec.dentry_id,
-                rec.version,
-                rec.uploaded_at,
-            ),
-        )
+        self._write(_PUT_FILE, (dir_id, name, *_file_row(rec)))
 
     def move_record(self, key: str, old: str, new_key: str, rec: Record) -> None:
         """The record of `old` becomes `rec` (at its new path, maybe in another mapping)."""
@@ -232,21 +212,7 @@ class StateStore(Ledger, Notes):
         new_dir = self.dir_id(new_key, new_folder)
         with self._transaction() as db:
             db.execute("DELETE FROM files WHERE dir=? AND name=?", (old_dir, name))
-            db.execute(
-                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    new_dir,
-                    new_name,
-                    rec.size,
-                    rec.mtime_ns,
-                    rec.inode,
-                    bytes.fromhex(rec.sha256),
-                    rec.dentry_uuid,
-                    rec.dentry_id,
-                    rec.version,
-                    rec.uploaded_at,
-                ),
-            )
+            db.execute(_PUT_FILE, (new_dir, new_name, *_file_row(rec)))
 
     def forget(self, key: str, rels: Iterable[str]) -> None:
         """Drop the records (and issues) of files that are gone."""
@@ -293,4 +259,21 @@ def _record(rel: str, row: Any) -> Record:
     size, mtime_ns, inode, sha, uuid, dentry_id, version, uploaded_at = row
     return Record(
         rel, size, mtime_ns, inode, bytes(sha).hex(), uuid, dentry_id, version, uploaded_at
+    )
+
+
+_PUT_FILE = "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)"
+
+
+def _file_row(rec: Record) -> tuple[int, int, int, bytes, str, str, int, float]:
+    """A record's columns after (dir, name), as the `files` table holds them."""
+    return (
+        rec.size,
+        rec.mtime_ns,
+        rec.inode,
+        bytes.fromhex(rec.sha256),
+        rec.dentry_uuid,
+        rec.dentry_id,
+        rec.version,
+        rec.uploaded_at,
     )

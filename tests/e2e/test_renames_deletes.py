@@ -285,17 +285,11 @@ def test_a_move_between_mappings_in_one_space_is_a_move(tmp_path, emulator):
     assert "x.txt" not in emulator.files()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: `sync` finishes each mapping (its deletes) before it scans the next, "
-    "so the record of a file moved out of an earlier mapping is forgotten or trashed "
-    "before the later mapping's walk can pair it; the file is uploaded anew",
-)
 @pytest.mark.parametrize("deletes", ["keep", "trash"])
 def test_a_move_out_of_the_mapping_listed_first_is_a_move(tmp_path, emulator, deletes):
-    """As the test above, with the source mapping listed first: the same move, one uuid.
-    (Today: `keep` leaves the old copy and uploads a second one; `trash` trashes it and
-    uploads a new one; the dry-run plans both the delete and the move.)"""
+    """As the test above, with the source mapping listed first: the same move, one uuid,
+    and the dry-run plans the move alone (no delete or forget of the source). Each
+    mapping's deletes wait until every mapping was walked."""
     a = make_share(tmp_path, {"x.txt": b"x", "stay.txt": b"s"}, "a")
     b = make_share(tmp_path, {}, "b")
     sub = emulator.mkdir(ROOT_UUID, "b-folder")
@@ -311,6 +305,9 @@ def test_a_move_out_of_the_mapping_listed_first_is_a_move(tmp_path, emulator, de
     run_cli("sync", "-c", str(cfg), check=True)
     uuid = emulator.files()["x.txt"]["uuid"]
     os.rename(a / "x.txt", b / "x.txt")
+    plan = events(run_cli("sync", "--dry-run", "-c", str(cfg), check=True).stderr)
+    planned = [e["action"] for e in plan if e["event"].startswith("plan.") and "action" in e]
+    assert planned == ["move x.txt -> x.txt (same inode and content)"], planned
     run_cli("sync", "-c", str(cfg), check=True)
     files = emulator.files()
     assert files["b-folder/x.txt"]["uuid"] == uuid

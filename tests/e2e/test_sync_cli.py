@@ -304,9 +304,10 @@ def test_rejected_credentials_exit_3(tmp_path, emulator):
 def test_invalid_config_lists_every_problem_and_exits_3(tmp_path):
     """Every config problem is printed with its key path; exit 3; no traceback."""
     cfg = tmp_path / "c.yaml"
+    (tmp_path / "a-file").write_text("not a folder")  # (a missing one waits for its mount)
     cfg.write_text(
         "dingtalk: {app_key: k, app_secret: s, union_id: u}\n"
-        "mappings:\n  - local: /no/such/dir\n    parent_dentry_uuid: x\n"
+        f"mappings:\n  - local: {tmp_path / 'a-file'}\n    parent_dentry_uuid: x\n"
         "sync: {workers: many, colour: blue}\n"
     )
     proc = run_cli("sync", "-c", str(cfg))

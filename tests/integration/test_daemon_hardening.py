@@ -247,3 +247,22 @@ def test_status_of_a_running_daemon_for_people_and_for_scripts(tmp_path, emulato
     assert reader_gone.returncode == 0 and "Traceback" not in err, err
     assert d.stop() == 0
     assert "not running" in run_cli("status", "-c", str(cfg), check=True).stdout
+
+
+def test_run_starts_before_the_share_is_mounted(tmp_path, emulator, share, daemons):
+    """A mapped folder missing at start (a share mounted late) is not a config error: `run`
+    starts, reports mapping.failed (local folder missing) and syncs it once it appears."""
+    cfg = cfg_for(tmp_path, emulator, share)
+    os.rename(share, tmp_path / "share.later")
+    d = start(daemons, cfg)
+    failed = d.wait_event("mapping.failed", timeout=20)
+    assert failed["reason"] == "local folder missing"
+    d.wait_event("daemon.started")
+    (tmp_path / "share.later" / "a.txt").write_bytes(b"a, on the share")
+    os.rename(tmp_path / "share.later", share)
+    d.wait_event("mapping.recovered", timeout=20)
+    d.wait_event("upload.completed", path="a.txt", timeout=20)
+    (share / "b.txt").write_bytes(b"b")  # and it is watched
+    d.wait_event("upload.completed", path="b.txt", timeout=20)
+    assert d.stop() == 0
+    assert sorted(emulator.files()) == ["a.txt", "b.txt"]

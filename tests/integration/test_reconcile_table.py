@@ -349,8 +349,10 @@ def a_folder_renamed_is_one_remote_call_and_its_files_are_not_uploaded(w: World)
     w.rename("one/old", "one/new")
 
 
-# (the count is of loose records: a gone folder's go with it, `Forget.folders`)
-@case("forget the records in 1 folder old (gone locally; nothing remote is touched)", folder_moves=0)
+# (a gone folder's records go with it: `Forget.folders`)
+@case(
+    "forget the records in 1 folder old (gone locally; nothing remote is touched)", folder_moves=0
+)
 def a_new_folder_that_got_a_gone_folders_inode_is_no_move(w: World) -> None:
     """Its inode number alone proves nothing: nothing recorded in `old` is in it."""
     w.write("one/old/x.txt")

@@ -94,9 +94,13 @@ def test_a_daemon_window_holds_once_and_opens_again_after_its_length():
 
 def test_a_scan_past_its_expected_time_is_overdue():
     """/healthz's overdue-scan fact: none while no scan runs or within the interval."""
-    from syncd.daemon.report import overdue_scan
+    from syncd.daemon.report import scan_running
+    from syncd.obs.verdict import Facts, Level, verdict
 
-    assert overdue_scan(None, 5000.0, 3600.0) is None
-    assert overdue_scan(1000.0, 4600.0, 3600.0) is None
-    why = overdue_scan(1000.0, 4700.0, 3600.0)
-    assert why == "a scan has been running for 3700 s (expected within 3600 s)"
+    assert scan_running(None, 5000.0) == 0.0
+    assert verdict(Facts(scan_running_seconds=3600, scan_expected_seconds=3600)).level is Level.OK
+    late = verdict(
+        Facts(scan_running_seconds=scan_running(1000.0, 4700.0), scan_expected_seconds=3600)
+    )
+    assert not late.healthy
+    assert late.reasons == ("a scan has been running for 3700 s (expected within 3600 s)",)
