@@ -23,15 +23,19 @@ from collections.abc import Iterator
 from syncd.core.errors import RootUnavailable
 from syncd.local import helper as walk_child
 from syncd.local.fs import LocalTree
-from syncd.local.helper import BATCH_ENTRIES, DONE, ENDED, SCANS, Packed, Send
+from syncd.local.helper import BATCH_ENTRIES, DONE, ENDED, SCANS, STALLED, Packed, Send
 from syncd.local.walk import FolderScan, KnownFor, WalkCounters, walk
 
 
 def walk_forked(
-    tree: LocalTree, known_for: KnownFor | None, counters: WalkCounters
+    tree: LocalTree,
+    known_for: KnownFor | None,
+    counters: WalkCounters,
+    stall: float | None = None,
 ) -> Iterator[FolderScan]:
-    """`walk(tree, "", known_for, counters)`, listed by a child process."""
-    helper = walk_child.start(lambda send: _walk_into(tree, send))
+    """`walk(tree, "", known_for, counters)`, listed by a child process (killed when it
+    sends nothing for `stall` seconds)."""
+    helper = walk_child.start(lambda send: _walk_into(tree, send), stall)
     try:
         while True:
             kind, payload = helper.receive()
@@ -47,6 +51,11 @@ def walk_forked(
                 return
             elif kind == ENDED:
                 raise RootUnavailable(tree.path, "the scan's worker process ended early")
+            elif kind == STALLED:
+                counters.stalled = True
+                raise RootUnavailable(
+                    tree.path, f"the scan's worker process made no progress for {payload:g} s"
+                )
             else:
                 raise RootUnavailable(tree.path, f"the scan's worker process failed: {payload}")
     finally:
