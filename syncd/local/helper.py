@@ -1,6 +1,6 @@
 """A walk's helper process: the fork, the pipe back to the parent, the end of it.
 
-Used by `walk_forked` (a first dry-run listed in a child) and `walk_split` (a rescan shared
+Used by `walk_forked` (a first dry-run listed in a child) and `walk_shared` (a rescan shared
 with a child). The child writes nothing but the pipe and logs nothing itself: the walk's
 lines are collected (`walk.notes`) and travel with the next message, and the parent logs
 them in order. Each message is `(kind, payload, notes)`, pickled and framed by its length,

@@ -110,7 +110,7 @@ def walk(
     gives None, that folder is neither listed nor descended into. With `frontier`, only
     `start` itself is walked and the folders in it are added to `frontier`. `root`: the
     mapping root, already open (a caller that walks many starts opens it once).
-    (`walk_split` shares a walk with these.)
+    (`walk_shared` shares a walk with these.)
     """
     if root is None:
         with tree.root() as opened:

@@ -8,7 +8,7 @@ the walk is split by subtree:
    while it has fewer than `WANT` folders, at most `MAX_DEPTH`), through the same `walk()`,
    and stops at the folders below: those are the *frontier*.
 2. It deals the frontier into at most `MAX_CHUNKS` runs of neighbours, puts their numbers
-   in a pipe, and starts a helper (`walk_child`): forked where no other thread runs
+   in a pipe, and starts a helper (`helper`): forked where no other thread runs
    (`sync`), else a new interpreter (`syncd run`: a fork could copy a lock another thread
    holds, SQLite's among them). Parent and helper each take the next number from the pipe
    (a 4-byte read: the kernel hands each to one of them) and walk that run's subtrees,
@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 import structlog
 
 from syncd.core.model import Known
-from syncd.local import helper as walk_child
+from syncd.local import helper as proc
 from syncd.local.fs import LocalTree, Root
 from syncd.local.helper import BATCH_ENTRIES, DONE, ERROR, SCANS, STALLED, Helper, Packed, Send
 from syncd.local.walk import FolderScan, KnownFor, WalkCounters, walk
@@ -62,7 +62,7 @@ ChildKnown = Callable[[], KnownFor]  # builds the helper's `known_for`, in the h
 Message = tuple[list[str], list[Packed], list[str], list[int], list[str], list[str]]
 
 
-def walk_split(
+def walk_shared(
     tree: LocalTree,
     known_for: KnownFor,
     child_known: ChildKnown,
@@ -113,8 +113,8 @@ def _start(
     work = functools.partial(_help, tree, root, runs, claims, child_known)
     try:
         if spawn or threading.active_count() > 1:  # a fork copies no lock another thread holds
-            return walk_child.spawn(work, (root.fd, claims.fd), stall)
-        return walk_child.start(work, stall)
+            return proc.spawn(work, (root.fd, claims.fd), stall)
+        return proc.start(work, stall)
     except OSError as exc:  # EAGAIN, ENOMEM: the parent walks alone
         log.debug("scan.unshared", error=exc.strerror)
         claims.close()
@@ -253,12 +253,12 @@ class _Shared:
             self.handed_back += len(back)
             self.theirs.update(done)
             for packed in scans:
-                scan = walk_child.unpack(packed)
+                scan = proc.unpack(packed)
                 self.adopt(scan.rel, scan)
                 yield scan
         elif kind == DONE:
             self.helper.done = self.over = True
-            walk_child.merge(self.counters, payload)
+            proc.merge(self.counters, payload)
         elif kind == STALLED:
             self.over = self.counters.stalled = True
             log.warning(
@@ -330,7 +330,7 @@ class _Batch:  # pragma: no cover - runs in the helper
 
     def add(self, scan: FolderScan) -> None:
         if scan.files or scan.refusals or scan.vanished or scan.stale:
-            self.scans.append(walk_child.pack(scan))
+            self.scans.append(proc.pack(scan))
             self.entries += 1 + len(scan.files) + len(scan.refusals) + len(scan.vanished)
         else:
             self.quiet.append(scan.rel)

@@ -42,7 +42,7 @@ from syncd.local.fs import display
 from syncd.local.trees import Trees
 from syncd.local.walk import FolderScan, WalkCounters, walk
 from syncd.local.walk_forked import walk_forked
-from syncd.local.walk_shared import walk_split
+from syncd.local.walk_shared import walk_shared
 from syncd.plan.decide import (
     CaseGuard,
     Policy,
@@ -215,7 +215,7 @@ class Reconciler:
             if self.options.fork_walk and threading.active_count() == 1:  # a fork copies
                 return walk_forked(tree, known_for, counters, stall)  # no lock another holds
         elif self.options.split_walk and shared is not None and not tree.follow_symlinks:
-            return walk_split(
+            return walk_shared(
                 tree,
                 known_for,
                 HelperRecords(shared, {p: (r.id, r.inode) for p, r in w.dirs.items()}, w.by_folder),

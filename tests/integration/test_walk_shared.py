@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from syncd.core.model import Known
 from syncd.local.fs import LocalTree
 from syncd.local.walk import FolderScan, KnownFor, WalkCounters, walk
-from syncd.local.walk_shared import walk_split
+from syncd.local.walk_shared import walk_shared
 from syncd.reconcile.helper_records import HelperRecords
 from tests.conftest import child_pids, wait_until
 
@@ -125,7 +125,9 @@ def test_each_folder_is_walked_once_by_one_of_them_with_the_same_result(
     rec = _Records(records, handed={"d21/sub"}, wait_for=2)
     counters = WalkCounters()
     with capture_logs() as logs:
-        got = list(walk_split(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, counters))
+        got = list(
+            walk_shared(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, counters)
+        )
     rec.close()
     yielded = [s.rel for s in got]
     assert len(yielded) == len(set(yielded))
@@ -164,7 +166,7 @@ def test_a_helper_that_dies_leaves_its_folders_unread_and_no_process(
 
     counters = WalkCounters()
     with capture_logs() as logs:
-        got = list(walk_split(LocalTree(root), rec.known_for, dying, rec.adopt, counters))
+        got = list(walk_shared(LocalTree(root), rec.known_for, dying, rec.adopt, counters))
     rec.close()
     assert child_pids() == before
     assert not rec.adopted
@@ -204,7 +206,7 @@ def test_a_helper_that_fails_to_start_leaves_the_whole_walk_to_the_parent(
         return dict(records.get(rel, {}))
 
     with capture_logs() as logs:
-        got = list(walk_split(LocalTree(root), known_for, broken, lambda *a: None, counters))
+        got = list(walk_shared(LocalTree(root), known_for, broken, lambda *a: None, counters))
     assert {s.rel: s for s in got} == expected
     assert counters == expected_counters and not counters.failed
     failed = next(e for e in logs if e["event"] == "scan.helper_failed")
@@ -217,7 +219,7 @@ def test_a_consumer_that_stops_early_leaves_no_helper_and_no_descriptor(
     root, records = share
     before_fds, before_children = len(os.listdir("/proc/self/fd")), child_pids()
     rec = _Records(records, handed=set())
-    it = walk_split(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, WalkCounters())
+    it = walk_shared(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, WalkCounters())
     next(it)  # the root's scan: yielded after the fork
     assert child_pids() - before_children
     it.close()
@@ -241,7 +243,7 @@ def test_a_small_tree_is_walked_by_the_parent_alone(tmp_path: Path) -> None:
         raise AssertionError("forked")
 
     counters = WalkCounters()
-    got = walk_split(
+    got = walk_shared(
         LocalTree(root),
         lambda rel, ino: (forked.append(bool(child_pids() - before)), records.get(rel, {}))[1],
         child_known,
@@ -316,7 +318,7 @@ def test_a_spawned_helper_reads_the_store_and_matches_the_single_walk(
     counters = WalkCounters()
     helper = _Signalling(state_dir, dirs, str(flag))
     with capture_logs() as logs:
-        got = list(walk_split(LocalTree(root), known_for, helper, rec.adopt, counters, spawn=True))
+        got = list(walk_shared(LocalTree(root), known_for, helper, rec.adopt, counters, spawn=True))
     rec.close()
     assert set(rec.parent).isdisjoint(rec.adopted)
     assert set(rec.parent) | set(rec.adopted) == set(expected)
@@ -423,7 +425,7 @@ def test_a_stopped_helper_is_killed_after_its_stall_time_and_the_scan_is_incompl
     try:
         with capture_logs() as logs:
             got = list(
-                walk_split(LocalTree(root), rec.known_for, stopping, rec.adopt, counters, stall=1)
+                walk_shared(LocalTree(root), rec.known_for, stopping, rec.adopt, counters, stall=1)
             )
     finally:
         signal.alarm(0)
