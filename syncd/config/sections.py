@@ -78,6 +78,7 @@ _SYNC_KEYS = (
     "max_delete",
     "max_delete_percent",
     "bwlimit",
+    "scan_stall_seconds",
 )
 _WATCH_KEYS = ("mode", "poll_interval_seconds")
 _METRICS_KEYS = ("listen", "textfile")
@@ -317,6 +318,9 @@ def read_sync(sec: Section) -> SyncSettings:
         settle_seconds=sec.value("settle_seconds", d.settle_seconds, number(0, strict=False)),
         rescan_interval_seconds=sec.value(
             "rescan_interval_seconds", d.rescan_interval_seconds, number(0, strict=True)
+        ),
+        scan_stall_seconds=sec.value(
+            "scan_stall_seconds", d.scan_stall_seconds, number(0, strict=True)
         ),
         workers=sec.value("workers", d.workers, integer(1, 64)),
         follow_symlinks=sec.value("follow_symlinks", d.follow_symlinks, FLAG),

@@ -20,6 +20,8 @@ class Reason(enum.StrEnum):
     REMOTE_DELETED = "deleted remotely"
     TWIN_DIFFERS = "remote file of that name has other content"
     TWIN_UNSTAMPED = "remote file of that name was not uploaded by syncd"
+    # stamped by syncd, but last changed by someone else (an edit may keep the stamp)
+    TWIN_EDITED = "remote file of that name was edited by someone else"
     MOVE_FAILED = "move could not be done remotely"
 
 
@@ -119,6 +121,19 @@ class Hold:
 
     def __str__(self) -> str:
         return f"hold {self.file.rel_path} ({self.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """A file that kept changing while it was uploaded, round after round: it fails (a
+    one-shot `sync` exits non-zero) instead of being deferred for ever."""
+
+    mapping: Mapping
+    file: LocalFile
+    rounds: int
+
+    def __str__(self) -> str:
+        return f"give up on {self.file.rel_path} (still changing after {self.rounds} tries)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +366,7 @@ Action = (
     | ClearIssues
     | Blocked
     | Defer
+    | Unsettled
     | FolderInode
     | WriteMarker
     | RemoteChecked

@@ -98,6 +98,7 @@ class SyncSettings:
     max_delete: int = 50
     max_delete_percent: float = 10.0
     bwlimit: int = 0  # bytes per second across all PUTs; 0 = unlimited
+    scan_stall_seconds: float = 300.0  # a scan's helper process silent this long is killed
 
 
 @dataclass(frozen=True, slots=True)

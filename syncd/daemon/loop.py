@@ -121,6 +121,7 @@ class Daemon:
         self.watchdog_every = sdnotify.watchdog_interval()
         self.next_ping = now
         self.report = Reporting(lambda: self.config, ctx, self.stats, self._live)
+        self.scanner.scanning = self.report.scanning
 
     def _live(self) -> Live:
         """What the daemon is doing now (read from other threads: only lengths and copies)."""

@@ -58,6 +58,7 @@ class Reporting:
         self.health = HealthState()
         self.metrics: Any = None
         self._written: tuple[Any, float] = (None, 0.0)  # the last snapshot (less time), when
+        self.scan_since: float | None = None  # when the scan running now began (monotonic)
 
     def start_metrics(self) -> None:
         listen = self.config().metrics.listen
@@ -71,6 +72,10 @@ class Reporting:
             raise SyncdError(f"metrics.listen: cannot listen on {listen}: {exc.strerror}") from None
         self.metrics.start()
         log.info("metrics.listening", address=listen, port=self.metrics.port)
+
+    def scanning(self, running: bool) -> None:
+        """The scanner thread starts (True) or ends (False) a scan."""
+        self.scan_since = time.monotonic() if running else None
 
     def stop_metrics(self) -> None:
         if self.metrics is not None:
@@ -103,6 +108,8 @@ class Reporting:
             refused_files=int(gauges["refused_files"]),
             budget_exhausted=self.ctx.budget_exhausted() or "",
             pending_files=int(gauges["pending_files"]),
+            scan_running_seconds=scan_running(self.scan_since, time.monotonic()),
+            scan_expected_seconds=self.config().sync.rescan_interval_seconds,
         )
 
     def verdict(self) -> Verdict:
@@ -165,3 +172,8 @@ class Reporting:
             refused_files=counts.get("refused", 0),
             pending_files=counts.get("pending", 0),
         )
+
+
+def scan_running(since: float | None, now: float) -> float:
+    """How long the scan running now has run (0: none runs)."""
+    return 0.0 if since is None else now - since

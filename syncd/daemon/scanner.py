@@ -16,10 +16,11 @@ from typing import Any
 
 import structlog
 
-from syncd.core.actions import Action, Defer, Outcome, Upload
+from syncd.core.actions import Action, Blocked, Defer, Outcome, Trash, Upload
 from syncd.core.errors import RootUnavailable, StateError
 from syncd.core.settings import Mapping
 from syncd.daemon import sdnotify
+from syncd.daemon.delete_window import DeleteWindows, window_seconds
 from syncd.daemon.mappings import Mappings
 from syncd.daemon.messages import Done, Fresh, PathJob, ScanRequest
 from syncd.execute.consume import Consumer, Executes
@@ -29,6 +30,7 @@ from syncd.reconcile.loop import Reconciler, ScanReport
 log = structlog.get_logger(__name__)
 
 PURGE = "purge trash"
+MOVING = "folders moved during a scan"
 
 
 class Scanner:
@@ -55,6 +57,10 @@ class Scanner:
         self.pending: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
         self.last_purge = 0.0
+        self.scanning: Callable[[bool], None] = lambda running: None  # the health report
+        self.windows = DeleteWindows(
+            lambda: window_seconds(self.recon.config.sync.rescan_interval_seconds)
+        )
         self.current = ""  # what it is scanning now, for `status` ("" when idle)
 
     def request(self, req: ScanRequest) -> None:
@@ -96,6 +102,7 @@ class Scanner:
             m = self.maps.by_key.get(req.key)
             if m is None or m.key in self.maps.local_failed:
                 continue
+            self.scanning(True)
             self.current = f"scanning {m.local} ({req.reason})"
             try:
                 self.scan(m, req)
@@ -106,6 +113,7 @@ class Scanner:
             except Exception as exc:
                 log.exception("scan.failed", mapping=str(m.local), error=repr(exc))
             finally:
+                self.scanning(False)
                 self.current = ""
 
     def _gone(self, key: str) -> bool:
@@ -143,8 +151,12 @@ class Scanner:
         changed = consumer.feed(self.recon.scan(m, req.start, report))
         if self._gone(req.key):
             return
-        for action in self.recon.finish(report):
-            self.executor.execute(action)
+        self._finish(m, report)
+        if report.counters.stalled:  # retried at once (the reconciler walks it alone)
+            self.request(ScanRequest(m.key, req.start, "helper stalled"))
+        if report.counters.moving and req.reason != MOVING:  # once: a churning folder
+            for parent in {p.rpartition("/")[0] for p in report.counters.moving}:  # waits
+                self.request(ScanRequest(m.key, parent, MOVING))  # for the next rescan
         self.stats.set(last_scan_seconds=report.seconds, last_scan_time=time.time())
         log.info(
             "scan.finished",
@@ -156,6 +168,23 @@ class Scanner:
             seconds=round(report.seconds, 3),
         )
         sdnotify.notify(f"STATUS={self.stats.status_text(len(self.maps.by_key))}")
+
+    def _finish(self, m: Mapping, report: ScanReport) -> None:
+        """What is gone: the guards count over the mapping's delete window, and a hold is
+        said once per window."""
+        gone = report.gone
+        window = None
+        if report.complete and (gone.vanished or gone.dirs):
+            total = self.recon.records.summary(m.key)["files"]
+            window = self.windows.counts(m.key, total, time.monotonic())
+        for action in self.recon.finish(report, window):
+            if isinstance(action, Blocked) and report.complete:  # noqa: SIM102
+                if not self.windows.held(m.key, time.monotonic()):  # said once per window
+                    log.debug("deletes.still_held", mapping=str(m.local), count=action.count)
+                    continue
+            outcome = self.executor.execute(action)
+            if isinstance(action, Trash) and outcome is Outcome.TRASHED:
+                self.windows.trashed(m.key, len(action.records), time.monotonic())
 
     def work_path(self, job: PathJob) -> tuple[Outcome, float]:
         """On a worker: plan one settled path and carry it out."""

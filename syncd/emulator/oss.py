@@ -133,6 +133,8 @@ class OssHandler(QuietHandler):
             self._send_raw(raw, length)
             return
         emu.objects.put(path, obj)
+        if emu.on_put is not None:
+            emu.on_put(path, obj)
         self._stored(obj, decision.kind, emu.dentries.object_root(path))
 
     def _fault(self, kind: str | None, status: int | None) -> None:

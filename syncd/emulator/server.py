@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from syncd.emulator import contacts
@@ -21,7 +21,7 @@ from syncd.emulator.common import Stats, TrackingServer
 from syncd.emulator.faults import FaultInjector, Latency, QpsLimiter
 from syncd.emulator.inspection import Inspection
 from syncd.emulator.names import random_id
-from syncd.emulator.oss import ObjectStore, OssHandler
+from syncd.emulator.oss import ObjectStore, OssHandler, StoredObject
 from syncd.emulator.quota import Meter
 from syncd.emulator.routes_common import ROLES
 from syncd.emulator.tree import Tree, Workspace
@@ -133,6 +133,9 @@ class Emulator(Inspection, Colleague):
         self.root_uuids: list[str] = self._make_roots(folders, workspace_names or {})
         self.intranet_first = False  # upload info lists an unreachable intranet URL first
         self.unreachable_urls = 0  # this many unreachable URLs before the real one
+        # called with the object path and the object once a PUT's body is in, before it is
+        # answered: the local writer that keeps writing while its upload is on the wire
+        self.on_put: Callable[[str, StoredObject], None] | None = None
         for spec in variants:
             name, root = (spec, None) if isinstance(spec, str) else spec
             self.set_variant(name, True, root)

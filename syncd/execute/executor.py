@@ -32,6 +32,7 @@ from syncd.core.actions import (
     Reupload,
     Touch,
     Trash,
+    Unsettled,
     Upload,
     Verify,
     WriteMarker,
@@ -83,6 +84,7 @@ class Executor:
             WriteMarker: lambda a: write_marker(ctx, a),
             PurgeTrash: lambda a: purge(ctx, a),
             Defer: lambda a: Outcome.DEFERRED,
+            Unsettled: lambda a: issues.unsettled(ctx, a),
         }
 
     def execute(self, action: Action) -> Outcome:

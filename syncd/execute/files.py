@@ -66,10 +66,12 @@ from syncd.core.model import (
 from syncd.core.settings import ConflictStrategy, Mapping, RemoteChangePolicy
 from syncd.execute import issues
 from syncd.execute.context import Context
+from syncd.execute.identity import OwnIds
 from syncd.plan.decide import (
     PERMISSION_DENIED,
     RemoteVerdict,
     adopt_verdict,
+    changed_verdict,
     committed_verdict,
     conflict_name,
     decide,
@@ -106,6 +108,7 @@ def _fields(m: Mapping, f: LocalFile) -> dict[str, Any]:
 class FileActions:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.own = OwnIds(ctx)
 
     # -- upload --------------------------------------------------------------------------
     def upload(
@@ -291,6 +294,7 @@ class FileActions:
             busy = time.monotonic() - started - transfer.storage.t.limiter_wait()
             ctx.concurrency.observe(busy, f.size)
         dentry = sent.dentry
+        self.own.learn(dentry.modifier)
         if blind and record is not None:
             verdict = committed_verdict(record, dentry)
         if verdict is RemoteVerdict.KEEP_BOTH and remote is not None:
@@ -477,7 +481,9 @@ class FileActions:
         sha = self._hash(m, f)
         if isinstance(sha, Outcome):
             return sha
-        upload = adopt_verdict(a, sha)
+        upload = adopt_verdict(a, sha, self.own.ids())
+        if isinstance(upload, Upload) and upload.reason is Reason.TWIN_EDITED:
+            return self._edited_twin(upload, sha)
         if upload is not None:
             return self.upload(upload) if isinstance(upload, Upload) else Outcome.UNCHANGED
         if not ctx.record(m, f, sha, a.twin.uuid, a.twin.id, a.twin.version):
@@ -493,6 +499,25 @@ class FileActions:
             basis="size (sync.adopt: size)" if a.by_size else "stamp",
         )
         return Outcome.ADOPTED
+
+    def _edited_twin(self, a: Upload, sha: str) -> Outcome:
+        """A twin with our stamp that someone else changed since (the stamp kept): a
+        remote change, under `on_remote_change` and said (`remote.changed`), never adopted
+        and never overwritten silently. Our side is the one the stamp names."""
+        ctx, m, f, twin = self.ctx, a.mapping, a.file, a.twin
+        assert twin is not None
+        ours = Record(f.rel_path, f.size, f.mtime_ns, f.inode, sha, twin.uuid, twin.id, 0)
+        verdict = changed_verdict(ctx.policy)
+        if verdict is RemoteVerdict.HOLD:
+            return self._hold_remote(a, ours, twin)
+        name, strategy = f.name, ctx.config.sync.conflict_strategy.value
+        if verdict is RemoteVerdict.KEEP_BOTH:
+            stamp = datetime.now(UTC).strftime("%Y-%m-%d %H%M")
+            name, strategy = conflict_name(f.name, stamp), ConflictStrategy.AUTO_RENAME
+        try:
+            return self._send(a, ours, twin, verdict, name, strategy)
+        except Exception as exc:  # noqa: BLE001 - every failure is bookkept, none escapes
+            return self.failure(m, f, exc)
 
     # -- failures ------------------------------------------------------------------------
     def failure(self, m: Mapping, f: LocalFile, exc: BaseException) -> Outcome:

@@ -17,6 +17,7 @@ from syncd.core.actions import (
     Outcome,
     Refuse,
     RemoteChecked,
+    Unsettled,
 )
 from syncd.core.budget import Exhausted
 from syncd.core.errors import BudgetExhaustedError
@@ -94,6 +95,39 @@ def pending(ctx: Context, m: Mapping, f: LocalFile, exc: BudgetExhaustedError) -
     ctx.write("issue", lambda: ctx.state.put_issue(m.key, issue))
     ctx.stats.add(pending=1)
     return Outcome.PENDING
+
+
+STILL_CHANGING = "still changing"
+
+
+def unsettled(ctx: Context, a: Unsettled) -> Outcome:
+    """A file that never settled: a failure `status` lists, tried again by the next run."""
+    f = a.file
+    message = f"it changed during each of {a.rounds} uploads; it is still being written"
+    log.error(
+        "upload.failed",
+        mapping=str(a.mapping.local),
+        path=f.rel_path,
+        size=f.size,
+        error_code="fileStillChanging",
+        error=message,
+        action="the next run tries it again once it has settled",
+    )
+    issue = Issue(
+        f.rel_path,
+        IssueKind.FAILED,
+        STILL_CHANGING,
+        f.size,
+        f.mtime_ns,
+        "fileStillChanging",
+        message,
+        a.rounds,
+        0.0,
+        time.time(),
+    )
+    ctx.write("issue", lambda: ctx.state.put_issue(a.mapping.key, issue))
+    ctx.stats.failed("fileStillChanging")  # after the store, as in `refuse`
+    return Outcome.FAILED
 
 
 def forget(ctx: Context, a: Forget) -> Outcome:

@@ -18,7 +18,7 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -75,6 +75,8 @@ class Root:
     ino: int
     follow: bool = False
     real: str = field(default="", repr=False)
+    # with `follow`: whether a path a link leads to may be read (the mapping's filters)
+    allowed: Callable[[str], bool] | None = field(default=None, repr=False)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -86,9 +88,11 @@ class Root:
         when it was looked up (the caller opens it with O_NOFOLLOW, so a later swap fails).
         `rel` naming a folder itself (e.g. "") gives that folder and ".". Raises
         FileNotFoundError / NotADirectoryError, or `Refused` for a symlink that may not be
-        followed, leads outside the mapping or loops.
+        followed, leads outside the mapping or loops, or (through a link) to a path the
+        mapping's filters leave out (`allowed`): a link never bypasses an exclude.
         """
         stack = [os.dup(self.fd)]
+        names: list[str] = []  # the real path of stack[1:] below the root
         pending = [p for p in reversed(rel.split("/")) if p not in ("", ".")]
         links = 0
         try:
@@ -98,21 +102,34 @@ class Root:
                     if len(stack) == 1:
                         raise Refused("symlink", OUTSIDE)
                     os.close(stack.pop())
+                    names.pop()
                     continue
                 target = self._step(stack, name, last=not pending)
                 if target is None:
                     if not pending:
+                        self._check_target([*names, name], links)
                         return stack.pop(), name
+                    names.append(name)
                     continue
                 links += 1
                 if links > MAX_LINKS:
                     raise Refused("symlink", "too many levels of symbolic links")
                 parts = self._expand(stack, target)
+                if target.startswith("/"):
+                    names.clear()
                 pending.extend(p for p in reversed(parts) if p not in ("", "."))
+            self._check_target(names, links)
             return stack.pop(), "."
         finally:
             for fd in stack:
                 os.close(fd)
+
+    def _check_target(self, parts: list[str], links: int) -> None:
+        """A path reached through a link must be one the mapping syncs."""
+        if links and parts and self.allowed is not None:
+            real = "/".join(parts)
+            if not self.allowed(real):
+                raise Refused("symlink", f"target {display(real)} is excluded or ignored")
 
     def _step(self, stack: list[int], name: str, *, last: bool) -> str | None:
         """Descend into folder `name` (or, when `last`, only look at it); a symlink's target
@@ -195,6 +212,8 @@ class LocalTree:
     @contextmanager
     def root(self) -> Iterator[Root]:
         root = open_root(self.path, follow=self.follow_symlinks)
+        if self.follow_symlinks:
+            root.allowed = self.target_allowed
         try:
             yield root
         finally:
@@ -225,6 +244,13 @@ class LocalTree:
         if self.reserved and rel.split("/", 1)[0] in self.reserved:
             return False
         return not (self.excludes and self.excludes.excluded(rel, is_dir=False))
+
+    def target_allowed(self, real: str) -> bool:
+        """A link's target (its real path below the root) may be read: a file there would
+        be synced, and it is no folder the config leaves out."""
+        if not self.file_allowed(real):
+            return False
+        return not (self.excludes and self.excludes.excluded(real, is_dir=True))
 
     @cached_property
     def _root_chars(self) -> int:

@@ -1,6 +1,6 @@
 """A walk's helper process: the fork, the pipe back to the parent, the end of it.
 
-Used by `walk_forked` (a first dry-run listed in a child) and `walk_split` (a rescan shared
+Used by `walk_forked` (a first dry-run listed in a child) and `walk_shared` (a rescan shared
 with a child). The child writes nothing but the pipe and logs nothing itself: the walk's
 lines are collected (`walk.notes`) and travel with the next message, and the parent logs
 them in order. Each message is `(kind, payload, notes)`, pickled and framed by its length,
@@ -40,6 +40,7 @@ log = structlog.get_logger(__name__)
 SCANS, DONE, ROOT, ERROR = "scans", "done", "root", "error"
 BATCH_ENTRIES = 512  # folders and files per pickled message
 ENDED = "ended"  # not sent: the pipe ended before the child said it was done
+STALLED = "stalled"  # not sent: the child said nothing for `stall` seconds (stopped, hung)
 PIPE_BYTES = 1 << 20
 _HEADER = struct.Struct("<Q")
 
@@ -48,10 +49,19 @@ Packed = tuple[FolderScan, list[tuple[object, ...]]]
 
 
 class Helper:
-    """The parent's end: the child's pid and the pipe its messages come through."""
+    """The parent's end: the child's pid and the pipe its messages come through. The child
+    is supervised: a wait for its next message (or the rest of one) longer than `stall`
+    seconds ends with STALLED (None: wait as long as it takes)."""
 
-    def __init__(self, pid: int, fd: int, spawned: subprocess.Popen[bytes] | None = None) -> None:
+    def __init__(
+        self,
+        pid: int,
+        fd: int,
+        spawned: subprocess.Popen[bytes] | None = None,
+        stall: float | None = None,
+    ) -> None:
         self.pid, self.fd, self.spawned = pid, fd, spawned
+        self.stall = stall
         self.done = False
         self._poll = select.poll()  # not select(): a busy daemon's descriptors pass 1024
         self._poll.register(fd, select.POLLIN)
@@ -61,13 +71,17 @@ class Helper:
         return bool(self._poll.poll(0))
 
     def receive(self) -> tuple[str, Any]:
-        """The next message, its notes logged (ENDED: the pipe ended, the child is gone);
-        the child's RootUnavailable is raised here, as the walk raises it."""
-        head = _read(self.fd, _HEADER.size)
-        if len(head) < _HEADER.size:
-            return ENDED, None
-        size = _HEADER.unpack(head)[0]
-        body = _read(self.fd, size)
+        """The next message, its notes logged (ENDED: the pipe ended, the child is gone;
+        STALLED: it made no progress for `stall` seconds, and is killed at `close`); the
+        child's RootUnavailable is raised here, as the walk raises it."""
+        try:
+            head = self._read(_HEADER.size)
+            if len(head) < _HEADER.size:
+                return ENDED, None
+            size = _HEADER.unpack(head)[0]
+            body = self._read(size)
+        except TimeoutError:
+            return STALLED, self.stall
         if len(body) < size:  # killed while it wrote
             return ENDED, None
         kind, payload, notes = pickle.loads(body)
@@ -76,6 +90,21 @@ class Helper:
         if kind == ROOT:
             raise RootUnavailable(Path(payload[0]), payload[1])
         return kind, payload
+
+    def _read(self, n: int) -> bytes:
+        """`n` bytes (fewer: the pipe ended); TimeoutError when none came for `stall` s."""
+        if self.stall is None:
+            return _read(self.fd, n)
+        parts, left = [], n
+        while left:
+            if not self._poll.poll(int(self.stall * 1000)):
+                raise TimeoutError
+            chunk = os.read(self.fd, min(left, PIPE_BYTES))
+            if not chunk:
+                break
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
 
     def close(self) -> None:
         """Kill the child unless it said it was done; reap it; close the pipe."""
@@ -91,7 +120,7 @@ class Helper:
         os.close(self.fd)
 
 
-def start(work: Callable[[Send], None]) -> Helper:
+def start(work: Callable[[Send], None], stall: float | None = None) -> Helper:
     """Fork a child that runs `work(send)` and reports through the pipe."""
     read_fd, write_fd = os.pipe()
     _widen(write_fd)
@@ -105,10 +134,10 @@ def start(work: Callable[[Send], None]) -> Helper:
         os.close(read_fd)
         _child(work, write_fd)
     os.close(write_fd)
-    return Helper(pid, read_fd)
+    return Helper(pid, read_fd, stall=stall)
 
 
-def spawn(work: Callable[[Send], None], fds: tuple[int, ...]) -> Helper:
+def spawn(work: Callable[[Send], None], fds: tuple[int, ...], stall: float | None = None) -> Helper:
     """Start a new interpreter that runs `work(send)` (`python -P -m syncd.local.helper_main FD`:
     -P, so the working directory cannot shadow a module): safe where other threads run,
     which a fork is not. `work` travels pickled through its stdin; `fds` are the
@@ -139,7 +168,7 @@ def spawn(work: Callable[[Send], None], fds: tuple[int, ...]) -> Helper:
         raise
     finally:
         os.close(write_fd)
-    return Helper(proc.pid, read_fd, proc)
+    return Helper(proc.pid, read_fd, proc, stall)
 
 
 def _feed(proc: subprocess.Popen[bytes], job: bytes) -> None:
@@ -206,6 +235,7 @@ def merge(into: WalkCounters, child: WalkCounters) -> None:
     into.ignored += child.ignored
     into.refused += child.refused
     into.failed.extend(child.failed)
+    into.moving.extend(child.moving)
 
 
 def _read(fd: int, n: int) -> bytes:

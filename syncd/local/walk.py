@@ -68,6 +68,10 @@ class WalkCounters:
     ignored: int = 0
     refused: int = 0
     failed: list[str] = field(default_factory=list)  # folders that could not be listed
+    stalled: bool = False  # a helper walking part of it was killed for making no progress
+    # folders listed in their parent but gone when they were to be opened (renamed or moved
+    # during the scan): unseen, not deleted; nothing under them is taken for a delete
+    moving: list[str] = field(default_factory=list)
 
 
 # A folder's records, or None: the caller walks that folder (and what is below it) elsewhere
@@ -106,7 +110,7 @@ def walk(
     gives None, that folder is neither listed nor descended into. With `frontier`, only
     `start` itself is walked and the folders in it are added to `frontier`. `root`: the
     mapping root, already open (a caller that walks many starts opens it once).
-    (`walk_split` shares a walk with these.)
+    (`walk_shared` shares a walk with these.)
     """
     if root is None:
         with tree.root() as opened:
@@ -165,6 +169,9 @@ def _open(
             return root.open_dir(rel)
         try:
             return os.open(name, OPEN_DIR, dir_fd=parent.fd)
+        except FileNotFoundError:
+            counters.moving.append(rel)  # listed a moment ago: renamed or moved meanwhile?
+            return None
         finally:
             parent.release()
     except (FileNotFoundError, NotADirectoryError, Refused):

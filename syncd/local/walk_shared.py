@@ -8,7 +8,7 @@ the walk is split by subtree:
    while it has fewer than `WANT` folders, at most `MAX_DEPTH`), through the same `walk()`,
    and stops at the folders below: those are the *frontier*.
 2. It deals the frontier into at most `MAX_CHUNKS` runs of neighbours, puts their numbers
-   in a pipe, and starts a helper (`walk_child`): forked where no other thread runs
+   in a pipe, and starts a helper (`helper`): forked where no other thread runs
    (`sync`), else a new interpreter (`syncd run`: a fork could copy a lock another thread
    holds, SQLite's among them). Parent and helper each take the next number from the pipe
    (a 4-byte read: the kernel hands each to one of them) and walk that run's subtrees,
@@ -24,9 +24,11 @@ Every folder is walked once, by one of the two, with the code of the single walk
 order differs, and nothing that plans a walk depends on it (a move waits for the end of the
 walk). Should the helper fail or die, the parent takes the runs that are left and counts
 those the helper had taken as unread: the scan is incomplete and nothing is deleted after
-it. Used for a full walk of a mapping that has records and does not follow symlinks (a
-followed link may lead above the subtree it is found in, and a subtree walked on its own
-would not know the folders above it).
+it. The helper is supervised: one that sends nothing for `stall` seconds (stopped, hung on
+a dead mount) is killed, and the same holds (`counters.stalled` says so). Used for a full
+walk of a mapping that has records and does not follow symlinks (a followed link may lead
+above the subtree it is found in, and a subtree walked on its own would not know the
+folders above it).
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ from collections.abc import Callable, Iterator
 import structlog
 
 from syncd.core.model import Known
-from syncd.local import helper as walk_child
+from syncd.local import helper as proc
 from syncd.local.fs import LocalTree, Root
-from syncd.local.helper import BATCH_ENTRIES, DONE, ERROR, SCANS, Helper, Packed, Send
+from syncd.local.helper import BATCH_ENTRIES, DONE, ERROR, SCANS, STALLED, Helper, Packed, Send
 from syncd.local.walk import FolderScan, KnownFor, WalkCounters, walk
 
 log = structlog.get_logger(__name__)
@@ -55,11 +57,12 @@ _TOKEN = struct.Struct("<I")
 
 Adopt = Callable[[str, FolderScan | None], None]  # a folder the helper walked (its scan)
 ChildKnown = Callable[[], KnownFor]  # builds the helper's `known_for`, in the helper
-# the helper's SCANS: quiet folders, whole scans, folders handed back, runs done, unread folders
-Message = tuple[list[str], list[Packed], list[str], list[int], list[str]]
+# the helper's SCANS: quiet folders, whole scans, folders handed back, runs done, unread
+# folders, folders gone between their listing and their opening
+Message = tuple[list[str], list[Packed], list[str], list[int], list[str], list[str]]
 
 
-def walk_split(
+def walk_shared(
     tree: LocalTree,
     known_for: KnownFor,
     child_known: ChildKnown,
@@ -67,6 +70,7 @@ def walk_split(
     counters: WalkCounters,
     *,
     spawn: bool = False,
+    stall: float | None = None,
 ) -> Iterator[FolderScan]:
     """`walk(tree, "", known_for, counters)`, shared with a helper process: forked where
     no other thread runs, else (or with `spawn`) a new interpreter, as in `syncd run`.
@@ -82,7 +86,7 @@ def walk_split(
         claims = _Claims.offer(len(runs)) if len(runs) > 1 else None
         helper = None
         if claims is not None:
-            helper = _start(tree, root, runs, claims, child_known, spawn)
+            helper = _start(tree, root, runs, claims, child_known, spawn, stall)
         if claims is None or helper is None:
             yield from top
             for rel in frontier:
@@ -103,13 +107,14 @@ def _start(
     claims: _Claims,
     child_known: ChildKnown,
     spawn: bool,
+    stall: float | None,
 ) -> Helper | None:
     """The helper, or None (the claims closed) when no process can be had."""
     work = functools.partial(_help, tree, root, runs, claims, child_known)
     try:
         if spawn or threading.active_count() > 1:  # a fork copies no lock another thread holds
-            return walk_child.spawn(work, (root.fd, claims.fd))
-        return walk_child.start(work)
+            return proc.spawn(work, (root.fd, claims.fd), stall)
+        return proc.start(work, stall)
     except OSError as exc:  # EAGAIN, ENOMEM: the parent walks alone
         log.debug("scan.unshared", error=exc.strerror)
         claims.close()
@@ -239,20 +244,30 @@ class _Shared:
     def _take(self) -> Iterator[FolderScan]:
         kind, payload = self.helper.receive()
         if kind == SCANS:
-            quiet, scans, back, done, failed = payload
+            quiet, scans, back, done, failed, moving = payload
             self.counters.failed.extend(failed)  # with the runs it finished, not at the end
+            self.counters.moving.extend(moving)
             for rel in quiet:
                 self.adopt(rel, None)
             self.back.extend(back)
             self.handed_back += len(back)
             self.theirs.update(done)
             for packed in scans:
-                scan = walk_child.unpack(packed)
+                scan = proc.unpack(packed)
                 self.adopt(scan.rel, scan)
                 yield scan
         elif kind == DONE:
             self.helper.done = self.over = True
-            walk_child.merge(self.counters, payload)
+            proc.merge(self.counters, payload)
+        elif kind == STALLED:
+            self.over = self.counters.stalled = True
+            log.warning(
+                "scan.helper_stalled",
+                pid=self.helper.pid,
+                seconds=payload,
+                action="killed; nothing is deleted after this scan, and the mapping is "
+                "scanned again without a helper",
+            )
         else:  # ERROR, or the pipe ended without a word
             self.over = True
             log.warning(
@@ -297,7 +312,7 @@ def _help(  # pragma: no cover - runs in the helper; checked through the parent
                 send(SCANS, out.take(back))
         out.done.append(n)
     send(SCANS, out.take(back))
-    counters.failed = []  # sent already, each with the runs it belongs to
+    counters.failed, counters.moving = [], []  # sent already, each with its runs
     send(DONE, counters)
 
 
@@ -307,6 +322,7 @@ class _Batch:  # pragma: no cover - runs in the helper
     def __init__(self, counters: WalkCounters) -> None:
         self.counters = counters
         self.sent_failed = 0  # of counters.failed
+        self.sent_moving = 0  # of counters.moving
         self.quiet: list[str] = []
         self.scans: list[Packed] = []
         self.done: list[int] = []
@@ -314,7 +330,7 @@ class _Batch:  # pragma: no cover - runs in the helper
 
     def add(self, scan: FolderScan) -> None:
         if scan.files or scan.refusals or scan.vanished or scan.stale:
-            self.scans.append(walk_child.pack(scan))
+            self.scans.append(proc.pack(scan))
             self.entries += 1 + len(scan.files) + len(scan.refusals) + len(scan.vanished)
         else:
             self.quiet.append(scan.rel)
@@ -325,7 +341,9 @@ class _Batch:  # pragma: no cover - runs in the helper
         reported done has its unread folders with it, should the helper die before DONE."""
         failed = self.counters.failed[self.sent_failed :]
         self.sent_failed = len(self.counters.failed)
-        message = (self.quiet, self.scans, back[:], self.done, failed)
+        moving = self.counters.moving[self.sent_moving :]
+        self.sent_moving = len(self.counters.moving)
+        message = (self.quiet, self.scans, back[:], self.done, failed, moving)
         back.clear()
         self.quiet, self.scans, self.done, self.entries = [], [], [], 0
         return message

@@ -35,6 +35,8 @@ class Facts:
     refused_files: int = 0
     budget_exhausted: str = ""  # why no metered call may go (budget or quota spent, §4.11)
     pending_files: int = 0  # waiting for the month's budget
+    scan_running_seconds: float = 0.0  # how long the scan running now has run (0: none)
+    scan_expected_seconds: float = 0.0  # a scan longer than this is overdue (0: no bound)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,11 @@ def verdict(f: Facts) -> Verdict:
         failing.append(f"state store not writable ({f.state_broken})")
     if f.remote_down_seconds > REMOTE_DOWN:
         failing.append(f"the remote has not answered for {int(f.remote_down_seconds)} s")
+    if f.scan_expected_seconds and f.scan_running_seconds > f.scan_expected_seconds:
+        failing.append(
+            f"a scan has been running for {int(f.scan_running_seconds)} s "
+            f"(expected within {f.scan_expected_seconds:g} s)"
+        )
     if f.failed_mappings:
         n = len(f.failed_mappings)
         failing.append(f"{_plural(n, 'mapping')} failed ({', '.join(f.failed_mappings)})")

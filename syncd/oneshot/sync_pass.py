@@ -19,7 +19,17 @@ from typing import Any
 
 import structlog
 
-from syncd.core.actions import Action, Defer, Outcome, Reason, Reupload, Upload, path_of
+from syncd.core.actions import (
+    UPLOADS,
+    Action,
+    Defer,
+    Outcome,
+    Reason,
+    Reupload,
+    Unsettled,
+    Upload,
+    path_of,
+)
 from syncd.core.budget import COST_NEW_FILE, BudgetView
 from syncd.core.errors import MappingFailedError, RootUnavailable, StateError
 from syncd.core.settings import Config, Mapping, RemoteChangePolicy
@@ -196,12 +206,13 @@ class SyncPass:
     def feed(self, actions: Iterable[Action]) -> None:
         self.consumer.feed(actions)
 
-    def scan(self, m: Mapping) -> ScanReport | None:
+    def scan(self, m: Mapping, *, again: bool = False) -> ScanReport | None:
         """Walk mapping `m` and carry out its uploads and moves; None when it failed.
 
         Its deletes wait for `finish`, after every mapping was walked: a file moved out of
         this mapping into one walked later is paired there with its record, never trashed
-        or forgotten first (and so never uploaded anew)."""
+        or forgotten first (and so never uploaded anew). A walk whose helper stalled, or
+        that met folders renamed while it ran, is made once more (`again`)."""
         report = ScanReport(m, "")
         planned = self.planned[0]
         ctx, run = self.ctx, self.world.executor.execute
@@ -221,6 +232,10 @@ class SyncPass:
             ctx.state_failed(exc, "scan")
         self._drain()
         c = report.counters
+        if (c.stalled or c.moving) and not again and not self._stopped():
+            # once more: walked alone (the helper was killed), or to pair the folders that
+            # were renamed while the walk ran
+            return self.scan(m, again=True)
         log.info(
             "scan.finished",
             mapping=str(m.local),
@@ -287,6 +302,9 @@ class SyncPass:
             self._drain()
             jobs, self.deferred[:] = list(self.deferred), []
         for job in jobs:
+            if isinstance(job, UPLOADS):  # changed during each upload: a failure, not a wait
+                self.world.executor.execute(Unsettled(job.mapping, job.file, DEFER_ROUNDS + 1))
+                continue
             log.warning(
                 "upload.deferred",
                 mapping=str(job.mapping.local),

@@ -120,11 +120,21 @@ def with_twin(action: Upload, twin: Dentry | None, policy: Policy) -> Action:
     return Upload(action.mapping, action.file, Reason.TWIN_UNSTAMPED, twin=twin)
 
 
-def adopt_verdict(action: Adopt, sha256: str) -> Action | None:
-    """After hashing: None when the twin is ours (record it), else the upload over it."""
-    if action.by_size or action.twin.stamp == sha256:
+def adopt_verdict(
+    action: Adopt, sha256: str, own_ids: frozenset[str] = frozenset()
+) -> Action | None:
+    """After hashing: None when the twin is ours (record it), else the upload over it. A
+    stamp alone proves nothing (an edit inside DingTalk may keep it): the twin is ours only
+    with our content's stamp, our file's size, and one of `own_ids` (syncd's own modifier
+    ids) as its last modifier; else a colleague edited it (`Reason.TWIN_EDITED`)."""
+    twin = action.twin
+    if action.by_size:
         return None
-    return Upload(action.mapping, action.file, Reason.TWIN_DIFFERS, twin=action.twin)
+    if twin.stamp != sha256:
+        return Upload(action.mapping, action.file, Reason.TWIN_DIFFERS, twin=twin)
+    if twin.size != action.file.size or twin.modifier not in own_ids:
+        return Upload(action.mapping, action.file, Reason.TWIN_EDITED, twin=twin)
+    return None
 
 
 class RemoteVerdict(enum.Enum):
@@ -142,6 +152,11 @@ def remote_verdict(record: Record, remote: Dentry | None, policy: Policy) -> Rem
     same_file = not (remote.id and record.dentry_id) or remote.id == record.dentry_id
     if same_file and (not record.version or remote.version == record.version):
         return RemoteVerdict.PROCEED
+    return changed_verdict(policy)
+
+
+def changed_verdict(policy: Policy) -> RemoteVerdict:
+    """Someone else changed the remote file: what `on_remote_change` says to do."""
     return {
         RemoteChangePolicy.OVERWRITE: RemoteVerdict.OVERWRITE_CHANGED,
         RemoteChangePolicy.KEEP_BOTH: RemoteVerdict.KEEP_BOTH,

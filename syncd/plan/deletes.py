@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from syncd.core.actions import Action, Blocked, Forget, Trash
 from syncd.core.model import Record
 from syncd.core.settings import DeleteMode, Mapping
-from syncd.plan.guards import DeleteLimits, delete_block, override_hint
+from syncd.plan.guards import (
+    DeleteLimits,
+    WindowCounts,
+    delete_block,
+    override_hint,
+    window_block,
+)
 from syncd.plan.ports import Records
 
 
@@ -46,8 +52,15 @@ def _top(dirs: list[str]) -> list[str]:
 
 
 def plan_deletes(
-    state: Records, m: Mapping, gone: Gone, mode: DeleteMode, limits: DeleteLimits
+    state: Records,
+    m: Mapping,
+    gone: Gone,
+    mode: DeleteMode,
+    limits: DeleteLimits,
+    window: WindowCounts | None = None,
 ) -> Iterator[Action]:
+    """`window`: in `run`, what the daemon's delete window already holds (the guards count
+    over it, not over this pass alone)."""
     records = [
         r
         for p in gone.vanished
@@ -69,7 +82,11 @@ def plan_deletes(
     loose = [r for r in records if r.rel_path not in inside]
     count = len(loose) + len(inside)
     total = state.summary(m.key)["files"]
-    if (why := delete_block(count, total, limits)) is not None:
+    if window is None:
+        why = delete_block(count, total, limits)
+    else:
+        why = window_block(count, total, limits, window)
+    if why is not None:
         yield Blocked(m, why, count, override_hint(count))
         return
     for d, rs in under.items():

@@ -4,7 +4,9 @@ deleted" (product §4.8; Syncthing's folder marker, rclone's --max-delete).
 A mapping root that has records but is missing, empty, on another file system than at its
 first sync, or without the marker syncd wrote there fails its mapping: nothing is deleted
 or uploaded for it. A pass that would trash more than `max_delete` files or
-`max_delete_percent` of the mapping trashes nothing and says how to override it.
+`max_delete_percent` of the mapping trashes nothing and says how to override it. In `run`,
+the deletes are counted over a window (`WindowCounts`, kept by the daemon): a rm -rf that
+arrives folder by folder is one delete of many files, never many small ones.
 """
 
 from __future__ import annotations
@@ -60,6 +62,33 @@ def delete_block(count: int, total: int, limits: DeleteLimits) -> str | None:
             f"sync.max_delete_percent ({limits.max_percent:g} %)"
         )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCounts:
+    """The daemon's delete window for one mapping, as values: what it already trashed in
+    the window, the mapping's size at the window's start, and whether a guard held the
+    window's deletes (then every later delete of the window is held too)."""
+
+    deleted: int
+    base: int
+    held: bool = False
+
+
+HELD = "a guard held this window's deletes"
+
+
+def window_block(count: int, total: int, limits: DeleteLimits, w: WindowCounts) -> str | None:
+    """Why `count` more deletes must not happen in a window that already trashed
+    `w.deleted` of `w.base` files (`total`: the mapping's size now), or None."""
+    if count == 0:
+        return None
+    if w.held:
+        return HELD
+    why = delete_block(w.deleted + count, max(w.base, total), limits)
+    if why is not None and w.deleted:
+        why += f"; {w.deleted} of them were trashed earlier in the delete window"
+    return why
 
 
 def override_hint(count: int) -> str:

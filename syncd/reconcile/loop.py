@@ -42,7 +42,7 @@ from syncd.local.fs import display
 from syncd.local.trees import Trees
 from syncd.local.walk import FolderScan, WalkCounters, walk
 from syncd.local.walk_forked import walk_forked
-from syncd.local.walk_shared import walk_split
+from syncd.local.walk_shared import walk_shared
 from syncd.plan.decide import (
     CaseGuard,
     Policy,
@@ -54,7 +54,7 @@ from syncd.plan.decide import (
     with_twin,
 )
 from syncd.plan.deletes import Gone, plan_deletes
-from syncd.plan.guards import DeleteLimits
+from syncd.plan.guards import DeleteLimits, WindowCounts
 from syncd.plan.ports import Listings, Records, ScanOptions
 from syncd.reconcile.helper_records import HelperRecords
 from syncd.reconcile.moves import MoveFinder
@@ -78,7 +78,7 @@ class ScanReport:
 
     @property
     def complete(self) -> bool:
-        return not self.counters.failed
+        return not self.counters.failed and not self.counters.stalled
 
 
 def _under(start: str, path: str) -> bool:
@@ -131,6 +131,7 @@ class Reconciler:
         self.listings = listings
         self.move_folder = move_folder
         self.options = options or ScanOptions()
+        self.unshared: set[str] = set()  # mappings whose last helper stalled: walk alone
         self.reconfigure(config)
 
     def reconfigure(self, config: Config) -> None:
@@ -166,6 +167,19 @@ class Reconciler:
         yield from w.take_notes()
         yield from finder.release(report.gone, report.complete)
         report.seconds = time.monotonic() - started
+        if report.counters.stalled:
+            self.unshared.add(m.key)  # the retry walks alone
+        moving = report.counters.moving
+        if moving:  # renamed or moved while the walk ran: what is under them is not gone
+            log.info(
+                "scan.folders_moving",
+                mapping=str(m.local),
+                folders=[display(p) for p in moving[:5]],
+                count=len(moving),
+                action="nothing under them is deleted; the next scan pairs their moves",
+            )
+            held = {p for p in report.gone.vanished if any(_under(d, p) for d in moving)}
+            report.gone.vanished = [p for p in report.gone.vanished if p not in held]
         if report.complete:
             olds = set(w.renamed.values())
             reserved = self.trees.of(m).reserved  # the trash is remote-only: never "gone"
@@ -177,6 +191,7 @@ class Reconciler:
                 and p not in w.visited
                 and p.split("/", 1)[0] not in reserved
                 and not any(p == o or p.startswith(o + "/") for o in olds)
+                and not any(_under(d, p) for d in moving)
             ]
             report.gone.dirs = [p for p in unseen if tree.folder_allowed(p)]
             report.gone.excluded = [p for p in unseen if not tree.folder_allowed(p)]
@@ -193,16 +208,20 @@ class Reconciler:
         if start:
             return walk(tree, start, known_for, counters)
         shared = self.records.shared_dir
-        if not self.records.has_records_in(w.m.key):
+        stall = self.config.sync.scan_stall_seconds
+        if w.m.key in self.unshared:
+            self.unshared.discard(w.m.key)
+        elif not self.records.has_records_in(w.m.key):
             if self.options.fork_walk and threading.active_count() == 1:  # a fork copies
-                return walk_forked(tree, known_for, counters)  # no lock another thread holds
+                return walk_forked(tree, known_for, counters, stall)  # no lock another holds
         elif self.options.split_walk and shared is not None and not tree.follow_symlinks:
-            return walk_split(
+            return walk_shared(
                 tree,
                 known_for,
                 HelperRecords(shared, {p: (r.id, r.inode) for p, r in w.dirs.items()}, w.by_folder),
                 lambda rel, scan: self._adopt(w, rel, scan),
                 counters,
+                stall=stall,
             )
         return walk(tree, start, known_for, counters)
 
@@ -322,15 +341,18 @@ class Reconciler:
         write at a first sync (`root_marker`)."""
         return check_root(self.records, self.trees.of(m), m, self.config.sync.deletes)
 
-    def finish(self, report: ScanReport) -> Iterator[Planned]:
+    def finish(self, report: ScanReport, window: WindowCounts | None = None) -> Iterator[Planned]:
         """After a walk that saw everything: what becomes of the records of what is gone.
-        After one that did not, nothing is deleted, and pending deletes say why."""
+        After one that did not, nothing is deleted, and pending deletes say why. `window`:
+        the daemon's delete window for the mapping (the guards count over it)."""
         s = self.config.sync
         if not report.complete:
             yield from _incomplete(report, s.deletes)
             return
         limits = DeleteLimits(s.max_delete, s.max_delete_percent, self.options.max_delete)
-        yield from plan_deletes(self.records, report.mapping, report.gone, s.deletes, limits)
+        yield from plan_deletes(
+            self.records, report.mapping, report.gone, s.deletes, limits, window
+        )
 
     def removed_mappings(self) -> Iterator[Planned]:
         """Mappings the store knows that the config no longer has: forget them."""
@@ -436,6 +458,15 @@ def _incomplete(report: ScanReport, mode: DeleteMode) -> Iterator[Planned]:
         return
     failed = report.counters.failed
     where = ", ".join(display(f) for f in failed[:3]) + (" …" if len(failed) > 3 else "")
+    if report.counters.stalled:
+        yield Blocked(
+            m,
+            "the scan's helper process made no progress and was killed; nothing is deleted "
+            "after an incomplete scan",
+            len(pending) + len(gone.dirs),
+            "the mapping is scanned again at once, without a helper",
+        )
+        return
     yield Blocked(
         m,
         f"the scan could not read {where}; nothing is deleted after a scan that missed folders",

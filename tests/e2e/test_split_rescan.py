@@ -1,4 +1,4 @@
-"""`sync` over a share wide enough to share its rescan with a helper process (`walk_split`):
+"""`sync` over a share wide enough to share its rescan with a helper process (`walk_shared`):
 what it does to the remote is what a single walk would do, whoever walked which folder."""
 
 from __future__ import annotations

@@ -443,7 +443,7 @@ def test_every_problem_is_reported_together(tmp_path: Path) -> None:
         "rescan_interval_seconds, workers, follow_symlinks, allow_empty_overwrite, "
         "shutdown_timeout_seconds, max_queue, adopt, on_remote_change, "
         "remote_check_interval_seconds, renames, deletes, trash_folder, trash_retention_days, "
-        "max_delete, max_delete_percent, bwlimit)",
+        "max_delete, max_delete_percent, bwlimit, scan_stall_seconds)",
         "sync.workers: must be an integer between 1 and 64, got 'many'",
         "log.level: must be one of debug, info, warning, error, got 'loud'",
     ]

@@ -88,6 +88,31 @@ def test_follow_symlinks_stays_inside_the_mapping(share, tmp_path):
     assert tree.hash(local(tree, "rel/b.txt")) == tree.hash(local(tree, "docs/deep/b.txt"))
 
 
+def test_a_followed_link_never_bypasses_the_filters(share):
+    """Finding 10: a link inside the mapping to an excluded or ignored file or folder is
+    refused by the walk, by classify and by open; a link to a synced file is followed."""
+    (share / "drafts").mkdir()
+    (share / "drafts" / "plan.txt").write_text("draft")
+    (share / ".env").write_text("SECRET=1")
+    (share / "cache.tmp").write_text("tmp")
+    (share / "env.txt").symlink_to(".env")
+    (share / "cache.txt").symlink_to(share / "cache.tmp")
+    (share / "docs" / "plan.txt").symlink_to("../drafts/plan.txt")
+    (share / "old").symlink_to("drafts")
+    (share / "ok.txt").symlink_to("docs/a.txt")
+    tree = LocalTree(share, ExcludeRules([".env", "drafts/"]), follow_symlinks=True)
+    found = files_of(tree)
+    for link in ("env.txt", "cache.txt", "docs/plan.txt", "old"):
+        assert isinstance(found[link], Refusal), link
+        assert "is excluded or ignored" in found[link].detail, found[link]
+    assert not [p for p in found if p.startswith(("drafts", "old/", ".env", "cache.tmp"))]
+    assert isinstance(found["ok.txt"], LocalFile)
+    assert isinstance(tree.classify("env.txt"), Refusal)
+    assert isinstance(tree.classify("old/plan.txt"), Refusal)
+    with pytest.raises(FileChangedError):  # a link swapped in after the scan: never read
+        tree.hash(found["ok.txt"]._replace(rel_path="env.txt"))
+
+
 def test_a_link_loop_is_walked_once(share):
     """`ln -s . loop` (followed) never walks a folder twice."""
     (share / "docs" / "loop").symlink_to(".")

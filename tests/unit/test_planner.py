@@ -172,13 +172,27 @@ def test_adoption_of_remote_twins(remote, policy, expected):
 
 def test_adoption_is_confirmed_by_the_hash():
     """A stamped twin is adopted only when the local hash equals the stamp; else uploaded."""
-    a = Adopt(M, F, twin(stamp=SHA))
-    assert adopt_verdict(a, SHA) is None
+    a = Adopt(M, F, twin(stamp=SHA, modifier="us"))
+    assert adopt_verdict(a, SHA, frozenset({"us"})) is None
     assert (
         str(adopt_verdict(a, "cd" * 32))
         == "upload a/b.txt (remote file of that name has other content, 10 bytes)"
     )
     assert adopt_verdict(Adopt(M, F, twin(), by_size=True), "cd" * 32) is None
+
+
+@pytest.mark.parametrize(
+    "remote",
+    [
+        twin(stamp=SHA, modifier="colleague"),  # an edit inside DingTalk kept our stamp
+        twin(stamp=SHA, modifier="us", size=11),  # our stamp, another size
+        twin(stamp=SHA),  # no modifier known: nothing proves it is ours
+    ],
+)
+def test_a_stamp_alone_does_not_prove_a_twin_is_ours(remote):
+    """Finding 13: adopted only with our size and our modifier; else a remote change."""
+    verdict = adopt_verdict(Adopt(M, F, remote), SHA, frozenset({"us"}))
+    assert isinstance(verdict, Upload) and verdict.reason is Reason.TWIN_EDITED
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from structlog.testing import capture_logs
 from syncd.core.model import Known
 from syncd.local.fs import LocalTree
 from syncd.local.walk import FolderScan, KnownFor, WalkCounters, walk
-from syncd.local.walk_shared import walk_split
+from syncd.local.walk_shared import walk_shared
 from syncd.reconcile.helper_records import HelperRecords
 from tests.conftest import child_pids, wait_until
 
@@ -63,8 +64,9 @@ class _Records:
     """The parent's and the helper's `known_for` over the same records; the helper's hands
     back `handed` folders and writes a byte per folder it opens."""
 
-    def __init__(self, records: dict[str, Known], handed: set[str]) -> None:
+    def __init__(self, records: dict[str, Known], handed: set[str], wait_for: int = 1) -> None:
         self.records, self.handed = records, handed
+        self.wait_for = wait_for  # folders the helper opens before the parent goes on
         self.read_fd, self.write_fd = os.pipe()
         self.parent: list[str] = []
         self.adopted: dict[str, FolderScan | None] = {}
@@ -73,7 +75,12 @@ class _Records:
     def known_for(self, rel: str, ino: int) -> Known:
         if rel and not self.waited:  # the parent's first folder below the top: wait until
             self.waited = True  # the helper has one of its own
-            assert select.select([self.read_fd], [], [], 20)[0], "the helper never started"
+            seen, deadline = 0, time.monotonic() + 20
+            while seen < self.wait_for:
+                left = deadline - time.monotonic()
+                ready = left > 0 and select.select([self.read_fd], [], [], left)[0]
+                assert ready, "the helper never started"
+                seen += len(os.read(self.read_fd, 64))
         self.parent.append(rel)
         return dict(self.records.get(rel, {}))
 
@@ -114,10 +121,13 @@ def test_each_folder_is_walked_once_by_one_of_them_with_the_same_result(
     counted matches the single walk."""
     root, records = share
     expected, expected_counters = _single(root, records)
-    rec = _Records(records, handed={"d21/sub"})
+    # it hands back its first folder: the parent waits until it has a second of its own
+    rec = _Records(records, handed={"d21/sub"}, wait_for=2)
     counters = WalkCounters()
     with capture_logs() as logs:
-        got = list(walk_split(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, counters))
+        got = list(
+            walk_shared(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, counters)
+        )
     rec.close()
     yielded = [s.rel for s in got]
     assert len(yielded) == len(set(yielded))
@@ -156,7 +166,7 @@ def test_a_helper_that_dies_leaves_its_folders_unread_and_no_process(
 
     counters = WalkCounters()
     with capture_logs() as logs:
-        got = list(walk_split(LocalTree(root), rec.known_for, dying, rec.adopt, counters))
+        got = list(walk_shared(LocalTree(root), rec.known_for, dying, rec.adopt, counters))
     rec.close()
     assert child_pids() == before
     assert not rec.adopted
@@ -181,13 +191,22 @@ def test_a_helper_that_fails_to_start_leaves_the_whole_walk_to_the_parent(
 
     counters = WalkCounters()
     parent: list[str] = []
+    before = child_pids()
+
+    def ended(pid: str) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
 
     def known_for(rel: str, ino: int) -> Known:
+        if rel and not parent[1:]:  # below the top: the helper has said its error and ended
+            wait_until(lambda: all(ended(p) for p in child_pids() - before), timeout=20)
         parent.append(rel)
         return dict(records.get(rel, {}))
 
     with capture_logs() as logs:
-        got = list(walk_split(LocalTree(root), known_for, broken, lambda *a: None, counters))
+        got = list(walk_shared(LocalTree(root), known_for, broken, lambda *a: None, counters))
     assert {s.rel: s for s in got} == expected
     assert counters == expected_counters and not counters.failed
     failed = next(e for e in logs if e["event"] == "scan.helper_failed")
@@ -200,7 +219,7 @@ def test_a_consumer_that_stops_early_leaves_no_helper_and_no_descriptor(
     root, records = share
     before_fds, before_children = len(os.listdir("/proc/self/fd")), child_pids()
     rec = _Records(records, handed=set())
-    it = walk_split(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, WalkCounters())
+    it = walk_shared(LocalTree(root), rec.known_for, rec.child_known, rec.adopt, WalkCounters())
     next(it)  # the root's scan: yielded after the fork
     assert child_pids() - before_children
     it.close()
@@ -224,7 +243,7 @@ def test_a_small_tree_is_walked_by_the_parent_alone(tmp_path: Path) -> None:
         raise AssertionError("forked")
 
     counters = WalkCounters()
-    got = walk_split(
+    got = walk_shared(
         LocalTree(root),
         lambda rel, ino: (forked.append(bool(child_pids() - before)), records.get(rel, {}))[1],
         child_known,
@@ -299,7 +318,7 @@ def test_a_spawned_helper_reads_the_store_and_matches_the_single_walk(
     counters = WalkCounters()
     helper = _Signalling(state_dir, dirs, str(flag))
     with capture_logs() as logs:
-        got = list(walk_split(LocalTree(root), known_for, helper, rec.adopt, counters, spawn=True))
+        got = list(walk_shared(LocalTree(root), known_for, helper, rec.adopt, counters, spawn=True))
     rec.close()
     assert set(rec.parent).isdisjoint(rec.adopted)
     assert set(rec.parent) | set(rec.adopted) == set(expected)
@@ -339,7 +358,8 @@ def test_a_helper_that_dies_before_done_still_leaves_its_unread_folders_unread(
     claims = _Claims.offer(len(runs))
     assert claims is not None
     assert claims.take() == 0  # the helper's run
-    failed_message = (["d00/sub"], [], [], [0], ["d00"])
+    # d00 unread; d00/gone was listed but renamed before it was opened
+    failed_message = (["d00/sub"], [], [], [0], ["d00"], ["d00/gone"])
     helper = _Scripted([("scans", failed_message)])
     counters = WalkCounters()
     adopted: list[str] = []
@@ -357,7 +377,7 @@ def test_a_helper_that_dies_before_done_still_leaves_its_unread_folders_unread(
         )
         got = [s.rel for s in shared.run([])]
     claims.close()
-    assert counters.failed == ["d00"]
+    assert counters.failed == ["d00"] and counters.moving == ["d00/gone"]
     assert adopted == ["d00/sub"] and "d01" in got and "d00" not in got
     assert any(e["event"] == "scan.helper_failed" for e in logs)
 
@@ -375,3 +395,47 @@ def test_a_message_cut_short_by_a_killed_helper_is_the_end_not_an_error(tmp_path
     assert helper.ready()
     assert helper.receive() == (ENDED, None)
     os.close(read_fd)
+
+
+def test_a_stopped_helper_is_killed_after_its_stall_time_and_the_scan_is_incomplete(
+    share: tuple[Path, dict[str, Known]],
+) -> None:
+    """Finding 8: the helper is stopped (SIGSTOP) in its first folder. The parent walks
+    everything else, waits `stall` seconds for it, kills and reaps it, and counts its run
+    as unread (nothing is deleted after the scan); the walk ends instead of hanging."""
+    root, records = share
+    expected, _ = _single(root, records)
+    rec = _Records(records, handed=set())
+    before = child_pids()
+
+    def stopping() -> KnownFor:
+        def known(rel: str, ino: int) -> Known | None:
+            os.write(rec.write_fd, b".")
+            os.kill(os.getpid(), signal.SIGSTOP)
+            return None  # pragma: no cover - never reached
+
+        return known
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("the walk hung on a stopped helper")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)  # the bound on this test: without supervision the walk never ends
+    counters = WalkCounters()
+    try:
+        with capture_logs() as logs:
+            got = list(
+                walk_shared(LocalTree(root), rec.known_for, stopping, rec.adopt, counters, stall=1)
+            )
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        rec.close()
+    assert child_pids() == before
+    assert counters.stalled and len(counters.failed) == 1 and counters.failed[0] in expected
+    lost = counters.failed[0]
+    assert {s.rel for s in got} == {
+        r for r in expected if r != lost and not r.startswith(lost + "/")
+    }
+    stalled = [e for e in logs if e["event"] == "scan.helper_stalled"]
+    assert len(stalled) == 1 and stalled[0]["seconds"] == 1
